@@ -1,0 +1,44 @@
+//! # orbit-rs
+//!
+//! A lock-free **seqlock broadcast ring**: writers claim a monotonically increasing counter and
+//! overwrite the oldest slot; every reader owns a cursor, polls what appeared since, and is told
+//! exactly how many frames it lost when it fell behind. The core ([`Ring`], [`codec`], ids) is
+//! `no_std` with no allocator and runs over any caller-supplied slot memory — a `static` array
+//! on a microcontroller, or (feature `shm`) a POSIX shared-memory mapping several processes
+//! publish to and poll.
+//!
+//! ```
+//! use orbit_rs::{Cursor, Head, Ring, Slot};
+//!
+//! static SLOTS: [Slot<64>; 8] = [Slot::EMPTY; 8];
+//! static HEAD: Head = Head::new();
+//!
+//! let ring = Ring::new(&SLOTS, &HEAD).unwrap();
+//! let mut cursor = Cursor::from_start();
+//! ring.publish(1, 0, b"hello").unwrap();
+//! let mut seen = 0;
+//! let poll = ring.poll(&mut cursor, |frame| {
+//!     assert_eq!(frame.payload, b"hello");
+//!     seen += 1;
+//! });
+//! assert_eq!((poll.delivered, poll.loss.total(), seen), (1, 0, 1));
+//! ```
+//!
+//! The protocol, the loss accounting and the stuck-writer rule are documented in [`ring`].
+#![no_std]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![deny(unsafe_code)]
+
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod codec;
+pub mod id;
+pub mod ring;
+mod sync;
+
+pub use id::{NetId64, NodeId, ParseIdError};
+pub use ring::{
+    Cursor, Frame, FrameRef, Head, Loss, Patience, PayloadSize, Poll, PublishError, Ring, Slot,
+    SpecError, SupportedPayload,
+};

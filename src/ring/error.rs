@@ -1,0 +1,106 @@
+//! Errors of ring construction and publishing. Loss is not an error: see [`Poll`](crate::Poll).
+
+use core::fmt;
+
+/// The slot memory handed to [`Ring::new`](crate::Ring::new) cannot form a ring.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum SpecError {
+    /// No slots at all.
+    ZeroCapacity,
+    /// The slot count must be a power of two so `counter % capacity` is a mask.
+    NotPowerOfTwo {
+        /// The slot count given.
+        capacity: usize,
+    },
+    /// More slots than [`Ring::MAX_CAPACITY`](crate::Ring::MAX_CAPACITY).
+    TooLarge {
+        /// The slot count given.
+        capacity: usize,
+        /// The largest slot count supported.
+        max: usize,
+    },
+}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ZeroCapacity => f.write_str("ring has no slots"),
+            Self::NotPowerOfTwo { capacity } => {
+                write!(f, "ring capacity {capacity} is not a power of two")
+            }
+            Self::TooLarge { capacity, max } => {
+                write!(f, "ring capacity {capacity} exceeds the maximum {max}")
+            }
+        }
+    }
+}
+
+impl core::error::Error for SpecError {}
+
+/// A frame could not be published.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum PublishError {
+    /// The payload is larger than a slot holds. Nothing was claimed or written.
+    PayloadTooLarge {
+        /// Bytes offered.
+        len: usize,
+        /// Slot payload capacity.
+        max: usize,
+    },
+    /// The claimed counter's slot is still held by an older writer that has not committed
+    /// (slow, preempted or dead). This writer never waits for it: the frame was abandoned,
+    /// readers count its counter as lost, and publishing again claims a fresh counter.
+    SlotBusy {
+        /// The abandoned counter.
+        counter: u64,
+        /// The counter the older writer holds the slot for.
+        holder: u64,
+    },
+    /// A writer a full lap ahead already took this counter's slot before this writer could:
+    /// the frame would have been overwritten at once, so it was not written. Readers count it
+    /// as overwritten.
+    Lapped {
+        /// The abandoned counter.
+        counter: u64,
+    },
+    /// The ring head is past the last counter whose seq fits in 64 bits (2^63 - 2). Only a
+    /// corrupted or hostile head gets here; [`Ring::reset`](crate::Ring::reset) recovers.
+    CounterExhausted {
+        /// The counter that was claimed.
+        counter: u64,
+    },
+}
+
+impl PublishError {
+    /// True if publishing again may succeed (the ring moved on; a new counter will be claimed).
+    #[must_use]
+    pub const fn is_transient(&self) -> bool {
+        matches!(self, Self::SlotBusy { .. } | Self::Lapped { .. })
+    }
+}
+
+impl fmt::Display for PublishError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::PayloadTooLarge { len, max } => {
+                write!(f, "payload of {len} bytes exceeds the slot capacity of {max} bytes")
+            }
+            Self::SlotBusy { counter, holder } => write!(
+                f,
+                "frame {counter} abandoned: its slot is still being written for frame {holder}"
+            ),
+            Self::Lapped { counter } => {
+                write!(f, "frame {counter} abandoned: a writer one lap ahead took its slot")
+            }
+            Self::CounterExhausted { counter } => {
+                write!(f, "ring counter {counter} is past the largest representable counter")
+            }
+        }
+    }
+}
+
+impl core::error::Error for PublishError {}

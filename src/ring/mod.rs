@@ -1,0 +1,608 @@
+//! The seqlock broadcast ring over caller-supplied slots.
+//!
+//! Files:
+//! * `mod.rs` — [`Ring`], [`Head`], frames, and the protocol (below);
+//! * `slot.rs` — [`Slot`] layout and the `seq` encoding;
+//! * `words.rs` — word-wise atomic copy of payload bytes in and out of a slot;
+//! * `cursor.rs` — [`Cursor`], [`Poll`], [`Loss`], [`Patience`];
+//! * `error.rs` — [`SpecError`], [`PublishError`].
+//!
+//! # Protocol
+//!
+//! A ring is `capacity` (a power of two) slots plus a [`Head`]: the next counter to claim and a
+//! reset generation. Counter `c` lives in slot `c % capacity`. A slot's `seq` word is `0` when
+//! never written, `2c + 1` while counter `c` is being written and `2c + 2` once committed, so a
+//! reader always knows *which* counter a slot holds.
+//!
+//! **Writer.** `c = head.fetch_add(1)`. Take the slot exclusively with a CAS from an *even* seq
+//! of an older counter (or `0`) to `2c + 1`; then a release fence, relaxed stores of the
+//! header words and payload words, and a release store of `2c + 2`. If the seq is odd for an
+//! older counter, an older writer still holds the slot: this writer never waits and never
+//! interleaves with it — it abandons its frame ([`PublishError::SlotBusy`]). If the seq already
+//! belongs to a newer counter, a writer one lap ahead took the slot: the frame is abandoned as
+//! overwritten ([`PublishError::Lapped`]). With one writer the CAS always succeeds at once, so
+//! publishing is wait-free.
+//!
+//! *Why several writers are safe.* A slot's seq only ever grows: the CAS moves it from a value
+//! below `2c + 1` to `2c + 1`, the commit to `2c + 2`. Only the writer whose CAS succeeded
+//! stores into the slot until it commits, because every other writer needs an even seq below
+//! its own odd value, and the only even values that appear afterwards are this writer's commit
+//! and later ones. So the words a reader sees between two equal loads of `2c + 2` were all
+//! written by counter `c`'s writer (no ABA: the seq never returns to an old value except by
+//! [`Ring::reset`]).
+//!
+//! **Reader.** Load seq (acquire). `2c + 2`: copy the header and payload words with relaxed
+//! loads into the reader's own buffer, acquire fence, reload seq and accept only if unchanged,
+//! then validate the copy (payload length ≤ `N`, id kind and counter) — slot bytes are never
+//! trusted and never borrowed. A seq below `2c + 1`..`2c + 1` is *pending*; above `2c + 2` is
+//! *gone* (overwritten by a later lap).
+//!
+//! **Poll.** From the cursor towards the head, at most one window (`capacity` counters):
+//! counters older than `head - capacity` are [overwritten](Loss::overwritten); a slot in the
+//! window holding another lap is overwritten, one that fails validation is
+//! [unavailable](Loss::unavailable); a pending counter stops the walk without skipping it,
+//! unless later counters are committed and the reader's [`Patience`] is spent (the
+//! **stuck-writer rule**), in which case it is counted unavailable and the walk goes on. Every
+//! counter passed is delivered exactly once, in counter order, or counted.
+//!
+//! **Stuck writers.** A writer that dies (or is preempted by an interrupt that publishes) after
+//! its CAS leaves the slot odd. Readers skip it by the rule above. Later writers that land on
+//! that slot abandon their frames (readers count them) until [`Ring::reset`]: a writer never
+//! takes over an odd slot, because the stuck writer might resume and store into a frame
+//! someone else committed — a torn frame that readers would accept.
+//!
+//! **Counters** are `u64`. Seq values `2c + 2` fit for `c ≤ 2^63 - 2`; a larger claimed counter
+//! (only reachable through a corrupt head) is refused with
+//! [`PublishError::CounterExhausted`] and, when read, counted unavailable — no arithmetic
+//! overflows for any head value.
+
+mod cursor;
+mod error;
+mod slot;
+mod words;
+
+pub use cursor::{Cursor, Loss, Patience, Poll};
+pub use error::{PublishError, SpecError};
+pub use slot::{PayloadSize, Slot, SupportedPayload};
+
+use crate::id::{NetId64, NodeId};
+use crate::sync::{AtomicU64, Ordering, fence};
+use slot::{pack_meta, seq, unpack_meta};
+
+/// The ring's shared control words: the next counter to claim and the reset generation.
+///
+/// Like [`Slot`], it may live in a `static`, on the heap or inside a shared mapping.
+#[repr(C, align(64))]
+pub struct Head {
+    pub(crate) counter: AtomicU64,
+    pub(crate) generation: AtomicU64,
+}
+
+impl Head {
+    /// A fresh head: counter 0, generation 0.
+    #[cfg(not(loom))]
+    #[must_use]
+    pub const fn new() -> Self {
+        Self { counter: AtomicU64::new(0), generation: AtomicU64::new(0) }
+    }
+
+    /// A fresh head: counter 0, generation 0.
+    #[cfg(loom)]
+    #[must_use]
+    pub fn new() -> Self {
+        Self { counter: AtomicU64::new(0), generation: AtomicU64::new(0) }
+    }
+
+    /// A head whose next counter is `counter` (tests of huge counters, restored state).
+    #[must_use]
+    pub fn starting_at(counter: u64) -> Self {
+        let head = Self::new();
+        head.counter.store(counter, Ordering::Relaxed);
+        head
+    }
+}
+
+impl Default for Head {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl core::fmt::Debug for Head {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Head")
+            .field("counter", &self.counter.load(Ordering::Relaxed))
+            .field("generation", &self.generation.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+/// A frame as delivered to a poll visitor; `payload` borrows the reader's private copy, never
+/// slot memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct FrameRef<'a> {
+    /// The frame's id (ring kind, publishing node, low 40 bits of the counter).
+    pub id: NetId64,
+    /// The full ring counter.
+    pub counter: u64,
+    /// The frame kind byte given to [`Ring::publish`].
+    pub kind: u8,
+    /// The version / timestamp word given to [`Ring::publish`].
+    pub version: u64,
+    /// The payload bytes.
+    pub payload: &'a [u8],
+}
+
+/// An owned copy of a frame, as returned by [`Ring::read_head`] and [`Ring::read`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Frame<const N: usize> {
+    /// The frame's id.
+    pub id: NetId64,
+    /// The full ring counter.
+    pub counter: u64,
+    /// The frame kind byte.
+    pub kind: u8,
+    /// The version / timestamp word.
+    pub version: u64,
+    /// The payload bytes.
+    pub payload: heapless::Vec<u8, N>,
+}
+
+impl<const N: usize> Frame<N> {
+    /// Copies a borrowed frame; `None` if its payload exceeds `N` bytes.
+    #[must_use]
+    pub fn from_ref(frame: &FrameRef<'_>) -> Option<Self> {
+        Some(Self {
+            id: frame.id,
+            counter: frame.counter,
+            kind: frame.kind,
+            version: frame.version,
+            payload: heapless::Vec::from_slice(frame.payload).ok()?,
+        })
+    }
+
+    /// A borrowed view of this frame.
+    #[must_use]
+    pub fn as_ref(&self) -> FrameRef<'_> {
+        FrameRef {
+            id: self.id,
+            counter: self.counter,
+            kind: self.kind,
+            version: self.version,
+            payload: &self.payload,
+        }
+    }
+}
+
+/// Header words of a validated frame copy; the payload stays in the reader's buffer.
+#[derive(Clone, Copy)]
+struct Header {
+    id: NetId64,
+    kind: u8,
+    version: u64,
+    len: usize,
+}
+
+/// What a reader found in a counter's slot.
+enum Inspect {
+    /// A committed, validated frame for the counter.
+    Frame(Header),
+    /// The counter's writer has not committed (or not yet taken the slot).
+    Pending,
+    /// A later lap holds (or took, during the copy) the slot.
+    Gone,
+    /// Committed for this counter but failing validation, or an unrepresentable counter.
+    Invalid,
+}
+
+/// A seqlock broadcast ring over caller-supplied slots; see the [module docs](self).
+///
+/// `Ring` is a cheap handle (`Copy`): share it, or build one per thread or process over the same
+/// memory. The handle's [`kind`](Ring::with_kind) and [`node`](Ring::with_node) are stamped into
+/// the ids of frames it publishes; its kind is checked on every frame it reads.
+pub struct Ring<'a, const N: usize>
+where
+    PayloadSize<N>: SupportedPayload,
+{
+    slots: &'a [Slot<N>],
+    head: &'a Head,
+    mask: u64,
+    kind: u8,
+    node: NodeId,
+    stall_polls: u32,
+}
+
+impl<const N: usize> Clone for Ring<'_, N>
+where
+    PayloadSize<N>: SupportedPayload,
+{
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<const N: usize> Copy for Ring<'_, N> where PayloadSize<N>: SupportedPayload {}
+
+impl<const N: usize> core::fmt::Debug for Ring<'_, N>
+where
+    PayloadSize<N>: SupportedPayload,
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Ring")
+            .field("capacity", &self.slots.len())
+            .field("payload", &N)
+            .field("kind", &self.kind)
+            .field("node", &self.node)
+            .field("head", self.head)
+            .finish()
+    }
+}
+
+impl<'a, const N: usize> Ring<'a, N>
+where
+    PayloadSize<N>: SupportedPayload,
+{
+    /// Largest slot count: counters inside one window must stay distinct modulo 2^40 (the id
+    /// counter), and a `u32` holds the capacity in segment headers.
+    pub const MAX_CAPACITY: usize = 1 << 31;
+
+    /// Polls a stuck counter may stall before [`Patience::Polls`] gives up on it.
+    pub const DEFAULT_STALL_POLLS: u32 = 64;
+
+    /// A ring over `slots` (power-of-two length) and `head`, with kind 0 and node 0.
+    pub fn new(slots: &'a [Slot<N>], head: &'a Head) -> Result<Self, SpecError> {
+        let capacity = slots.len();
+        if capacity == 0 {
+            return Err(SpecError::ZeroCapacity);
+        }
+        if !capacity.is_power_of_two() {
+            return Err(SpecError::NotPowerOfTwo { capacity });
+        }
+        if capacity > Self::MAX_CAPACITY {
+            return Err(SpecError::TooLarge { capacity, max: Self::MAX_CAPACITY });
+        }
+        Ok(Self {
+            slots,
+            head,
+            mask: capacity as u64 - 1,
+            kind: 0,
+            node: NodeId(0),
+            stall_polls: Self::DEFAULT_STALL_POLLS,
+        })
+    }
+
+    /// Sets the ring kind stamped into published ids and required of read ones.
+    #[must_use]
+    pub const fn with_kind(mut self, kind: u8) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// Sets the node stamped into ids this handle publishes.
+    #[must_use]
+    pub const fn with_node(mut self, node: NodeId) -> Self {
+        self.node = node;
+        self
+    }
+
+    /// Sets how many consecutive polls may stall on a stuck counter under
+    /// [`Patience::Polls`] before it is counted unavailable (0: at once).
+    #[must_use]
+    pub const fn with_stall_polls(mut self, polls: u32) -> Self {
+        self.stall_polls = polls;
+        self
+    }
+
+    /// Number of slots.
+    #[must_use]
+    pub const fn capacity(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The ring kind.
+    #[must_use]
+    pub const fn kind(&self) -> u8 {
+        self.kind
+    }
+
+    /// The node this handle publishes as.
+    #[must_use]
+    pub const fn node(&self) -> NodeId {
+        self.node
+    }
+
+    /// The next counter to be claimed (frames claimed so far, in this generation).
+    #[must_use]
+    pub fn head(&self) -> u64 {
+        self.head.counter.load(Ordering::Relaxed)
+    }
+
+    /// The reset generation.
+    #[must_use]
+    pub fn generation(&self) -> u64 {
+        self.head.generation.load(Ordering::Relaxed)
+    }
+
+    /// A cursor that sees only frames claimed after this call.
+    #[must_use]
+    pub fn cursor_at_head(&self) -> Cursor {
+        // SYNC: Acquire pairs with the Release bump in reset(), so the head read below is from
+        // the generation recorded (or a later one, which the next poll detects).
+        let generation = self.head.generation.load(Ordering::Acquire);
+        Cursor::from_counter(self.head()).in_generation(generation)
+    }
+
+    fn slot(&self, counter: u64) -> &Slot<N> {
+        // The mask keeps the index below capacity, which fits in usize.
+        &self.slots[(counter & self.mask) as usize]
+    }
+
+    /// Publishes one frame and returns its id.
+    ///
+    /// Claims the next counter and writes its slot under the seq protocol. Wait-free with one
+    /// writer; with several, a writer never waits for another (see [`PublishError`]).
+    pub fn publish(
+        &self,
+        frame_kind: u8,
+        version: u64,
+        payload: &[u8],
+    ) -> Result<NetId64, PublishError> {
+        let (counter, slot) = self.claim(payload)?;
+        let id = self.write(slot, counter, frame_kind, version, payload, usize::MAX);
+        // Cannot fail: claim() checked the counter.
+        let committed = seq::committed(counter).unwrap_or(u64::MAX);
+        // SYNC: Release pairs with the Acquire seq load in inspect(): a reader that sees the
+        // even seq sees every word stored above.
+        slot.seq.store(committed, Ordering::Release);
+        Ok(id)
+    }
+
+    /// Claims a counter and takes its slot exclusively (seq odd). On success the caller owns
+    /// the slot until it stores the committed seq.
+    fn claim(&self, payload: &[u8]) -> Result<(u64, &Slot<N>), PublishError> {
+        if payload.len() > N {
+            return Err(PublishError::PayloadTooLarge { len: payload.len(), max: N });
+        }
+        // Relaxed: the claim needs only the uniqueness of one RMW; slot contents are ordered
+        // by the slot's own seq, never by the head.
+        let counter = self.head.counter.fetch_add(1, Ordering::Relaxed);
+        let Some(writing) = seq::writing(counter) else {
+            return Err(PublishError::CounterExhausted { counter });
+        };
+        let slot = self.slot(counter);
+        let mut current = slot.seq.load(Ordering::Relaxed);
+        loop {
+            if current >= writing {
+                return Err(PublishError::Lapped { counter });
+            }
+            if seq::is_writing(current) {
+                return Err(PublishError::SlotBusy { counter, holder: current / 2 });
+            }
+            // SYNC: Acquire pairs with the Release commit of the slot's previous writer, so our
+            // stores below come after its stores in every word's modification order.
+            match slot.seq.compare_exchange(current, writing, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => break,
+                Err(now) => current = now,
+            }
+        }
+        // SYNC: pairs with the Acquire fence in inspect(): a reader whose copy saw any store
+        // below will see the odd seq (or later) when it reloads seq, and reject the copy.
+        fence(Ordering::Release);
+        Ok((counter, slot))
+    }
+
+    /// Stores the frame's words into a slot this writer owns; at most `max_words` payload words
+    /// (the test hook stops part-way).
+    fn write(
+        &self,
+        slot: &Slot<N>,
+        counter: u64,
+        frame_kind: u8,
+        version: u64,
+        payload: &[u8],
+        max_words: usize,
+    ) -> NetId64 {
+        let id = NetId64::new(self.kind, self.node, counter);
+        slot.id.store(id.to_raw(), Ordering::Relaxed);
+        slot.meta.store(pack_meta(frame_kind, payload.len()), Ordering::Relaxed);
+        slot.version.store(version, Ordering::Relaxed);
+        let bytes = &payload[..payload.len().min(max_words.saturating_mul(8))];
+        words::store(slot.words(), bytes);
+        id
+    }
+
+    /// Test hook: claims a counter and writes `words` payload words of its frame, then returns
+    /// *without committing*, as a writer that crashed or was preempted mid-write would. The
+    /// slot stays odd until [`Ring::reset`].
+    #[doc(hidden)]
+    pub fn stall_mid_write_for_test(
+        &self,
+        frame_kind: u8,
+        version: u64,
+        payload: &[u8],
+        words: usize,
+    ) -> Result<u64, PublishError> {
+        let (counter, slot) = self.claim(payload)?;
+        self.write(slot, counter, frame_kind, version, payload, words);
+        Ok(counter)
+    }
+
+    /// Reads counter `counter`'s slot into `buf`.
+    fn inspect(&self, counter: u64, buf: &mut <PayloadSize<N> as SupportedPayload>::Buf) -> Inspect {
+        let Some(want) = seq::committed(counter) else {
+            return Inspect::Invalid;
+        };
+        let slot = self.slot(counter);
+        // SYNC: Acquire pairs with the Release store of the even seq in publish().
+        let before = slot.seq.load(Ordering::Acquire);
+        if before != want {
+            return if before < want { Inspect::Pending } else { Inspect::Gone };
+        }
+        let id = slot.id.load(Ordering::Relaxed);
+        let (kind, len) = unpack_meta(slot.meta.load(Ordering::Relaxed));
+        let version = slot.version.load(Ordering::Relaxed);
+        let clamped = usize::try_from(len).unwrap_or(usize::MAX).min(N);
+        let used = words::words_for(clamped);
+        words::load(slot.words(), &mut buf.as_mut()[..used]);
+        // SYNC: pairs with the Release fence in claim(): if a load above saw a later writer's
+        // store, the reload below sees that writer's odd seq (or later).
+        fence(Ordering::Acquire);
+        let after = slot.seq.load(Ordering::Relaxed);
+        if after != before {
+            return Inspect::Gone;
+        }
+        let id = NetId64::from_raw(id);
+        if len > N as u64 || id.kind() != self.kind || !id.matches_counter(counter) {
+            return Inspect::Invalid;
+        }
+        Inspect::Frame(Header { id, kind, version, len: clamped })
+    }
+
+    /// True if some counter in `(counter, head)` (at most one window) is committed.
+    fn committed_after(&self, counter: u64, head: u64) -> bool {
+        let end = head.min(counter.saturating_add(self.capacity() as u64));
+        let mut later = counter.saturating_add(1);
+        while later < end {
+            let seq = self.slot(later).seq.load(Ordering::Relaxed);
+            if seq::committed(later) == Some(seq) {
+                return true;
+            }
+            later += 1;
+        }
+        false
+    }
+
+    /// Delivers every frame after `cursor` to `visit`, in counter order, and advances the
+    /// cursor past everything it accounted for. Uses [`Patience::Polls`].
+    pub fn poll<F: FnMut(FrameRef<'_>)>(&self, cursor: &mut Cursor, visit: F) -> Poll {
+        self.poll_with(cursor, Patience::Polls, visit)
+    }
+
+    /// [`poll`](Ring::poll) with an explicit stuck-writer [`Patience`].
+    pub fn poll_with<F: FnMut(FrameRef<'_>)>(
+        &self,
+        cursor: &mut Cursor,
+        patience: Patience,
+        mut visit: F,
+    ) -> Poll {
+        let mut poll = Poll::default();
+        // SYNC: Acquire pairs with the Release bump in reset(): seeing the new generation means
+        // seeing the zeroed head and slots.
+        let generation = self.head.generation.load(Ordering::Acquire);
+        let head = self.head.counter.load(Ordering::Relaxed);
+        let known = cursor.generation != Cursor::ANY_GENERATION;
+        if known && (cursor.generation != generation || cursor.next > head) {
+            poll.rewound = true;
+            cursor.advance_to(0);
+        }
+        cursor.generation = generation;
+
+        let mut next = cursor.next;
+        let oldest = head.saturating_sub(self.capacity() as u64);
+        if next < oldest {
+            poll.loss.overwritten = oldest - next;
+            next = oldest;
+        }
+        let mut stalls = cursor.stalls;
+        let mut buf = <PayloadSize<N> as SupportedPayload>::ZERO_BUF;
+        while next < head {
+            match self.inspect(next, &mut buf) {
+                Inspect::Frame(header) => {
+                    visit(FrameRef {
+                        id: header.id,
+                        counter: next,
+                        kind: header.kind,
+                        version: header.version,
+                        payload: words::bytes(buf.as_ref(), header.len),
+                    });
+                    poll.delivered += 1;
+                }
+                Inspect::Gone => poll.loss.overwritten += 1,
+                Inspect::Invalid => poll.loss.unavailable += 1,
+                Inspect::Pending => {
+                    if !self.committed_after(next, head) {
+                        break; // The end of the stream: a writer is still at work here.
+                    }
+                    let prior = if next == cursor.next { stalls } else { 0 };
+                    let give_up = match patience {
+                        Patience::Polls => prior >= self.stall_polls,
+                        Patience::Wait => false,
+                        Patience::GiveUp => true,
+                    };
+                    if !give_up {
+                        poll.stalled_at = Some(next);
+                        stalls = prior.saturating_add(1);
+                        break;
+                    }
+                    poll.loss.unavailable += 1;
+                }
+            }
+            next += 1;
+        }
+        if poll.stalled_at.is_none() {
+            stalls = 0;
+        }
+        cursor.next = next;
+        cursor.stalls = stalls;
+        poll
+    }
+
+    /// The newest committed, valid frame, if any is still in the ring.
+    #[must_use]
+    pub fn read_head(&self) -> Option<Frame<N>> {
+        let head = self.head();
+        let oldest = head.saturating_sub(self.capacity() as u64);
+        let mut buf = <PayloadSize<N> as SupportedPayload>::ZERO_BUF;
+        (oldest..head).rev().find_map(|counter| self.copy_out(counter, &mut buf))
+    }
+
+    /// The frame with exactly this id (kind, node and counter), if it is still in the ring.
+    #[must_use]
+    pub fn read(&self, id: NetId64) -> Option<Frame<N>> {
+        let newest = self.head().checked_sub(1)?;
+        // The newest counter <= `newest` whose low 40 bits are the id's.
+        let back = newest.wrapping_sub(id.counter()) & NetId64::COUNTER_MASK;
+        let counter = newest.checked_sub(back)?;
+        if newest - counter >= self.capacity() as u64 {
+            return None;
+        }
+        let mut buf = <PayloadSize<N> as SupportedPayload>::ZERO_BUF;
+        self.copy_out(counter, &mut buf).filter(|frame| frame.id == id)
+    }
+
+    fn copy_out(
+        &self,
+        counter: u64,
+        buf: &mut <PayloadSize<N> as SupportedPayload>::Buf,
+    ) -> Option<Frame<N>> {
+        match self.inspect(counter, buf) {
+            Inspect::Frame(header) => Frame::from_ref(&FrameRef {
+                id: header.id,
+                counter,
+                kind: header.kind,
+                version: header.version,
+                payload: words::bytes(buf.as_ref(), header.len),
+            }),
+            Inspect::Pending | Inspect::Gone | Inspect::Invalid => None,
+        }
+    }
+
+    /// Empties the ring: head back to 0, every slot empty, generation + 1. Live cursors notice
+    /// the new generation on their next poll and restart from counter 0
+    /// ([`Poll::rewound`]).
+    ///
+    /// Meant for owner-controlled cleanup while no writer is active (for example at boot): a
+    /// writer racing a reset may leave a frame from before it, which readers count as lost.
+    pub fn reset(&self) {
+        self.head.counter.store(0, Ordering::Relaxed);
+        for slot in self.slots {
+            slot.seq.store(0, Ordering::Relaxed);
+        }
+        // SYNC: Release pairs with the Acquire generation loads in poll_with() and
+        // cursor_at_head(): who sees the new generation sees the stores above.
+        self.head.generation.fetch_add(1, Ordering::Release);
+    }
+}

@@ -1,0 +1,70 @@
+//! Word-wise atomic copies of payload bytes in and out of a slot (the atomic-memcpy technique).
+//!
+//! A seqlock reader races with writers by design. Copying slot memory with plain loads would be
+//! a data race, which is undefined behaviour even if the seq check later discards the copy, so
+//! every payload byte moves inside a relaxed atomic `u64` load or store. Bytes are packed into
+//! words in native byte order, so a reader's `[u64]` buffer viewed as bytes (via `bytemuck`,
+//! no padding involved) is the payload as written.
+
+use crate::sync::{AtomicU64, Ordering};
+
+/// Number of words that hold `len` bytes.
+pub(crate) const fn words_for(len: usize) -> usize {
+    len.div_ceil(8)
+}
+
+/// Stores `bytes` into the leading words of `words` (relaxed; the seq protocol orders them).
+/// The tail of the last word is zero-filled. `bytes.len()` must be at most `8 * words.len()`.
+pub(crate) fn store(words: &[AtomicU64], bytes: &[u8]) {
+    debug_assert!(bytes.len() <= words.len() * 8);
+    let mut chunks = bytes.chunks_exact(8);
+    let mut dst = words.iter();
+    for (chunk, word) in (&mut chunks).zip(&mut dst) {
+        let mut raw = [0u8; 8];
+        raw.copy_from_slice(chunk);
+        word.store(u64::from_ne_bytes(raw), Ordering::Relaxed);
+    }
+    let tail = chunks.remainder();
+    if !tail.is_empty() {
+        if let Some(word) = dst.next() {
+            let mut raw = [0u8; 8];
+            raw[..tail.len()].copy_from_slice(tail);
+            word.store(u64::from_ne_bytes(raw), Ordering::Relaxed);
+        }
+    }
+}
+
+/// Loads `out.len()` leading words of `words` (relaxed; validated by the caller's seq recheck).
+pub(crate) fn load(words: &[AtomicU64], out: &mut [u64]) {
+    for (dst, word) in out.iter_mut().zip(words) {
+        *dst = word.load(Ordering::Relaxed);
+    }
+}
+
+/// The first `len` bytes of a word buffer. `len` must be at most `8 * buf.len()`.
+pub(crate) fn bytes(buf: &[u64], len: usize) -> &[u8] {
+    let all: &[u8] = bytemuck::cast_slice(buf);
+    &all[..len.min(all.len())]
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_every_length() {
+        let words: [AtomicU64; 4] = [const { AtomicU64::new(u64::MAX) }; 4];
+        let src: [u8; 32] = core::array::from_fn(|i| i as u8 + 1);
+        for len in 0..=32 {
+            store(&words, &src[..len]);
+            let mut out = [0u64; 4];
+            load(&words, &mut out[..words_for(len)]);
+            assert_eq!(bytes(&out, len), &src[..len]);
+            if len % 8 != 0 {
+                // The tail of the last word is zeroed, never left over from an older frame.
+                let last = bytes(&out, words_for(len) * 8);
+                assert!(last[len..].iter().all(|&b| b == 0));
+            }
+        }
+    }
+}
