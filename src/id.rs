@@ -63,7 +63,9 @@ impl NetId64 {
     /// Builds an id from fields, refusing a counter that does not fit in 40 bits.
     pub const fn try_new(kind: u8, node: NodeId, counter: u64) -> Result<Self, ParseIdError> {
         if counter > Self::COUNTER_MASK {
-            return Err(ParseIdError::OutOfRange { field: IdField::Counter });
+            return Err(ParseIdError::OutOfRange {
+                field: IdField::Counter,
+            });
         }
         Ok(Self::new(kind, node, counter))
     }
@@ -161,7 +163,9 @@ impl fmt::Display for ParseIdError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Format => f.write_str("id is neither `kind:node:counter` nor `0x` + hex"),
-            Self::InvalidDigit { field } => write!(f, "id field {field:?} is empty or not a number"),
+            Self::InvalidDigit { field } => {
+                write!(f, "id field {field:?} is empty or not a number")
+            }
             Self::OutOfRange { field } => write!(f, "id field {field:?} is out of range"),
         }
     }
@@ -174,8 +178,7 @@ fn parse_field(text: &str, radix: u32, max: u64, field: IdField) -> Result<u64, 
         return Err(ParseIdError::InvalidDigit { field });
     }
     // All digits: the only possible failure left is overflow.
-    let value =
-        u64::from_str_radix(text, radix).map_err(|_| ParseIdError::OutOfRange { field })?;
+    let value = u64::from_str_radix(text, radix).map_err(|_| ParseIdError::OutOfRange { field })?;
     if value > max {
         return Err(ParseIdError::OutOfRange { field });
     }
@@ -232,7 +235,11 @@ mod tests {
         assert!(id.matches_counter((1 << 40) + 5));
         assert!(id.matches_counter(5));
         assert!(!id.matches_counter(6));
-        assert_eq!(id.kind(), 1, "counter overflow must not leak into the node/kind");
+        assert_eq!(
+            id.kind(),
+            1,
+            "counter overflow must not leak into the node/kind"
+        );
         assert_eq!(id.node(), NodeId(2));
         assert!(NetId64::try_new(1, NodeId(2), 1 << 40).is_err());
     }
@@ -257,9 +264,18 @@ mod tests {
         let cases: &[(&str, ParseIdError)] = &[
             ("256:0:0", ParseIdError::OutOfRange { field: Kind }),
             ("0:65536:0", ParseIdError::OutOfRange { field: Node }),
-            ("0:0:1099511627776", ParseIdError::OutOfRange { field: Counter }),
-            ("0:0:99999999999999999999999", ParseIdError::OutOfRange { field: Counter }),
-            ("0x1ffffffffffffffff", ParseIdError::OutOfRange { field: Raw }),
+            (
+                "0:0:1099511627776",
+                ParseIdError::OutOfRange { field: Counter },
+            ),
+            (
+                "0:0:99999999999999999999999",
+                ParseIdError::OutOfRange { field: Counter },
+            ),
+            (
+                "0x1ffffffffffffffff",
+                ParseIdError::OutOfRange { field: Raw },
+            ),
             ("1:2", ParseIdError::Format),
             ("1:2:3:4", ParseIdError::Format),
             ("", ParseIdError::Format),

@@ -20,7 +20,11 @@ pub enum EncodeError {
 impl fmt::Display for EncodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::FrameTooLarge { topic_len, payload_len, max_payload } => write!(
+            Self::FrameTooLarge {
+                topic_len,
+                payload_len,
+                max_payload,
+            } => write!(
                 f,
                 "event frame too large: {topic_len}-byte topic + {payload_len}-byte payload + \
                  {} header bytes exceeds {max_payload} bytes",
@@ -76,20 +80,35 @@ impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::ShortHeader { len } => {
-                write!(f, "event frame of {len} bytes is shorter than its 12-byte header")
+                write!(
+                    f,
+                    "event frame of {len} bytes is shorter than its 12-byte header"
+                )
             }
             Self::LengthPastEnd { needed, available } => {
-                write!(f, "event frame header needs {needed} bytes but only {available} exist")
+                write!(
+                    f,
+                    "event frame header needs {needed} bytes but only {available} exist"
+                )
             }
             Self::TrailingBytes { extra } => {
-                write!(f, "event frame has {extra} trailing bytes after its payload")
+                write!(
+                    f,
+                    "event frame has {extra} trailing bytes after its payload"
+                )
             }
             Self::InvalidUtf8 => f.write_str("event topic is not valid UTF-8"),
             Self::TopicTooLong { len, max } => {
-                write!(f, "event topic of {len} bytes exceeds the capacity of {max}")
+                write!(
+                    f,
+                    "event topic of {len} bytes exceeds the capacity of {max}"
+                )
             }
             Self::PayloadTooLong { len, max } => {
-                write!(f, "event payload of {len} bytes exceeds the capacity of {max}")
+                write!(
+                    f,
+                    "event payload of {len} bytes exceeds the capacity of {max}"
+                )
             }
         }
     }

@@ -36,11 +36,21 @@ impl<'a> EventRef<'a> {
 
     /// An owned copy with a `heapless` topic (`T` bytes) and payload (`P` bytes).
     pub fn to_event<const T: usize, const P: usize>(&self) -> Result<Event<T, P>, DecodeError> {
-        let topic = heapless::String::try_from(self.topic)
-            .map_err(|_| DecodeError::TopicTooLong { len: self.topic.len(), max: T })?;
-        let payload = heapless::Vec::from_slice(self.payload)
-            .map_err(|_| DecodeError::PayloadTooLong { len: self.payload.len(), max: P })?;
-        Ok(Event { topic, payload, timestamp_ms: self.timestamp_ms })
+        let topic =
+            heapless::String::try_from(self.topic).map_err(|_| DecodeError::TopicTooLong {
+                len: self.topic.len(),
+                max: T,
+            })?;
+        let payload =
+            heapless::Vec::from_slice(self.payload).map_err(|_| DecodeError::PayloadTooLong {
+                len: self.payload.len(),
+                max: P,
+            })?;
+        Ok(Event {
+            topic,
+            payload,
+            timestamp_ms: self.timestamp_ms,
+        })
     }
 }
 
@@ -65,14 +75,20 @@ impl<const T: usize, const P: usize> Event<T, P> {
     /// A borrowed view.
     #[must_use]
     pub fn as_ref(&self) -> EventRef<'_> {
-        EventRef { topic: &self.topic, payload: &self.payload, timestamp_ms: self.timestamp_ms }
+        EventRef {
+            topic: &self.topic,
+            payload: &self.payload,
+            timestamp_ms: self.timestamp_ms,
+        }
     }
 }
 
 /// Bytes an event with these lengths takes encoded (saturating).
 #[must_use]
 pub const fn encoded_len(topic_len: usize, payload_len: usize) -> usize {
-    HEADER_LEN.saturating_add(topic_len).saturating_add(payload_len)
+    HEADER_LEN
+        .saturating_add(topic_len)
+        .saturating_add(payload_len)
 }
 
 /// Encodes one event into the front of `buf`; returns the bytes written.
@@ -85,7 +101,8 @@ pub fn encode_into(
     timestamp_ms: u64,
 ) -> Result<usize, EncodeError> {
     let total = encoded_len(topic.len(), payload.len());
-    let (Ok(topic_len), Ok(payload_len)) = (u16::try_from(topic.len()), u16::try_from(payload.len()))
+    let (Ok(topic_len), Ok(payload_len)) =
+        (u16::try_from(topic.len()), u16::try_from(payload.len()))
     else {
         return Err(too_large(topic, payload, buf.len()));
     };
@@ -102,7 +119,11 @@ pub fn encode_into(
 }
 
 fn too_large(topic: &str, payload: &[u8], max_payload: usize) -> EncodeError {
-    EncodeError::FrameTooLarge { topic_len: topic.len(), payload_len: payload.len(), max_payload }
+    EncodeError::FrameTooLarge {
+        topic_len: topic.len(),
+        payload_len: payload.len(),
+        max_payload,
+    }
 }
 
 /// Decodes one event frame; the frame must fill `bytes` exactly.
@@ -111,7 +132,10 @@ pub fn decode(bytes: &[u8]) -> Result<EventRef<'_>, DecodeError> {
         return Err(DecodeError::ShortHeader { len: bytes.len() });
     };
     let u16_at = |range: core::ops::Range<usize>| {
-        usize::from(u16::from_le_bytes([header[range.start], header[range.start + 1]]))
+        usize::from(u16::from_le_bytes([
+            header[range.start],
+            header[range.start + 1],
+        ]))
     };
     let topic_len = u16_at(field::TOPIC_LEN);
     let payload_len = u16_at(field::PAYLOAD_LEN);
@@ -119,14 +143,23 @@ pub fn decode(bytes: &[u8]) -> Result<EventRef<'_>, DecodeError> {
     timestamp.copy_from_slice(&header[field::TIMESTAMP]);
     let needed = encoded_len(topic_len, payload_len);
     if needed > bytes.len() {
-        return Err(DecodeError::LengthPastEnd { needed, available: bytes.len() });
+        return Err(DecodeError::LengthPastEnd {
+            needed,
+            available: bytes.len(),
+        });
     }
     if needed < bytes.len() {
-        return Err(DecodeError::TrailingBytes { extra: bytes.len() - needed });
+        return Err(DecodeError::TrailingBytes {
+            extra: bytes.len() - needed,
+        });
     }
     let (topic, payload) = body.split_at(topic_len);
     let topic = core::str::from_utf8(topic).map_err(|_| DecodeError::InvalidUtf8)?;
-    Ok(EventRef { topic, payload, timestamp_ms: u64::from_le_bytes(timestamp) })
+    Ok(EventRef {
+        topic,
+        payload,
+        timestamp_ms: u64::from_le_bytes(timestamp),
+    })
 }
 
 #[cfg(test)]
@@ -139,7 +172,14 @@ mod tests {
         let n = encode_into(&mut buf, "worker.booted", b"w1", 1234).unwrap();
         assert_eq!(n, HEADER_LEN + 13 + 2);
         let event = decode(&buf[..n]).unwrap();
-        assert_eq!(event, EventRef { topic: "worker.booted", payload: b"w1", timestamp_ms: 1234 });
+        assert_eq!(
+            event,
+            EventRef {
+                topic: "worker.booted",
+                payload: b"w1",
+                timestamp_ms: 1234
+            }
+        );
         let owned: Event<16, 8> = event.to_event().unwrap();
         assert_eq!(owned.as_ref(), event);
         assert_eq!(&buf[..4], &[13, 0, 2, 0], "lengths are little endian");
@@ -151,14 +191,21 @@ mod tests {
         let err = encode_into(&mut buf, "topic", b"payload", 0).unwrap_err();
         assert_eq!(
             err,
-            EncodeError::FrameTooLarge { topic_len: 5, payload_len: 7, max_payload: 20 }
+            EncodeError::FrameTooLarge {
+                topic_len: 5,
+                payload_len: 7,
+                max_payload: 20
+            }
         );
         assert!(buf.iter().all(|&b| b == 0xAA));
         let big = [0u8; 70_000];
         let mut huge = [0u8; 80_000];
         assert!(matches!(
             encode_into(&mut huge, "", &big, 0),
-            Err(EncodeError::FrameTooLarge { payload_len: 70_000, .. })
+            Err(EncodeError::FrameTooLarge {
+                payload_len: 70_000,
+                ..
+            })
         ));
         // Exactly full is fine.
         assert_eq!(encode_into(&mut buf, "ab", b"123456", 0), Ok(20));
@@ -171,16 +218,25 @@ mod tests {
         assert_eq!(decode(&buf[..5]), Err(DecodeError::ShortHeader { len: 5 }));
         assert_eq!(
             decode(&buf[..n - 1]),
-            Err(DecodeError::LengthPastEnd { needed: n, available: n - 1 })
+            Err(DecodeError::LengthPastEnd {
+                needed: n,
+                available: n - 1
+            })
         );
-        assert_eq!(decode(&buf[..n + 3]), Err(DecodeError::TrailingBytes { extra: 3 }));
+        assert_eq!(
+            decode(&buf[..n + 3]),
+            Err(DecodeError::TrailingBytes { extra: 3 })
+        );
         buf[HEADER_LEN] = 0xFF;
         assert_eq!(decode(&buf[..n]), Err(DecodeError::InvalidUtf8));
         let mut max = [0xFFu8; 12];
         max[4..].fill(0);
         assert_eq!(
             decode(&max),
-            Err(DecodeError::LengthPastEnd { needed: 12 + 65535 * 2, available: 12 })
+            Err(DecodeError::LengthPastEnd {
+                needed: 12 + 65535 * 2,
+                available: 12
+            })
         );
     }
 

@@ -28,7 +28,11 @@ impl Cursor {
     /// Start at a known next counter.
     #[must_use]
     pub const fn from_counter(next_counter: u64) -> Self {
-        Self { next: next_counter, generation: Self::ANY_GENERATION, stalls: 0 }
+        Self {
+            next: next_counter,
+            generation: Self::ANY_GENERATION,
+            stalls: 0,
+        }
     }
 
     /// The next counter this cursor will read.

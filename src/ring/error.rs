@@ -87,17 +87,26 @@ impl fmt::Display for PublishError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::PayloadTooLarge { len, max } => {
-                write!(f, "payload of {len} bytes exceeds the slot capacity of {max} bytes")
+                write!(
+                    f,
+                    "payload of {len} bytes exceeds the slot capacity of {max} bytes"
+                )
             }
             Self::SlotBusy { counter, holder } => write!(
                 f,
                 "frame {counter} abandoned: its slot is still being written for frame {holder}"
             ),
             Self::Lapped { counter } => {
-                write!(f, "frame {counter} abandoned: a writer one lap ahead took its slot")
+                write!(
+                    f,
+                    "frame {counter} abandoned: a writer one lap ahead took its slot"
+                )
             }
             Self::CounterExhausted { counter } => {
-                write!(f, "ring counter {counter} is past the largest representable counter")
+                write!(
+                    f,
+                    "ring counter {counter} is past the largest representable counter"
+                )
             }
         }
     }

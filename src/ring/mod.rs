@@ -83,14 +83,20 @@ impl Head {
     #[cfg(not(loom))]
     #[must_use]
     pub const fn new() -> Self {
-        Self { counter: AtomicU64::new(0), generation: AtomicU64::new(0) }
+        Self {
+            counter: AtomicU64::new(0),
+            generation: AtomicU64::new(0),
+        }
     }
 
     /// A fresh head: counter 0, generation 0.
     #[cfg(loom)]
     #[must_use]
     pub fn new() -> Self {
-        Self { counter: AtomicU64::new(0), generation: AtomicU64::new(0) }
+        Self {
+            counter: AtomicU64::new(0),
+            generation: AtomicU64::new(0),
+        }
     }
 
     /// A head whose next counter is `counter` (tests of huge counters, restored state).
@@ -261,7 +267,10 @@ where
             return Err(SpecError::NotPowerOfTwo { capacity });
         }
         if capacity > Self::MAX_CAPACITY {
-            return Err(SpecError::TooLarge { capacity, max: Self::MAX_CAPACITY });
+            return Err(SpecError::TooLarge {
+                capacity,
+                max: Self::MAX_CAPACITY,
+            });
         }
         Ok(Self {
             slots,
@@ -363,7 +372,10 @@ where
     /// the slot until it stores the committed seq.
     fn claim(&self, payload: &[u8]) -> Result<(u64, &Slot<N>), PublishError> {
         if payload.len() > N {
-            return Err(PublishError::PayloadTooLarge { len: payload.len(), max: N });
+            return Err(PublishError::PayloadTooLarge {
+                len: payload.len(),
+                max: N,
+            });
         }
         // Relaxed: the claim needs only the uniqueness of one RMW; slot contents are ordered
         // by the slot's own seq, never by the head.
@@ -378,11 +390,16 @@ where
                 return Err(PublishError::Lapped { counter });
             }
             if seq::is_writing(current) {
-                return Err(PublishError::SlotBusy { counter, holder: current / 2 });
+                return Err(PublishError::SlotBusy {
+                    counter,
+                    holder: current / 2,
+                });
             }
             // SYNC: Acquire pairs with the Release commit of the slot's previous writer, so our
             // stores below come after its stores in every word's modification order.
-            match slot.seq.compare_exchange(current, writing, Ordering::Acquire, Ordering::Relaxed)
+            match slot
+                .seq
+                .compare_exchange(current, writing, Ordering::Acquire, Ordering::Relaxed)
             {
                 Ok(_) => break,
                 Err(now) => current = now,
@@ -407,7 +424,8 @@ where
     ) -> NetId64 {
         let id = NetId64::new(self.kind, self.node, counter);
         slot.id.store(id.to_raw(), Ordering::Relaxed);
-        slot.meta.store(pack_meta(frame_kind, payload.len()), Ordering::Relaxed);
+        slot.meta
+            .store(pack_meta(frame_kind, payload.len()), Ordering::Relaxed);
         slot.version.store(version, Ordering::Relaxed);
         let bytes = &payload[..payload.len().min(max_words.saturating_mul(8))];
         words::store(slot.words(), bytes);
@@ -430,8 +448,12 @@ where
         Ok(counter)
     }
 
-    /// Reads counter `counter`'s slot into `buf`.
-    fn inspect(&self, counter: u64, buf: &mut <PayloadSize<N> as SupportedPayload>::Buf) -> Inspect {
+    /// Reads counter `counter`'s slot into `buf`, accepting only that counter's frame.
+    fn inspect(
+        &self,
+        counter: u64,
+        buf: &mut <PayloadSize<N> as SupportedPayload>::Buf,
+    ) -> Inspect {
         let Some(want) = seq::committed(counter) else {
             return Inspect::Invalid;
         };
@@ -439,8 +461,47 @@ where
         // SYNC: Acquire pairs with the Release store of the even seq in publish().
         let before = slot.seq.load(Ordering::Acquire);
         if before != want {
-            return if before < want { Inspect::Pending } else { Inspect::Gone };
+            return if before < want {
+                Inspect::Pending
+            } else {
+                Inspect::Gone
+            };
         }
+        self.copy(slot, before, counter, buf)
+    }
+
+    /// Reads whatever committed frame the slot of `counter` holds (any lap up to `counter`);
+    /// returns the frame's own counter with the header.
+    fn inspect_latest(
+        &self,
+        counter: u64,
+        buf: &mut <PayloadSize<N> as SupportedPayload>::Buf,
+    ) -> Option<(u64, Header)> {
+        let slot = self.slot(counter);
+        // SYNC: Acquire pairs with the Release store of the even seq in publish().
+        let before = slot.seq.load(Ordering::Acquire);
+        if before == 0 || seq::is_writing(before) {
+            return None;
+        }
+        let held = before / 2 - 1;
+        if held > counter || held & self.mask != counter & self.mask {
+            return None; // Not a lap of this slot that the head has reached: corrupt.
+        }
+        match self.copy(slot, before, held, buf) {
+            Inspect::Frame(header) => Some((held, header)),
+            Inspect::Pending | Inspect::Gone | Inspect::Invalid => None,
+        }
+    }
+
+    /// Copies a slot whose seq was `before` (committed for `counter`) into `buf`, rechecks the
+    /// seq and validates the copy.
+    fn copy(
+        &self,
+        slot: &Slot<N>,
+        before: u64,
+        counter: u64,
+        buf: &mut <PayloadSize<N> as SupportedPayload>::Buf,
+    ) -> Inspect {
         let id = slot.id.load(Ordering::Relaxed);
         let (kind, len) = unpack_meta(slot.meta.load(Ordering::Relaxed));
         let version = slot.version.load(Ordering::Relaxed);
@@ -458,7 +519,12 @@ where
         if len > N as u64 || id.kind() != self.kind || !id.matches_counter(counter) {
             return Inspect::Invalid;
         }
-        Inspect::Frame(Header { id, kind, version, len: clamped })
+        Inspect::Frame(Header {
+            id,
+            kind,
+            version,
+            len: clamped,
+        })
     }
 
     /// True if some counter in `(counter, head)` (at most one window) is committed.
@@ -550,44 +616,58 @@ where
         poll
     }
 
-    /// The newest committed, valid frame, if any is still in the ring.
+    /// The newest committed, valid frame still held by a slot, if any.
+    ///
+    /// This looks at what slots hold, not at the poll window: if the newest counters were
+    /// abandoned or are still being written, the newest frame that did commit is returned
+    /// (the "latest value" of a one-slot ring survives an abandoned write).
     #[must_use]
     pub fn read_head(&self) -> Option<Frame<N>> {
         let head = self.head();
         let oldest = head.saturating_sub(self.capacity() as u64);
         let mut buf = <PayloadSize<N> as SupportedPayload>::ZERO_BUF;
-        (oldest..head).rev().find_map(|counter| self.copy_out(counter, &mut buf))
+        let mut best: Option<Frame<N>> = None;
+        // Walking back from the newest counter, a slot holds either exactly that counter (then
+        // no slot still to visit can hold anything newer) or an older lap of it.
+        for counter in (oldest..head).rev() {
+            if best.as_ref().is_some_and(|frame| frame.counter >= counter) {
+                break;
+            }
+            if let Some((held, header)) = self.inspect_latest(counter, &mut buf)
+                && best.as_ref().is_none_or(|frame| frame.counter < held)
+            {
+                best = Self::owned(held, header, &buf);
+            }
+        }
+        best
     }
 
-    /// The frame with exactly this id (kind, node and counter), if it is still in the ring.
+    /// The frame with exactly this id (kind, node and counter), if a slot still holds it.
     #[must_use]
     pub fn read(&self, id: NetId64) -> Option<Frame<N>> {
         let newest = self.head().checked_sub(1)?;
         // The newest counter <= `newest` whose low 40 bits are the id's.
         let back = newest.wrapping_sub(id.counter()) & NetId64::COUNTER_MASK;
         let counter = newest.checked_sub(back)?;
-        if newest - counter >= self.capacity() as u64 {
-            return None;
-        }
         let mut buf = <PayloadSize<N> as SupportedPayload>::ZERO_BUF;
-        self.copy_out(counter, &mut buf).filter(|frame| frame.id == id)
+        match self.inspect(counter, &mut buf) {
+            Inspect::Frame(header) if header.id == id => Self::owned(counter, header, &buf),
+            Inspect::Frame(_) | Inspect::Pending | Inspect::Gone | Inspect::Invalid => None,
+        }
     }
 
-    fn copy_out(
-        &self,
+    fn owned(
         counter: u64,
-        buf: &mut <PayloadSize<N> as SupportedPayload>::Buf,
+        header: Header,
+        buf: &<PayloadSize<N> as SupportedPayload>::Buf,
     ) -> Option<Frame<N>> {
-        match self.inspect(counter, buf) {
-            Inspect::Frame(header) => Frame::from_ref(&FrameRef {
-                id: header.id,
-                counter,
-                kind: header.kind,
-                version: header.version,
-                payload: words::bytes(buf.as_ref(), header.len),
-            }),
-            Inspect::Pending | Inspect::Gone | Inspect::Invalid => None,
-        }
+        Frame::from_ref(&FrameRef {
+            id: header.id,
+            counter,
+            kind: header.kind,
+            version: header.version,
+            payload: words::bytes(buf.as_ref(), header.len),
+        })
     }
 
     /// Empties the ring: head back to 0, every slot empty, generation + 1. Live cursors notice

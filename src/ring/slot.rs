@@ -49,6 +49,7 @@ macro_rules! supported_payloads {
             type Words = [AtomicU64; $n / 8];
             type Buf = [u64; $n / 8];
             #[cfg(not(loom))]
+            #[allow(clippy::declare_interior_mutable_const)] // Template for new slots.
             const EMPTY: Self::Words = [const { AtomicU64::new(0) }; $n / 8];
             const ZERO_BUF: Self::Buf = [0; $n / 8];
             fn new_words() -> Self::Words {
@@ -142,6 +143,21 @@ where
     pub(crate) fn words(&self) -> &[AtomicU64] {
         self.words.as_ref()
     }
+
+    /// Number of `u64` words in a slot: 4 header words, then `N / 8` payload words.
+    pub const RAW_WORDS: usize = 4 + N / 8;
+
+    /// Test and fuzz hook: stores raw values into the slot's words in layout order (`seq`,
+    /// `id`, `meta`, `version`, payload…), as a buggy or hostile peer sharing the memory could.
+    /// Extra values are ignored.
+    #[doc(hidden)]
+    pub fn overwrite_raw(&self, raw: &[u64]) {
+        use crate::sync::Ordering::Relaxed;
+        let header = [&self.seq, &self.id, &self.meta, &self.version];
+        for (word, value) in header.into_iter().chain(self.words()).zip(raw) {
+            word.store(*value, Relaxed);
+        }
+    }
 }
 
 impl<const N: usize> Default for Slot<N>
@@ -158,7 +174,9 @@ where
     PayloadSize<N>: SupportedPayload,
 {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Slot").field("payload", &N).finish_non_exhaustive()
+        f.debug_struct("Slot")
+            .field("payload", &N)
+            .finish_non_exhaustive()
     }
 }
 
@@ -179,12 +197,20 @@ pub(crate) mod seq {
 
     /// The odd seq of counter `c` being written, if `c` is representable.
     pub(crate) const fn writing(counter: u64) -> Option<u64> {
-        if counter > MAX_COUNTER { None } else { Some(2 * counter + 1) }
+        if counter > MAX_COUNTER {
+            None
+        } else {
+            Some(2 * counter + 1)
+        }
     }
 
     /// The even seq of counter `c` once committed, if `c` is representable.
     pub(crate) const fn committed(counter: u64) -> Option<u64> {
-        if counter > MAX_COUNTER { None } else { Some(2 * counter + 2) }
+        if counter > MAX_COUNTER {
+            None
+        } else {
+            Some(2 * counter + 2)
+        }
     }
 
     /// True if the seq is odd, i.e. some writer holds the slot.

@@ -25,12 +25,10 @@ pub(crate) fn store(words: &[AtomicU64], bytes: &[u8]) {
         word.store(u64::from_ne_bytes(raw), Ordering::Relaxed);
     }
     let tail = chunks.remainder();
-    if !tail.is_empty() {
-        if let Some(word) = dst.next() {
-            let mut raw = [0u8; 8];
-            raw[..tail.len()].copy_from_slice(tail);
-            word.store(u64::from_ne_bytes(raw), Ordering::Relaxed);
-        }
+    if let (false, Some(word)) = (tail.is_empty(), dst.next()) {
+        let mut raw = [0u8; 8];
+        raw[..tail.len()].copy_from_slice(tail);
+        word.store(u64::from_ne_bytes(raw), Ordering::Relaxed);
     }
 }
 

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs every toolchain piece CI needs when it is missing (idempotent).
+set -euo pipefail
+rustup component add rustfmt clippy
+for target in thumbv6m-none-eabi thumbv7em-none-eabihf riscv32imc-unknown-none-elf; do
+    rustup target list --installed | grep -qx "$target" || rustup target add "$target"
+done
+if ! rustup run nightly cargo miri --version >/dev/null 2>&1; then
+    rustup toolchain install nightly --profile minimal --component miri,rust-src
+fi
+rustup run nightly cargo miri setup >/dev/null
+if [ -d fuzz ] && ! cargo fuzz --version >/dev/null 2>&1; then
+    cargo install cargo-fuzz --locked
+fi
