@@ -33,12 +33,38 @@
 extern crate std;
 
 pub mod codec;
+#[cfg(feature = "std")]
+mod error;
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub mod event;
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub mod fleet;
 pub mod id;
 pub mod ring;
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub mod shm;
 mod sync;
+#[cfg(feature = "std")]
+mod typed;
 
 pub use id::{NetId64, NodeId, ParseIdError};
 pub use ring::{
     Cursor, Frame, FrameRef, Head, Loss, Patience, PayloadSize, Poll, PublishError, Ring, Slot,
     SpecError, SupportedPayload,
 };
+
+#[cfg(feature = "std")]
+pub use error::{Error, Result};
+#[cfg(feature = "std")]
+pub use event::{EVENT_PAYLOAD_MAX, OrbitEvent, OrbitEventBus, OrbitEventCursor, OrbitEventPoll};
+#[cfg(feature = "std")]
+pub use fleet::{Backing, Fleet, FleetBuilder, Orbital, RingCursor, RingPoll};
+#[cfg(feature = "std")]
+pub use typed::OrbitTyped;
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -1,0 +1,125 @@
+//! The `std` layer's [`Error`] and [`Result`] alias.
+
+use std::fmt;
+
+use crate::id::NodeId;
+use crate::ring::{PublishError, SpecError};
+use crate::shm::ShmError;
+
+/// `Result` with the `std` layer's [`Error`].
+pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+/// Errors of fleets, typed rings, `Orbital` and the event bus.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// An event's encoded frame exceeds the ring's payload capacity (as in the reference
+    /// system).
+    EventFrameTooLarge {
+        /// Topic bytes.
+        topic_len: usize,
+        /// Payload bytes.
+        payload_len: usize,
+        /// Largest encoded frame a slot holds.
+        max_payload: usize,
+    },
+    /// Publishing failed (see [`PublishError`]); transient failures were retried first.
+    Publish(PublishError),
+    /// The ring memory cannot form a ring.
+    Spec(SpecError),
+    /// A fleet of size 0.
+    EmptyFleet,
+    /// A node id outside `0..size`.
+    NodeOutsideFleet {
+        /// The node id.
+        node: NodeId,
+        /// The fleet size.
+        size: u16,
+    },
+    /// The same ring kind was declared with two specs.
+    SpecMismatch {
+        /// The ring kind.
+        kind: u8,
+        /// Capacity of the ring as first declared.
+        expected: usize,
+        /// Capacity declared now.
+        found: usize,
+    },
+    /// A value does not fit a slot (`Orbital`).
+    ValueTooLarge {
+        /// Value bytes.
+        size: usize,
+        /// Slot payload capacity.
+        max: usize,
+    },
+    /// Shared-memory segment trouble (names the segment).
+    Shm(ShmError),
+    /// Shared memory was asked for on a build or platform without it.
+    ShmUnsupported,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::EventFrameTooLarge {
+                topic_len,
+                payload_len,
+                max_payload,
+            } => write!(
+                f,
+                "event frame too large: {topic_len}-byte topic and {payload_len}-byte payload \
+                 exceed the {max_payload}-byte slot"
+            ),
+            Self::Publish(e) => write!(f, "publish failed: {e}"),
+            Self::Spec(e) => write!(f, "invalid ring: {e}"),
+            Self::EmptyFleet => f.write_str("a fleet needs at least one node"),
+            Self::NodeOutsideFleet { node, size } => {
+                write!(f, "node {node} is outside the fleet of {size} nodes")
+            }
+            Self::SpecMismatch {
+                kind,
+                expected,
+                found,
+            } => write!(
+                f,
+                "ring kind {kind} is declared with capacity {expected} and again with {found}"
+            ),
+            Self::ValueTooLarge { size, max } => {
+                write!(f, "value of {size} bytes does not fit a {max}-byte slot")
+            }
+            Self::Shm(e) => fmt::Display::fmt(e, f),
+            Self::ShmUnsupported => {
+                f.write_str("shared-memory fleets need the `shm` feature on a Unix host")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Publish(e) => Some(e),
+            Self::Spec(e) => Some(e),
+            Self::Shm(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<PublishError> for Error {
+    fn from(e: PublishError) -> Self {
+        Self::Publish(e)
+    }
+}
+
+impl From<SpecError> for Error {
+    fn from(e: SpecError) -> Self {
+        Self::Spec(e)
+    }
+}
+
+impl From<ShmError> for Error {
+    fn from(e: ShmError) -> Self {
+        Self::Shm(e)
+    }
+}

@@ -1,0 +1,244 @@
+//! `OrbitEventBus` — an append-only stream of topic-tagged events over one fleet ring.
+//!
+//! Event reads ask "which frames have appeared since my cursor?" — unlike a cache ("newest
+//! value for this key", see [`Orbital`](crate::Orbital)). All topics share one ring (kind
+//! [`EVENT_RING_KIND`]); the topic travels inside the frame ([`codec`](crate::codec)), so a new
+//! event type needs no new segment. Frames that fail to decode are counted in `lagged`, never
+//! delivered lossily.
+
+use std::string::{String, ToString};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+use std::vec::Vec;
+
+use crate::codec::{self, EncodeError, EventRef};
+use crate::error::{Error, Result};
+use crate::fleet::{Fleet, PAYLOAD_MAX, RingCursor, RingStore};
+use crate::id::{NetId64, NodeId};
+use crate::typed::OrbitTyped;
+
+/// Largest encoded event frame (12-byte header + topic + payload): one fleet slot.
+pub const EVENT_PAYLOAD_MAX: usize = PAYLOAD_MAX;
+
+/// Ring kind of the event ring.
+pub const EVENT_RING_KIND: u8 = 220;
+
+/// Slots in the event ring unless [`OrbitEventBus::with_capacity`] says otherwise.
+pub const EVENT_RING_CAPACITY: usize = 1024;
+
+/// Frame kind byte of event frames.
+const FRAME_KIND_EVENT: u8 = 1;
+
+/// The event ring's type key.
+struct OrbitEventRecord;
+
+impl OrbitTyped for OrbitEventRecord {
+    const KIND: u8 = EVENT_RING_KIND;
+    const CAPACITY: usize = EVENT_RING_CAPACITY;
+}
+
+/// One subscriber's position in the event stream. Caller-owned: consumers advance
+/// independently.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OrbitEventCursor {
+    inner: RingCursor,
+}
+
+impl OrbitEventCursor {
+    /// Start from the oldest event still in the ring.
+    #[must_use]
+    pub const fn from_start() -> Self {
+        Self {
+            inner: RingCursor::from_start(),
+        }
+    }
+
+    /// Start from a known next counter.
+    #[must_use]
+    pub const fn from_counter(next_counter: u64) -> Self {
+        Self {
+            inner: RingCursor::from_counter(next_counter),
+        }
+    }
+
+    /// The next counter this cursor will read.
+    #[must_use]
+    pub const fn next_counter(self) -> u64 {
+        self.inner.next_counter()
+    }
+}
+
+/// One decoded event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrbitEvent {
+    /// Frame id (event ring kind, publishing node, counter).
+    pub id: NetId64,
+    /// The topic.
+    pub topic: String,
+    /// The payload.
+    pub payload: Vec<u8>,
+    /// Publisher's wall clock, milliseconds since the Unix epoch.
+    pub timestamp_ms: u64,
+}
+
+/// What one poll returned.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OrbitEventPoll {
+    /// Events, in publish (counter) order.
+    pub events: Vec<OrbitEvent>,
+    /// Counters that could not be delivered: overwritten because the subscriber fell more than
+    /// a ring behind, unavailable (abandoned or stuck writes, invalid slots), or frames that
+    /// failed to decode.
+    pub lagged: u64,
+    /// The ring was reset since this cursor's last poll; the cursor restarted at the new
+    /// generation's first event.
+    pub rewound: bool,
+}
+
+impl OrbitEventPoll {
+    /// True if nothing was delivered, lost or reset.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.lagged == 0 && !self.rewound
+    }
+}
+
+/// Fleet-shared raw event bus. Cheap to clone.
+#[derive(Clone)]
+pub struct OrbitEventBus {
+    fleet: Arc<Fleet>,
+    ring: Arc<RingStore>,
+}
+
+impl core::fmt::Debug for OrbitEventBus {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("OrbitEventBus")
+            .field("fleet", &self.fleet)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OrbitEventBus {
+    /// Opens the fleet's event ring (attach errors surface here).
+    pub fn new(fleet: Arc<Fleet>) -> Result<Self> {
+        let ring = fleet.store::<OrbitEventRecord>()?;
+        Ok(Self { fleet, ring })
+    }
+
+    /// Opens the event ring with `capacity` slots (a power of two) instead of
+    /// [`EVENT_RING_CAPACITY`]; every process of a shared-memory fleet must agree.
+    pub fn with_capacity(fleet: Arc<Fleet>, capacity: usize) -> Result<Self> {
+        fleet.ring_with_capacity::<OrbitEventRecord>(capacity)?;
+        Self::new(fleet)
+    }
+
+    /// This peer's node id.
+    #[must_use]
+    pub fn node_id(&self) -> NodeId {
+        self.fleet.node_id()
+    }
+
+    /// A cursor that sees only events published after this call.
+    #[must_use]
+    pub fn cursor_at_head(&self) -> OrbitEventCursor {
+        OrbitEventCursor {
+            inner: self.ring.cursor_at_head(),
+        }
+    }
+
+    /// A cursor at counter 0: replays whatever history has not been overwritten.
+    #[must_use]
+    pub const fn cursor_from_start(&self) -> OrbitEventCursor {
+        OrbitEventCursor::from_start()
+    }
+
+    /// Clears the event ring and bumps its generation, so live cursors resynchronise (their
+    /// next poll reports `rewound`).
+    ///
+    /// Intended for owner-controlled boot-time cleanup before peers publish, so stale events
+    /// from a previous lifetime are neither replayed nor counted.
+    pub fn reset_ring(&self) -> Result<()> {
+        self.ring.ring().reset();
+        Ok(())
+    }
+
+    /// Publishes one event under `topic`, stamped with the system clock.
+    pub fn publish(&self, topic: &str, payload: &[u8]) -> Result<NetId64> {
+        let timestamp_ms = now_ms();
+        let mut frame = [0u8; EVENT_PAYLOAD_MAX];
+        let len = codec::encode_into(&mut frame, topic, payload, timestamp_ms).map_err(
+            |EncodeError::FrameTooLarge {
+                 topic_len,
+                 payload_len,
+                 max_payload,
+             }| {
+                Error::EventFrameTooLarge {
+                    topic_len,
+                    payload_len,
+                    max_payload,
+                }
+            },
+        )?;
+        self.ring
+            .publish(FRAME_KIND_EVENT, timestamp_ms, &frame[..len])
+    }
+
+    /// Hands every event after `cursor` to `visit` without allocating; returns the number of
+    /// counters lost (as `lagged`) and whether the ring was reset.
+    pub fn poll_with(
+        &self,
+        cursor: &mut OrbitEventCursor,
+        mut visit: impl FnMut(NetId64, EventRef<'_>),
+    ) -> (u64, bool) {
+        let mut undecodable = 0u64;
+        let poll = self.ring.poll(&mut cursor.inner, |frame| {
+            match (frame.kind, codec::decode(frame.payload)) {
+                (FRAME_KIND_EVENT, Ok(event)) => visit(frame.id, event),
+                _ => undecodable += 1,
+            }
+        });
+        (poll.loss.total().saturating_add(undecodable), poll.rewound)
+    }
+
+    /// Polls all events since `cursor` and advances it past everything accounted for.
+    pub fn poll(&self, cursor: &mut OrbitEventCursor) -> OrbitEventPoll {
+        self.poll_filtered(cursor, |_| true)
+    }
+
+    /// Polls and keeps only events whose topic is `topic`. The cursor still advances past all
+    /// events; use separate cursors for independent consumers.
+    pub fn poll_topic(&self, cursor: &mut OrbitEventCursor, topic: &str) -> OrbitEventPoll {
+        self.poll_filtered(cursor, |t| t == topic)
+    }
+
+    fn poll_filtered(
+        &self,
+        cursor: &mut OrbitEventCursor,
+        keep: impl Fn(&str) -> bool,
+    ) -> OrbitEventPoll {
+        let mut events = Vec::new();
+        let (lagged, rewound) = self.poll_with(cursor, |id, event| {
+            if keep(event.topic) {
+                events.push(OrbitEvent {
+                    id,
+                    topic: event.topic.to_string(),
+                    payload: event.payload.to_vec(),
+                    timestamp_ms: event.timestamp_ms,
+                });
+            }
+        });
+        OrbitEventPoll {
+            events,
+            lagged,
+            rewound,
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch (0 if the clock is before it).
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}

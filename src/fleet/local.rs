@@ -1,0 +1,31 @@
+//! In-process ring storage: slots and head on the heap.
+
+use std::boxed::Box;
+use std::vec::Vec;
+
+use super::PAYLOAD_MAX;
+use crate::ring::{Head, Ring, Slot, SpecError};
+
+/// Heap-allocated slots and head for one in-process ring.
+pub(crate) struct LocalRing {
+    slots: Box<[Slot<PAYLOAD_MAX>]>,
+    head: Box<Head>,
+}
+
+impl LocalRing {
+    pub(crate) fn new(capacity: usize) -> Result<Self, SpecError> {
+        let ring = Self {
+            slots: (0..capacity)
+                .map(|_| Slot::new())
+                .collect::<Vec<_>>()
+                .into_boxed_slice(),
+            head: Box::new(Head::new()),
+        };
+        ring.ring()?;
+        Ok(ring)
+    }
+
+    pub(crate) fn ring(&self) -> Result<Ring<'_, PAYLOAD_MAX>, SpecError> {
+        Ring::new(&self.slots, &self.head)
+    }
+}

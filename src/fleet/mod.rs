@@ -1,0 +1,470 @@
+//! Fleets: named groups of peers (node ids) sharing typed rings, in one process or (feature
+//! `shm`) across processes over shared memory.
+//!
+//! Files: `mod.rs` — [`Fleet`], [`RingCursor`], [`RingPoll`]; `local.rs` — heap storage for
+//! in-process rings; `shm.rs` — segment storage for shared-memory rings.
+//!
+//! Every ring of a fleet has slots of [`PAYLOAD_MAX`] bytes; each [`OrbitTyped`] type selects
+//! one ring by its `KIND`. Rings open lazily on first use; attach and I/O errors are returned,
+//! never turned into an empty ring.
+
+mod local;
+mod orbital;
+#[cfg(all(feature = "shm", unix))]
+mod shm;
+
+use std::collections::HashMap;
+use std::string::{String, ToString};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+use std::vec::Vec;
+
+use crate::error::{Error, Result};
+use crate::id::{NetId64, NodeId};
+use crate::ring::{Cursor, Frame, FrameRef, Loss, Patience, Poll, Ring};
+use crate::typed::OrbitTyped;
+use local::LocalRing;
+pub use orbital::Orbital;
+
+/// Payload bytes of every fleet ring slot (slots are 512 bytes with their header).
+pub const PAYLOAD_MAX: usize = 480;
+
+/// A frame copied out of a fleet ring.
+pub type FleetFrame = Frame<PAYLOAD_MAX>;
+
+/// Nodes in a fleet unless [`FleetBuilder::size`] says otherwise.
+pub const DEFAULT_FLEET_SIZE: u16 = 256;
+
+/// How long a reader waits for a writer stuck mid-write (while later frames are committed)
+/// before counting its frame unavailable, unless [`FleetBuilder::stuck_after`] says otherwise.
+pub const DEFAULT_STUCK_AFTER: Duration = Duration::from_millis(50);
+
+/// How many times `publish` retries a frame its writer had to abandon (slot held by a stuck
+/// writer, or lapped) before returning the error.
+const PUBLISH_ATTEMPTS: usize = 8;
+
+/// Where a fleet's rings live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backing {
+    /// Heap memory of this fleet handle.
+    InProcess,
+    /// POSIX shared memory, one segment per ring.
+    SharedMemory,
+}
+
+/// A reader's cursor on a fleet ring: a core [`Cursor`] plus when it started waiting for a
+/// stuck writer (the `std` layer's stuck-writer rule is a deadline, not a poll count).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RingCursor {
+    cursor: Cursor,
+    stalled: Option<(u64, Instant)>,
+}
+
+impl RingCursor {
+    /// Replay what is still in the ring.
+    #[must_use]
+    pub const fn from_start() -> Self {
+        Self {
+            cursor: Cursor::from_start(),
+            stalled: None,
+        }
+    }
+
+    /// Start at a known next counter.
+    #[must_use]
+    pub const fn from_counter(next_counter: u64) -> Self {
+        Self {
+            cursor: Cursor::from_counter(next_counter),
+            stalled: None,
+        }
+    }
+
+    /// The next counter this cursor will read.
+    #[must_use]
+    pub const fn next_counter(self) -> u64 {
+        self.cursor.next_counter()
+    }
+
+    fn at(cursor: Cursor) -> Self {
+        Self {
+            cursor,
+            stalled: None,
+        }
+    }
+}
+
+impl Default for RingCursor {
+    fn default() -> Self {
+        Self::from_start()
+    }
+}
+
+/// Frames and loss of one [`Fleet::poll_frames`] call.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RingPoll {
+    /// Delivered frames, in counter order.
+    pub frames: Vec<FleetFrame>,
+    /// Counters passed without delivery.
+    pub loss: Loss,
+    /// The ring was reset since the cursor's last poll.
+    pub rewound: bool,
+}
+
+enum Storage {
+    Local(LocalRing),
+    #[cfg(all(feature = "shm", unix))]
+    Shm(shm::FleetSegment),
+}
+
+/// One opened ring of a fleet.
+pub(crate) struct RingStore {
+    storage: Storage,
+    declared: usize,
+    capacity: usize,
+    kind: u8,
+    node: NodeId,
+    stuck_after: Duration,
+}
+
+impl RingStore {
+    pub(crate) fn ring(&self) -> Ring<'_, PAYLOAD_MAX> {
+        let ring = match &self.storage {
+            Storage::Local(local) => match local.ring() {
+                Ok(ring) => ring,
+                Err(_) => unreachable!("validated when the ring was opened"),
+            },
+            #[cfg(all(feature = "shm", unix))]
+            Storage::Shm(segment) => segment.ring(),
+        };
+        ring.with_kind(self.kind).with_node(self.node)
+    }
+
+    pub(crate) fn publish(&self, frame_kind: u8, version: u64, payload: &[u8]) -> Result<NetId64> {
+        let ring = self.ring();
+        let mut attempt = 0;
+        loop {
+            match ring.publish(frame_kind, version, payload) {
+                Ok(id) => return Ok(id),
+                Err(e) if e.is_transient() && attempt + 1 < PUBLISH_ATTEMPTS => attempt += 1,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Polls with the deadline-based stuck-writer rule.
+    pub(crate) fn poll(&self, cursor: &mut RingCursor, visit: impl FnMut(FrameRef<'_>)) -> Poll {
+        let next = cursor.cursor.next_counter();
+        let patience = match cursor.stalled {
+            Some((counter, since)) if counter == next && since.elapsed() >= self.stuck_after => {
+                Patience::GiveUp
+            }
+            _ => Patience::Wait,
+        };
+        let poll = self.ring().poll_with(&mut cursor.cursor, patience, visit);
+        cursor.stalled = match (poll.stalled_at, cursor.stalled) {
+            (Some(now), Some((then, since))) if now == then => Some((then, since)),
+            (Some(now), _) => Some((now, Instant::now())),
+            (None, _) => None,
+        };
+        poll
+    }
+
+    pub(crate) fn cursor_at_head(&self) -> RingCursor {
+        RingCursor::at(self.ring().cursor_at_head())
+    }
+}
+
+/// A named group of peers sharing typed rings.
+///
+/// ```
+/// use orbit_rs::{Fleet, OrbitTyped, RingCursor};
+///
+/// struct Temperature;
+/// impl OrbitTyped for Temperature {
+///     const KIND: u8 = 10;
+/// }
+///
+/// let fleet = Fleet::join("doc-fleet", 1)?;
+/// let mut cursor = RingCursor::from_start();
+/// fleet.publish::<Temperature>(0, 0, b"21.5")?;
+/// let poll = fleet.poll_frames::<Temperature>(&mut cursor)?;
+/// assert_eq!(&poll.frames[0].payload[..], b"21.5");
+/// # Ok::<(), orbit_rs::Error>(())
+/// ```
+pub struct Fleet {
+    name: String,
+    node: NodeId,
+    size: u16,
+    backing: Backing,
+    stuck_after: Duration,
+    rings: Mutex<HashMap<u8, Arc<RingStore>>>,
+}
+
+impl core::fmt::Debug for Fleet {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Fleet")
+            .field("name", &self.name)
+            .field("node", &self.node)
+            .field("size", &self.size)
+            .field("backing", &self.backing)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Options for joining a fleet.
+#[derive(Clone, Debug)]
+pub struct FleetBuilder {
+    name: String,
+    node: NodeId,
+    size: u16,
+    stuck_after: Duration,
+}
+
+impl FleetBuilder {
+    /// This peer's node id (default 0).
+    #[must_use]
+    pub fn node(mut self, node: impl Into<NodeId>) -> Self {
+        self.node = node.into();
+        self
+    }
+
+    /// Number of nodes; node ids must be below it (default [`DEFAULT_FLEET_SIZE`]).
+    #[must_use]
+    pub fn size(mut self, size: u16) -> Self {
+        self.size = size;
+        self
+    }
+
+    /// The stuck-writer deadline (default [`DEFAULT_STUCK_AFTER`]).
+    #[must_use]
+    pub fn stuck_after(mut self, wait: Duration) -> Self {
+        self.stuck_after = wait;
+        self
+    }
+
+    fn build(self, backing: Backing) -> Result<Fleet> {
+        crate::shm::check_fleet_name(&self.name)?;
+        if self.size == 0 {
+            return Err(Error::EmptyFleet);
+        }
+        if self.node.get() >= self.size {
+            return Err(Error::NodeOutsideFleet {
+                node: self.node,
+                size: self.size,
+            });
+        }
+        Ok(Fleet {
+            name: self.name,
+            node: self.node,
+            size: self.size,
+            backing,
+            stuck_after: self.stuck_after,
+            rings: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Joins with rings in this process's memory.
+    pub fn join(self) -> Result<Fleet> {
+        self.build(Backing::InProcess)
+    }
+
+    /// Joins with rings in POSIX shared memory (needs the `shm` feature on Unix).
+    pub fn join_shm(self) -> Result<Fleet> {
+        if cfg!(all(feature = "shm", unix)) {
+            self.build(Backing::SharedMemory)
+        } else {
+            Err(Error::ShmUnsupported)
+        }
+    }
+}
+
+impl Fleet {
+    /// Options for joining fleet `name`.
+    #[must_use]
+    pub fn builder(name: &str) -> FleetBuilder {
+        FleetBuilder {
+            name: name.to_string(),
+            node: NodeId(0),
+            size: DEFAULT_FLEET_SIZE,
+            stuck_after: DEFAULT_STUCK_AFTER,
+        }
+    }
+
+    /// Joins fleet `name` as `node`, with rings in this process's memory.
+    pub fn join(name: &str, node: impl Into<NodeId>) -> Result<Self> {
+        Self::builder(name).node(node).join()
+    }
+
+    /// Joins fleet `name` as `node`, with rings in POSIX shared memory.
+    pub fn join_shm(name: &str, node: impl Into<NodeId>) -> Result<Self> {
+        Self::builder(name).node(node).join_shm()
+    }
+
+    /// The fleet's name.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// This peer's node id.
+    #[must_use]
+    pub fn node_id(&self) -> NodeId {
+        self.node
+    }
+
+    /// The number of nodes.
+    #[must_use]
+    pub fn size(&self) -> u16 {
+        self.size
+    }
+
+    /// Where the rings live.
+    #[must_use]
+    pub fn backing(&self) -> Backing {
+        self.backing
+    }
+
+    /// Opens (or returns) the ring of `kind` with `capacity` slots; `declared` is the spec a
+    /// type declares for it.
+    fn open(&self, kind: u8, declared: usize, capacity: Option<usize>) -> Result<Arc<RingStore>> {
+        let mut rings = self.rings.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(store) = rings.get(&kind) {
+            if store.declared != declared {
+                return Err(Error::SpecMismatch {
+                    kind,
+                    expected: store.declared,
+                    found: declared,
+                });
+            }
+            if let Some(capacity) = capacity.filter(|&c| c != store.capacity) {
+                return Err(Error::SpecMismatch {
+                    kind,
+                    expected: store.capacity,
+                    found: capacity,
+                });
+            }
+            return Ok(store.clone());
+        }
+        let capacity = capacity.unwrap_or(declared);
+        let storage = match self.backing {
+            Backing::InProcess => Storage::Local(LocalRing::new(capacity)?),
+            #[cfg(all(feature = "shm", unix))]
+            Backing::SharedMemory => Storage::Shm(shm::open(&self.name, kind, capacity)?),
+            #[cfg(not(all(feature = "shm", unix)))]
+            Backing::SharedMemory => return Err(Error::ShmUnsupported),
+        };
+        let store = Arc::new(RingStore {
+            storage,
+            declared,
+            capacity,
+            kind,
+            node: self.node,
+            stuck_after: self.stuck_after,
+        });
+        rings.insert(kind, store.clone());
+        Ok(store)
+    }
+
+    pub(crate) fn store<T: OrbitTyped>(&self) -> Result<Arc<RingStore>> {
+        self.open(T::KIND, T::CAPACITY, None)
+    }
+
+    /// Opens `T`'s ring with `capacity` slots instead of `T::CAPACITY` (for example a tiny
+    /// ring in tests). Must come before other use of the ring in this handle; on shared
+    /// memory, every process must agree.
+    pub fn ring_with_capacity<T: OrbitTyped>(&self, capacity: usize) -> Result<()> {
+        self.open(T::KIND, T::CAPACITY, Some(capacity)).map(drop)
+    }
+
+    /// Publishes one frame on `T`'s ring.
+    pub fn publish<T: OrbitTyped>(
+        &self,
+        frame_kind: u8,
+        version: u64,
+        payload: &[u8],
+    ) -> Result<NetId64> {
+        self.store::<T>()?.publish(frame_kind, version, payload)
+    }
+
+    /// Hands every frame after `cursor` to `visit` without allocating.
+    pub fn poll<T: OrbitTyped>(
+        &self,
+        cursor: &mut RingCursor,
+        visit: impl FnMut(FrameRef<'_>),
+    ) -> Result<Poll> {
+        Ok(self.store::<T>()?.poll(cursor, visit))
+    }
+
+    /// Copies every frame after `cursor` out of `T`'s ring.
+    pub fn poll_frames<T: OrbitTyped>(&self, cursor: &mut RingCursor) -> Result<RingPoll> {
+        let mut frames = Vec::new();
+        let poll = self.poll::<T>(cursor, |frame| frames.extend(FleetFrame::from_ref(&frame)))?;
+        Ok(RingPoll {
+            frames,
+            loss: poll.loss,
+            rewound: poll.rewound,
+        })
+    }
+
+    /// The newest committed frame of `T`'s ring.
+    pub fn read_head<T: OrbitTyped>(&self) -> Result<Option<FleetFrame>> {
+        Ok(self.store::<T>()?.ring().read_head())
+    }
+
+    /// The frame with exactly this id, if `T`'s ring still holds it.
+    pub fn read<T: OrbitTyped>(&self, id: NetId64) -> Result<Option<FleetFrame>> {
+        Ok(self.store::<T>()?.ring().read(id))
+    }
+
+    /// The next counter `T`'s ring will hand out.
+    pub fn head<T: OrbitTyped>(&self) -> Result<u64> {
+        Ok(self.store::<T>()?.ring().head())
+    }
+
+    /// A cursor that sees only frames published after this call.
+    pub fn cursor_at_head<T: OrbitTyped>(&self) -> Result<RingCursor> {
+        Ok(self.store::<T>()?.cursor_at_head())
+    }
+
+    /// Empties `T`'s ring and bumps its generation (live cursors rewind; see
+    /// [`Ring::reset`]).
+    pub fn reset_ring<T: OrbitTyped>(&self) -> Result<()> {
+        self.store::<T>()?.ring().reset();
+        Ok(())
+    }
+
+    /// Removes the shared-memory names of every ring this handle has opened. Mappings (here
+    /// and in other processes) keep working; the next join creates fresh segments. A no-op
+    /// in-process.
+    pub fn unlink(&self) -> Result<()> {
+        let rings = self.rings.lock().unwrap_or_else(PoisonError::into_inner);
+        for store in rings.values() {
+            match &store.storage {
+                Storage::Local(_) => {}
+                #[cfg(all(feature = "shm", unix))]
+                Storage::Shm(segment) => {
+                    crate::shm::Segment::<PAYLOAD_MAX>::unlink(segment.name())?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// True if this handle created `T`'s segment (false if it attached, or in-process).
+    pub fn created_ring<T: OrbitTyped>(&self) -> Result<bool> {
+        Ok(match &self.store::<T>()?.storage {
+            Storage::Local(_) => true,
+            #[cfg(all(feature = "shm", unix))]
+            Storage::Shm(segment) => segment.created(),
+        })
+    }
+
+    /// Test hook: leaves a frame of `T`'s ring half-written, as a crashed writer would.
+    #[doc(hidden)]
+    pub fn stall_mid_write_for_test<T: OrbitTyped>(&self, payload: &[u8]) -> Result<u64> {
+        Ok(self
+            .store::<T>()?
+            .ring()
+            .stall_mid_write_for_test(0, 0, payload, 1)?)
+    }
+}

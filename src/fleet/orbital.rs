@@ -1,0 +1,88 @@
+//! [`Orbital<T>`]: the newest value of a plain-old-data type, shared through a fleet ring.
+
+use core::marker::PhantomData;
+use core::mem::size_of;
+use std::sync::Arc;
+
+use super::{Fleet, PAYLOAD_MAX, RingStore};
+use crate::error::{Error, Result};
+use crate::id::NetId64;
+use crate::typed::OrbitTyped;
+
+/// Frame kind byte of `Orbital` values.
+const FRAME_KIND_VALUE: u8 = 2;
+
+/// The newest value of `T`, stored in and loaded from `T`'s fleet ring (across processes on a
+/// shared-memory fleet). Cheap to clone.
+///
+/// ```
+/// use std::sync::Arc;
+/// use orbit_rs::{Fleet, OrbitTyped, Orbital};
+///
+/// #[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+/// #[repr(C)]
+/// struct Setpoint { celsius: f32, fan: u32 }
+/// impl OrbitTyped for Setpoint { const KIND: u8 = 12; const CAPACITY: usize = 4; }
+///
+/// let fleet = Arc::new(Fleet::join("orbital-doc", 0)?);
+/// let setpoint = Orbital::<Setpoint>::new(fleet)?;
+/// assert_eq!(setpoint.load()?, None);
+/// setpoint.store(&Setpoint { celsius: 21.5, fan: 2 })?;
+/// assert_eq!(setpoint.load()?, Some(Setpoint { celsius: 21.5, fan: 2 }));
+/// # Ok::<(), orbit_rs::Error>(())
+/// ```
+pub struct Orbital<T> {
+    ring: Arc<RingStore>,
+    _value: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for Orbital<T> {
+    fn clone(&self) -> Self {
+        Self {
+            ring: self.ring.clone(),
+            _value: PhantomData,
+        }
+    }
+}
+
+impl<T> core::fmt::Debug for Orbital<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Orbital")
+            .field("kind", &self.ring.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: bytemuck::Pod + OrbitTyped> Orbital<T> {
+    /// Opens `T`'s ring; fails if `T` does not fit a slot or the ring cannot be opened.
+    pub fn new(fleet: Arc<Fleet>) -> Result<Self> {
+        if size_of::<T>() > PAYLOAD_MAX {
+            return Err(Error::ValueTooLarge {
+                size: size_of::<T>(),
+                max: PAYLOAD_MAX,
+            });
+        }
+        Ok(Self {
+            ring: fleet.store::<T>()?,
+            _value: PhantomData,
+        })
+    }
+
+    /// Publishes `value` as the newest one.
+    pub fn store(&self, value: &T) -> Result<NetId64> {
+        self.ring.publish(
+            FRAME_KIND_VALUE,
+            crate::event::now_ms(),
+            bytemuck::bytes_of(value),
+        )
+    }
+
+    /// The newest stored value, if any. Frames of another shape under the same kind are
+    /// ignored, never reinterpreted.
+    pub fn load(&self) -> Result<Option<T>> {
+        Ok(self.ring.ring().read_head().and_then(|frame| {
+            (frame.kind == FRAME_KIND_VALUE && frame.payload.len() == size_of::<T>())
+                .then(|| bytemuck::pod_read_unaligned(&frame.payload))
+        }))
+    }
+}

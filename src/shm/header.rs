@@ -1,0 +1,288 @@
+//! Segment header layout and its validation.
+//!
+//! ```text
+//! offset 0    header: magic | layout version | kind | capacity | payload | stride | 2 reserved
+//! offset 64   Head: next counter | reset generation            (one cache line)
+//! offset 128  capacity × Slot<N>, `stride` bytes each
+//! ```
+//!
+//! All words are `u64` atomics in native byte order (the segment never leaves the host). The
+//! creator writes every field, then publishes `magic` last with a release store; attachers wait
+//! for a non-zero magic (acquire) before trusting anything.
+
+use core::mem::size_of;
+use std::string::String;
+
+use super::{ShmError, SpecField};
+use crate::ring::{PayloadSize, Slot, SupportedPayload};
+use crate::sync::{AtomicU64, Ordering};
+
+/// `b"ORBITRNG"` as a little-endian word.
+pub const MAGIC: u64 = u64::from_le_bytes(*b"ORBITRNG");
+/// Version of the layout above; bumped on any incompatible change.
+pub const LAYOUT_VERSION: u64 = 1;
+/// Bytes before the first slot (header line + head line).
+pub const PREFIX_BYTES: usize = 128;
+
+/// The header words as they sit in the mapping.
+#[repr(C, align(64))]
+pub(crate) struct RawHeader {
+    pub(crate) magic: AtomicU64,
+    pub(crate) version: AtomicU64,
+    pub(crate) kind: AtomicU64,
+    pub(crate) capacity: AtomicU64,
+    pub(crate) payload: AtomicU64,
+    pub(crate) stride: AtomicU64,
+    _reserved: [AtomicU64; 2],
+}
+
+const _: () = assert!(size_of::<RawHeader>() == 64);
+const _: () = assert!(size_of::<crate::ring::Head>() == 64);
+
+/// The ring shape a segment must have: what an attacher expects and what a creator writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Layout {
+    /// Ring kind.
+    pub kind: u8,
+    /// Slot count (a power of two).
+    pub capacity: u64,
+    /// Slot payload capacity in bytes.
+    pub payload: u64,
+    /// Bytes per slot.
+    pub stride: u64,
+}
+
+impl Layout {
+    /// The layout of a ring of `capacity` slots of `Slot<N>`.
+    #[must_use]
+    pub fn of<const N: usize>(kind: u8, capacity: usize) -> Self
+    where
+        PayloadSize<N>: SupportedPayload,
+    {
+        Self {
+            kind,
+            capacity: capacity as u64,
+            payload: N as u64,
+            stride: size_of::<Slot<N>>() as u64,
+        }
+    }
+
+    /// Total segment bytes, or `None` if that overflows.
+    #[must_use]
+    pub fn segment_bytes(&self) -> Option<u64> {
+        self.capacity
+            .checked_mul(self.stride)?
+            .checked_add(PREFIX_BYTES as u64)
+    }
+}
+
+/// Header values read out of a segment (or out of arbitrary bytes, for fuzzing).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HeaderFields {
+    /// Must be [`MAGIC`].
+    pub magic: u64,
+    /// Must be [`LAYOUT_VERSION`].
+    pub version: u64,
+    /// Ring kind.
+    pub kind: u64,
+    /// Slot count.
+    pub capacity: u64,
+    /// Slot payload bytes.
+    pub payload: u64,
+    /// Bytes per slot.
+    pub stride: u64,
+}
+
+impl HeaderFields {
+    /// Bytes [`from_bytes`](Self::from_bytes) reads.
+    pub const BYTES: usize = 48;
+
+    /// Reads the fields from the first [`BYTES`](Self::BYTES) bytes (native order); `None` if
+    /// there are fewer.
+    #[must_use]
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let bytes = bytes.get(..Self::BYTES)?;
+        let word = |i: usize| {
+            let mut raw = [0u8; 8];
+            raw.copy_from_slice(&bytes[i * 8..i * 8 + 8]);
+            u64::from_ne_bytes(raw)
+        };
+        Some(Self {
+            magic: word(0),
+            version: word(1),
+            kind: word(2),
+            capacity: word(3),
+            payload: word(4),
+            stride: word(5),
+        })
+    }
+
+    pub(crate) fn load(raw: &RawHeader) -> Self {
+        // SYNC: Acquire pairs with the Release store of the magic in RawHeader::publish():
+        // seeing the magic means seeing every field the creator wrote before it.
+        let magic = raw.magic.load(Ordering::Acquire);
+        Self {
+            magic,
+            version: raw.version.load(Ordering::Relaxed),
+            kind: raw.kind.load(Ordering::Relaxed),
+            capacity: raw.capacity.load(Ordering::Relaxed),
+            payload: raw.payload.load(Ordering::Relaxed),
+            stride: raw.stride.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Checks the header against the expected layout and the object's real size; returns the
+    /// number of bytes to map.
+    pub fn validate(
+        &self,
+        segment: &str,
+        object_size: u64,
+        expected: &Layout,
+    ) -> Result<u64, ShmError> {
+        let segment = || String::from(segment);
+        if self.magic != MAGIC {
+            return Err(ShmError::BadMagic {
+                segment: segment(),
+                found: self.magic,
+            });
+        }
+        if self.version != LAYOUT_VERSION {
+            return Err(ShmError::LayoutVersion {
+                segment: segment(),
+                found: self.version,
+                expected: LAYOUT_VERSION,
+            });
+        }
+        let checks = [
+            (SpecField::Kind, u64::from(expected.kind), self.kind),
+            (SpecField::Payload, expected.payload, self.payload),
+            (SpecField::Stride, expected.stride, self.stride),
+            (SpecField::Capacity, expected.capacity, self.capacity),
+        ];
+        for (field, expected, found) in checks {
+            if expected != found {
+                return Err(ShmError::SpecMismatch {
+                    segment: segment(),
+                    field,
+                    expected,
+                    found,
+                });
+            }
+        }
+        // Equal to the expected layout from here on, so this cannot overflow for a layout the
+        // attacher could build; check anyway rather than trust it.
+        let needed = expected.segment_bytes().unwrap_or(u64::MAX);
+        if object_size < needed {
+            return Err(ShmError::TooSmall {
+                segment: segment(),
+                size: object_size,
+                needed,
+            });
+        }
+        Ok(needed)
+    }
+}
+
+impl RawHeader {
+    /// Creator only, before any attacher can validate: writes every field, then the magic.
+    pub(crate) fn publish(&self, layout: &Layout) {
+        self.version.store(LAYOUT_VERSION, Ordering::Relaxed);
+        self.kind.store(u64::from(layout.kind), Ordering::Relaxed);
+        self.capacity.store(layout.capacity, Ordering::Relaxed);
+        self.payload.store(layout.payload, Ordering::Relaxed);
+        self.stride.store(layout.stride, Ordering::Relaxed);
+        // SYNC: Release pairs with the Acquire magic load in HeaderFields::load().
+        self.magic.store(MAGIC, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::string::ToString;
+
+    fn good() -> (HeaderFields, Layout) {
+        let layout = Layout::of::<64>(7, 16);
+        let fields = HeaderFields {
+            magic: MAGIC,
+            version: LAYOUT_VERSION,
+            kind: 7,
+            capacity: 16,
+            payload: 64,
+            stride: 128,
+        };
+        (fields, layout)
+    }
+
+    #[test]
+    fn accepts_a_matching_header_and_reports_the_size() {
+        let (fields, layout) = good();
+        assert_eq!(
+            fields.validate("/s", 128 + 16 * 128, &layout).unwrap(),
+            128 + 16 * 128
+        );
+    }
+
+    #[test]
+    fn names_each_mismatch() {
+        let (fields, layout) = good();
+        let cases: [(HeaderFields, &str); 7] = [
+            (
+                HeaderFields { magic: 0, ..fields },
+                "magic 0x0000000000000000",
+            ),
+            (
+                HeaderFields {
+                    version: 9,
+                    ..fields
+                },
+                "layout version 9",
+            ),
+            (HeaderFields { kind: 8, ..fields }, "Kind 8, expected 7"),
+            (
+                HeaderFields {
+                    capacity: 32,
+                    ..fields
+                },
+                "Capacity 32, expected 16",
+            ),
+            (
+                HeaderFields {
+                    payload: 56,
+                    ..fields
+                },
+                "Payload 56, expected 64",
+            ),
+            (
+                HeaderFields {
+                    stride: 64,
+                    ..fields
+                },
+                "Stride 64, expected 128",
+            ),
+            (fields, "is 100 bytes but its ring needs 2176"),
+        ];
+        for (bad, phrase) in cases {
+            let err = bad
+                .validate(
+                    "/orbit-x-7-0",
+                    if bad == fields { 100 } else { 4096 },
+                    &layout,
+                )
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("/orbit-x-7-0") && err.contains(phrase),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn from_bytes_needs_the_whole_header() {
+        assert_eq!(HeaderFields::from_bytes(&[0; 47]), None);
+        let mut bytes = [0u8; 48];
+        bytes[..8].copy_from_slice(&MAGIC.to_ne_bytes());
+        assert_eq!(HeaderFields::from_bytes(&bytes).unwrap().magic, MAGIC);
+    }
+}

@@ -1,0 +1,26 @@
+//! POSIX shared-memory rings. Names, header layout and errors are always available with
+//! `std`; creating and mapping segments ([`Segment`]) needs the `shm` feature on Unix.
+//!
+//! Files: `name.rs` builds and validates segment names; `header.rs` is the segment layout and
+//! its validation; `segment.rs` creates, attaches and maps segments (the only `unsafe` in the
+//! crate); `error.rs` holds [`ShmError`].
+//!
+//! One segment per ring, named `/orbit-{fleet}-{kind}-{uid}`, mode 0600. Creation is
+//! race-free: `O_CREAT | O_EXCL` picks exactly one creator, which sizes the object, writes the
+//! header and publishes the magic last; attachers wait (bounded by [`INIT_WAIT`]) for the
+//! magic. Attach refuses segments owned by another user or open to group/others, checks the
+//! magic, layout version, kind, capacity, payload capacity and stride, and checks the object's
+//! real size before mapping it.
+
+mod error;
+mod header;
+mod name;
+#[cfg(all(feature = "shm", unix))]
+mod segment;
+
+pub use error::{ShmError, SpecField};
+pub use header::{HeaderFields, LAYOUT_VERSION, Layout, MAGIC, PREFIX_BYTES};
+pub use name::{FLEET_NAME_MAX, SegmentName, check_fleet_name};
+#[cfg(all(feature = "shm", unix))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "shm", unix))))]
+pub use segment::{INIT_WAIT, Segment, current_uid};
