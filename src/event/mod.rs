@@ -183,6 +183,13 @@ impl OrbitEventBus {
             .publish(FRAME_KIND_EVENT, timestamp_ms, &frame[..len])
     }
 
+    /// Test hook: leaves one event frame half-written, as a writer killed mid-write would.
+    /// Returns its counter.
+    #[doc(hidden)]
+    pub fn stall_mid_write_for_test(&self) -> Result<u64> {
+        Ok(self.ring.ring().stall_mid_write_for_test(FRAME_KIND_EVENT, 0, &[0xEE; 64], 1)?)
+    }
+
     /// Hands every event after `cursor` to `visit` without allocating; returns the number of
     /// counters lost (as `lagged`) and whether the ring was reset.
     pub fn poll_with(

@@ -1,0 +1,180 @@
+//! Live multi-process demo over shared memory.
+//!
+//! `cargo run --release --features shm --example fleet [-- PUBLISHERS SECONDS RATE]`
+//!
+//! Starts PUBLISHERS (default 3) publisher processes and polls their events in this process
+//! for SECONDS (default 10). Each publisher sends RATE events per second (default 200000; 0 =
+//! as fast as it can). Every second the subscriber prints events/s, lagged events and the
+//! p50/p99 publish-to-receive latency. Segment names are unlinked as soon as every publisher
+//! has attached, so nothing is left in /dev/shm however the demo ends (Ctrl-C included).
+
+use std::env;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use orbit_rs::{Fleet, OrbitEventBus};
+
+const CAPACITY: usize = 4096;
+
+fn now_ns() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().collect();
+    let result = if args.get(1).map(String::as_str) == Some("publisher") {
+        publisher(&args[2..])
+    } else {
+        subscriber(&args[1..])
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type Res<T> = Result<T, Box<dyn std::error::Error>>;
+
+fn arg<T: std::str::FromStr>(args: &[String], i: usize, default: T) -> Res<T> {
+    match args.get(i) {
+        None => Ok(default),
+        Some(text) => text.parse().map_err(|_| format!("bad argument {text:?}").into()),
+    }
+}
+
+fn publisher(args: &[String]) -> Res<()> {
+    let fleet_name = args.first().ok_or("fleet name")?;
+    let node: u16 = arg(args, 1, 1)?;
+    let seconds: u64 = arg(args, 2, 10)?;
+    let rate: u64 = arg(args, 3, 0)?;
+    let fleet = Arc::new(Fleet::join_shm(fleet_name, node)?);
+    let bus = OrbitEventBus::with_capacity(fleet, CAPACITY)?;
+    println!("ready");
+    let start = Instant::now();
+    let end = start + Duration::from_secs(seconds);
+    let mut sent = 0u64;
+    while Instant::now() < end {
+        if rate > 0 {
+            // Pace: never run ahead of `rate` events per second.
+            let due = (start.elapsed().as_nanos() as u64).saturating_mul(rate) / 1_000_000_000;
+            if sent >= due {
+                thread::yield_now();
+                continue;
+            }
+        }
+        let mut payload = [0u8; 16];
+        payload[..8].copy_from_slice(&now_ns().to_le_bytes());
+        payload[8..].copy_from_slice(&sent.to_le_bytes());
+        bus.publish("demo.tick", &payload)?;
+        sent += 1;
+    }
+    println!("published {sent}");
+    Ok(())
+}
+
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn subscriber(args: &[String]) -> Res<()> {
+    let publishers: u16 = arg(args, 0, 3)?;
+    let seconds: u64 = arg(args, 1, 10)?;
+    let rate: u64 = arg(args, 2, 200_000)?;
+    let fleet_name = format!("demo-{}", std::process::id());
+    let fleet = Arc::new(Fleet::join_shm(&fleet_name, 0)?);
+    let bus = OrbitEventBus::with_capacity(fleet.clone(), CAPACITY)?;
+    println!(
+        "fleet {fleet_name}: {publishers} publisher processes x {} events/s for {seconds}s, ring of {CAPACITY} slots",
+        if rate == 0 { "max".to_string() } else { rate.to_string() }
+    );
+
+    let exe = env::current_exe()?;
+    let mut children: Vec<(Child, Option<BufReader<std::process::ChildStdout>>)> = Vec::new();
+    for node in 1..=publishers {
+        let mut child = Command::new(&exe)
+            .args(["publisher", &fleet_name, &node.to_string(), &seconds.to_string(), &rate.to_string()])
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let mut out = BufReader::new(child.stdout.take().ok_or("child stdout")?);
+        let mut line = String::new();
+        out.read_line(&mut line)?;
+        if line.trim() != "ready" {
+            return Err(format!("publisher {node} did not attach: {line:?}").into());
+        }
+        children.push((child, Some(out)));
+    }
+    // Everyone is attached: remove the names now so nothing outlives the demo.
+    fleet.unlink()?;
+    println!("all publishers attached; segment names unlinked\n");
+
+    let mut cursor = bus.cursor_from_start();
+    let (mut delivered, mut lagged) = (0u64, 0u64);
+    let mut window: Vec<u64> = Vec::with_capacity(1 << 20);
+    let (mut window_events, mut window_lagged) = (0u64, 0u64);
+    let start = Instant::now();
+    let mut next_report = start + Duration::from_secs(1);
+    let mut running = true;
+    while running || cursor.next_counter() < bus.cursor_at_head().next_counter() {
+        let mut got = 0u64;
+        let (lost, _) = bus.poll_with(&mut cursor, |_, event| {
+            let sent = u64::from_le_bytes(event.payload[..8].try_into().unwrap_or([0; 8]));
+            window.push(now_ns().saturating_sub(sent));
+            got += 1;
+        });
+        delivered += got;
+        lagged += lost;
+        window_events += got;
+        window_lagged += lost;
+        if got == 0 {
+            thread::yield_now();
+        }
+        if Instant::now() >= next_report {
+            window.sort_unstable();
+            println!(
+                "t={:>3}s  {:>9} events/s  lagged {:>7} (total {:>8})  latency p50 {:>7.1} us  p99 {:>8.1} us",
+                start.elapsed().as_secs(),
+                window_events,
+                window_lagged,
+                lagged,
+                percentile(&window, 0.50) as f64 / 1e3,
+                percentile(&window, 0.99) as f64 / 1e3,
+            );
+            window.clear();
+            (window_events, window_lagged) = (0, 0);
+            next_report += Duration::from_secs(1);
+        }
+        if running && children.iter_mut().all(|(c, _)| matches!(c.try_wait(), Ok(Some(_)))) {
+            running = false;
+        }
+    }
+
+    let mut published = 0u64;
+    for (node, (mut child, out)) in children.into_iter().enumerate() {
+        let status = child.wait()?;
+        let mut line = String::new();
+        if let Some(mut out) = out {
+            out.read_line(&mut line)?;
+        }
+        let sent: u64 = line.trim().strip_prefix("published ").and_then(|n| n.parse().ok()).unwrap_or(0);
+        println!("publisher {}: {status}, published {sent}", node + 1);
+        published += sent;
+    }
+    let counters = cursor.next_counter();
+    println!(
+        "\nsubscriber: delivered {delivered} + lagged {lagged} = {} counters (head {counters}); publishers sent {published}",
+        delivered + lagged
+    );
+    if delivered + lagged != counters {
+        return Err("accounting mismatch".into());
+    }
+    Ok(())
+}

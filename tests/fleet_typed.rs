@@ -1,0 +1,193 @@
+//! Fleets on both backings: node and name checks, typed rings (publish, poll, read_head, read,
+//! head), spec mismatches, Orbital<T>, lifecycle (unlink), errors that reach the caller.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{Kind, join, unique_name};
+use orbit_rs::{Error, Fleet, NetId64, NodeId, OrbitTyped, Orbital, RingCursor};
+
+struct Telemetry;
+impl OrbitTyped for Telemetry {
+    const KIND: u8 = 30;
+    const CAPACITY: usize = 8;
+}
+
+/// Same kind as `Telemetry`, another spec.
+struct TelemetryV2;
+impl OrbitTyped for TelemetryV2 {
+    const KIND: u8 = 30;
+    const CAPACITY: usize = 16;
+}
+
+/// Same kind and spec as `Telemetry`: shares its ring.
+struct TelemetryAlias;
+impl OrbitTyped for TelemetryAlias {
+    const KIND: u8 = 30;
+    const CAPACITY: usize = 8;
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C)]
+struct Gauge {
+    value: f64,
+    seq: u32,
+    flags: u32,
+}
+impl OrbitTyped for Gauge {
+    const KIND: u8 = 31;
+    const CAPACITY: usize = 1;
+}
+
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C)]
+struct Huge([u8; 512]);
+impl OrbitTyped for Huge {
+    const KIND: u8 = 32;
+}
+
+fn node_and_size_are_checked(kind: Kind) {
+    let name = unique_name("sizes");
+    let builder = || Fleet::builder(&name);
+    let join = |b: orbit_rs::FleetBuilder| match kind {
+        Kind::Local => b.join(),
+        Kind::Shm => b.join_shm(),
+    };
+    assert!(matches!(join(builder().size(0)), Err(Error::EmptyFleet)));
+    assert!(matches!(
+        join(builder().size(4).node(4)),
+        Err(Error::NodeOutsideFleet { node: NodeId(4), size: 4 })
+    ));
+    let fleet = join(builder().size(4).node(3)).unwrap();
+    assert_eq!((fleet.node_id(), fleet.size()), (NodeId(3), 4));
+    for bad in ["", "a/b", "nul\0", &"x".repeat(65)] {
+        assert!(matches!(join(Fleet::builder(bad)), Err(Error::Shm(_))), "{bad:?}");
+    }
+}
+
+fn typed_ring_round_trip(kind: Kind) {
+    let fleet = join(kind, "typed", 2).unwrap();
+    let fleet = &fleet.0;
+    let mut cursor = RingCursor::from_start();
+    assert_eq!(fleet.head::<Telemetry>().unwrap(), 0);
+    assert!(fleet.read_head::<Telemetry>().unwrap().is_none());
+    let ids: Vec<NetId64> =
+        (0..10u8).map(|i| fleet.publish::<Telemetry>(4, u64::from(i), &[i; 5]).unwrap()).collect();
+    assert_eq!(ids[3].kind(), Telemetry::KIND);
+    assert_eq!(ids[3].node(), NodeId(2));
+    assert_eq!(fleet.head::<Telemetry>().unwrap(), 10);
+    let poll = fleet.poll_frames::<Telemetry>(&mut cursor).unwrap();
+    assert_eq!(poll.loss.overwritten, 2);
+    assert_eq!(poll.frames.len(), 8);
+    assert_eq!(poll.frames[0].payload[..], [2; 5]);
+    assert_eq!(poll.frames[7].version, 9);
+    assert_eq!(fleet.read_head::<Telemetry>().unwrap().unwrap().id, ids[9]);
+    assert_eq!(fleet.read::<Telemetry>(ids[4]).unwrap().unwrap().payload[..], [4; 5]);
+    assert!(fleet.read::<Telemetry>(ids[1]).unwrap().is_none());
+    // An alias with the same spec shares the ring.
+    assert_eq!(fleet.head::<TelemetryAlias>().unwrap(), 10);
+    let mut at_head = fleet.cursor_at_head::<Telemetry>().unwrap();
+    fleet.publish::<TelemetryAlias>(0, 0, b"alias").unwrap();
+    let mut seen = Vec::new();
+    let poll = fleet.poll::<Telemetry>(&mut at_head, |f| seen.push(f.payload.to_vec())).unwrap();
+    assert_eq!((poll.delivered, seen), (1, vec![b"alias".to_vec()]));
+}
+
+fn same_kind_with_another_spec_is_an_error(kind: Kind) {
+    let fleet = join(kind, "spec", 0).unwrap();
+    fleet.0.publish::<Telemetry>(0, 0, b"x").unwrap();
+    match fleet.0.publish::<TelemetryV2>(0, 0, b"x") {
+        Err(Error::SpecMismatch { kind: 30, expected: 8, found: 16 }) => {}
+        other => panic!("expected SpecMismatch, got {other:?}"),
+    }
+    assert!(matches!(
+        fleet.0.ring_with_capacity::<Telemetry>(4),
+        Err(Error::SpecMismatch { kind: 30, expected: 8, found: 4 })
+    ));
+}
+
+fn orbital_stores_the_newest_value(kind: Kind) {
+    let fleet = join(kind, "orbital", 0).unwrap();
+    let gauge = Orbital::<Gauge>::new(fleet.0.clone()).unwrap();
+    assert_eq!(gauge.load().unwrap(), None);
+    for seq in 0..20 {
+        gauge.store(&Gauge { value: f64::from(seq) * 0.5, seq, flags: 7 }).unwrap();
+    }
+    assert_eq!(gauge.load().unwrap(), Some(Gauge { value: 9.5, seq: 19, flags: 7 }));
+    assert!(matches!(
+        Orbital::<Huge>::new(fleet.0.clone()),
+        Err(Error::ValueTooLarge { size: 512, max: 480 })
+    ));
+}
+
+macro_rules! on_both_backings {
+    ($($test:ident),* $(,)?) => {
+        mod in_process {
+            $(#[test] fn $test() { super::$test(super::Kind::Local) })*
+        }
+        #[cfg(all(feature = "shm", unix))]
+        mod shared_memory {
+            $(#[test] fn $test() { super::$test(super::Kind::Shm) })*
+        }
+    };
+}
+
+on_both_backings!(
+    node_and_size_are_checked,
+    typed_ring_round_trip,
+    same_kind_with_another_spec_is_an_error,
+    orbital_stores_the_newest_value,
+);
+
+#[cfg(all(feature = "shm", unix))]
+mod shm_only {
+    use super::*;
+    use orbit_rs::shm::{ShmError, SpecField};
+
+    #[test]
+    fn two_handles_share_rings_and_values() {
+        let name = unique_name("handles");
+        let a = Arc::new(Fleet::join_shm(&name, 1).unwrap());
+        let b = Arc::new(Fleet::join_shm(&name, 2).unwrap());
+        let _cleanup = common::TestFleet(a.clone());
+        let mut cursor = b.cursor_at_head::<Telemetry>().unwrap();
+        assert!(b.created_ring::<Telemetry>().unwrap() ^ a.created_ring::<Telemetry>().unwrap());
+        let id = a.publish::<Telemetry>(0, 0, b"from a").unwrap();
+        let poll = b.poll_frames::<Telemetry>(&mut cursor).unwrap();
+        assert_eq!(poll.frames[0].id, id);
+        assert_eq!(poll.frames[0].id.node(), NodeId(1));
+        Orbital::<Gauge>::new(b.clone()).unwrap().store(&Gauge { value: 1.0, seq: 1, flags: 0 }).unwrap();
+        let seen = Orbital::<Gauge>::new(a.clone()).unwrap().load().unwrap();
+        assert_eq!(seen, Some(Gauge { value: 1.0, seq: 1, flags: 0 }));
+        // Another process (handle) declaring the kind with another spec is refused by the
+        // segment, naming it.
+        match b.publish::<TelemetryV2>(0, 0, b"x") {
+            Err(Error::SpecMismatch { .. }) => {}
+            other => panic!("expected a mismatch, got {other:?}"),
+        }
+        let c = Fleet::join_shm(&name, 3).unwrap();
+        match c.publish::<TelemetryV2>(0, 0, b"x") {
+            Err(Error::Shm(ShmError::SpecMismatch { segment, field: SpecField::Capacity, expected: 16, found: 8 })) => {
+                assert!(segment.contains(&name), "{segment}");
+            }
+            other => panic!("expected a segment spec mismatch, got {other:?}"),
+        }
+        b.unlink().unwrap();
+    }
+
+    #[test]
+    fn unlink_keeps_old_mappings_and_the_next_join_starts_fresh() {
+        let name = unique_name("unlink");
+        let old = Fleet::join_shm(&name, 0).unwrap();
+        old.publish::<Telemetry>(0, 0, b"old").unwrap();
+        old.unlink().unwrap();
+        // The old mapping still works after the name is gone.
+        old.publish::<Telemetry>(0, 0, b"still").unwrap();
+        assert_eq!(old.head::<Telemetry>().unwrap(), 2);
+        let fresh = Fleet::join_shm(&name, 0).unwrap();
+        assert_eq!(fresh.head::<Telemetry>().unwrap(), 0);
+        assert!(fresh.created_ring::<Telemetry>().unwrap());
+        fresh.unlink().unwrap();
+    }
+}

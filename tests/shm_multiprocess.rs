@@ -1,0 +1,289 @@
+//! Real processes sharing a shared-memory fleet: the test binary re-executes itself with
+//! `ORBIT_TEST_ROLE` set, and `child_entry` plays that role.
+#![cfg(all(feature = "shm", unix))]
+
+mod common;
+
+use std::collections::HashMap;
+use std::env;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use orbit_rs::{Fleet, OrbitEventBus, OrbitEventCursor};
+
+const ROLE: &str = "ORBIT_TEST_ROLE";
+
+fn env_u64(key: &str) -> u64 {
+    env::var(key).ok().and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{key} not set"))
+}
+
+/// Payload: writer (u16) | sequence (u64) | checksum of both (u32).
+fn payload(writer: u16, seq: u64) -> [u8; 14] {
+    let mut p = [0u8; 14];
+    p[..2].copy_from_slice(&writer.to_le_bytes());
+    p[2..10].copy_from_slice(&seq.to_le_bytes());
+    let sum = (u64::from(writer) ^ seq.rotate_left(17)).wrapping_mul(0x9E37_79B9) as u32;
+    p[10..].copy_from_slice(&sum.to_le_bytes());
+    p
+}
+
+fn parse(p: &[u8]) -> (u16, u64) {
+    assert_eq!(p.len(), 14, "torn or foreign frame {p:?}");
+    let writer = u16::from_le_bytes([p[0], p[1]]);
+    let seq = u64::from_le_bytes(p[2..10].try_into().unwrap());
+    assert_eq!(p, payload(writer, seq), "corrupt frame");
+    (writer, seq)
+}
+
+fn join(name: &str, node: u16) -> (Arc<Fleet>, OrbitEventBus) {
+    let fleet = Arc::new(Fleet::join_shm(name, node).expect("join"));
+    let bus = OrbitEventBus::new(fleet.clone()).expect("event ring");
+    (fleet, bus)
+}
+
+/// The child side. A no-op when the test harness runs it directly.
+#[test]
+fn child_entry() {
+    let Ok(role) = env::var(ROLE) else { return };
+    let name = env::var("ORBIT_FLEET").unwrap();
+    let node = env_u64("ORBIT_NODE") as u16;
+    match role.as_str() {
+        "publish" => {
+            let (_fleet, bus) = join(&name, node);
+            for seq in 0..env_u64("ORBIT_COUNT") {
+                bus.publish("load", &payload(node, seq)).expect("publish");
+            }
+        }
+        "poll" => {
+            let (_fleet, bus) = join(&name, node);
+            let mut cursor = OrbitEventCursor::from_start();
+            let poll = bus.poll(&mut cursor);
+            let sum: u64 = poll.events.iter().map(|e| parse(&e.payload).1).sum();
+            println!("ORBIT polled {} lagged {} sum {sum}", poll.events.len(), poll.lagged);
+        }
+        "race" => {
+            let start = env_u64("ORBIT_START_MS");
+            while now_ms() < start {
+                std::hint::spin_loop();
+            }
+            let (fleet, bus) = join(&name, node);
+            bus.publish("boot", &payload(node, 0)).expect("publish");
+            let created = fleet.created_ring::<EventKind>().expect("ring");
+            println!("ORBIT created {created}");
+        }
+        "stall" => {
+            let (_fleet, bus) = join(&name, node);
+            let counter = bus.stall_mid_write_for_test().expect("stall");
+            println!("ORBIT stalled {counter}");
+            thread::sleep(Duration::from_secs(60)); // Killed by the parent long before.
+        }
+        other => panic!("unknown role {other}"),
+    }
+}
+
+/// The event ring's kind, to ask the fleet whether this process created it.
+struct EventKind;
+impl orbit_rs::OrbitTyped for EventKind {
+    const KIND: u8 = orbit_rs::event::EVENT_RING_KIND;
+    const CAPACITY: usize = orbit_rs::event::EVENT_RING_CAPACITY;
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+fn spawn(role: &str, fleet: &str, node: u16, extra: &[(&str, String)]) -> Child {
+    let mut cmd = Command::new(env::current_exe().unwrap());
+    cmd.args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
+        .env(ROLE, role)
+        .env("ORBIT_FLEET", fleet)
+        .env("ORBIT_NODE", node.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    cmd.spawn().expect("spawn child")
+}
+
+/// Lines starting with "ORBIT " from a child's stdout, delivered through a channel.
+fn orbit_lines(child: &mut Child) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            // The harness may print "test child_entry ... " on the same line first.
+            if let Some(at) = line.find("ORBIT ") {
+                let _ = tx.send(line[at + "ORBIT ".len()..].to_string());
+            }
+        }
+    });
+    rx
+}
+
+fn wait_ok(mut child: Child) {
+    let status = child.wait().unwrap();
+    assert!(status.success(), "child failed: {status}");
+}
+
+struct Cleanup(Arc<Fleet>);
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = self.0.unlink();
+    }
+}
+
+#[test]
+fn child_publishes_parent_polls() {
+    let name = common::unique_name("c2p");
+    let (fleet, bus) = join(&name, 0);
+    let _c = Cleanup(fleet);
+    let mut cursor = bus.cursor_at_head();
+    wait_ok(spawn("publish", &name, 7, &[("ORBIT_COUNT", "100".into())]));
+    let poll = bus.poll(&mut cursor);
+    assert_eq!(poll.lagged, 0);
+    let seqs: Vec<u64> = poll.events.iter().map(|e| parse(&e.payload).1).collect();
+    assert_eq!(seqs, (0..100).collect::<Vec<_>>());
+    assert!(poll.events.iter().all(|e| e.id.node().get() == 7 && e.topic == "load"));
+}
+
+#[test]
+fn parent_publishes_child_polls() {
+    let name = common::unique_name("p2c");
+    let (fleet, bus) = join(&name, 0);
+    let _c = Cleanup(fleet);
+    for seq in 0..100 {
+        bus.publish("load", &payload(0, seq)).unwrap();
+    }
+    let mut child = spawn("poll", &name, 3, &[]);
+    let lines = orbit_lines(&mut child);
+    let line = lines.recv_timeout(Duration::from_secs(60)).expect("child report");
+    wait_ok(child);
+    assert_eq!(line, format!("polled 100 lagged 0 sum {}", (0..100u64).sum::<u64>()));
+}
+
+#[test]
+fn three_writer_processes_while_the_parent_polls() {
+    const PER_WRITER: u64 = 100_000;
+    let name = common::unique_name("3w");
+    let (fleet, bus) = join(&name, 0);
+    let _c = Cleanup(fleet.clone());
+    let mut cursor = bus.cursor_at_head();
+    let start = bus.cursor_at_head().next_counter();
+    let children: Vec<Child> = (1..=3)
+        .map(|node| spawn("publish", &name, node, &[("ORBIT_COUNT", PER_WRITER.to_string())]))
+        .collect();
+    let mut last: HashMap<u16, u64> = HashMap::new();
+    let (mut delivered, mut lagged) = (0u64, 0u64);
+    let mut running = children;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let poll = bus.poll(&mut cursor);
+        lagged += poll.lagged;
+        assert!(!poll.rewound);
+        for event in &poll.events {
+            let (writer, seq) = parse(&event.payload);
+            assert_eq!(event.id.node().get(), writer);
+            if let Some(prev) = last.insert(writer, seq) {
+                assert!(seq > prev, "writer {writer}: {seq} after {prev} (duplicate or reorder)");
+            }
+            delivered += 1;
+        }
+        running.retain_mut(|c| match c.try_wait().unwrap() {
+            Some(status) => {
+                assert!(status.success(), "writer failed: {status}");
+                false
+            }
+            None => true,
+        });
+        let head = fleet.head::<EventKind>().unwrap();
+        if running.is_empty() && cursor.next_counter() == head {
+            break;
+        }
+        assert!(Instant::now() < deadline, "timed out");
+        if poll.events.is_empty() {
+            thread::yield_now();
+        }
+    }
+    // Counters = events + frames writers abandoned and re-published (slot still held by a
+    // writer of the previous lap); each abandoned counter is counted as lagged too.
+    let total = fleet.head::<EventKind>().unwrap() - start;
+    assert!(total >= 3 * PER_WRITER);
+    assert_eq!(delivered + lagged, total, "every counter delivered or counted as lagged");
+    eprintln!("3 writers x {PER_WRITER}: {total} counters, delivered {delivered}, lagged {lagged}");
+    assert!(delivered > 0 && delivered <= 3 * PER_WRITER);
+}
+
+#[test]
+fn writer_killed_mid_write_does_not_stall_anyone() {
+    let name = common::unique_name("kill");
+    let (fleet, bus) = join(&name, 0);
+    let _c = Cleanup(fleet.clone());
+    let mut cursor = bus.cursor_at_head();
+    bus.publish("load", &payload(0, 0)).unwrap();
+    let mut child = spawn("stall", &name, 5, &[]);
+    let lines = orbit_lines(&mut child);
+    let line = lines.recv_timeout(Duration::from_secs(60)).expect("child stalled");
+    let stuck: u64 = line.strip_prefix("stalled ").unwrap().parse().unwrap();
+    child.kill().unwrap(); // SIGKILL while it holds the slot half-written.
+    child.wait().unwrap();
+
+    // Other writers keep going: this process, and another process.
+    for seq in 1..=20 {
+        bus.publish("load", &payload(0, seq)).unwrap();
+    }
+    wait_ok(spawn("publish", &name, 6, &[("ORBIT_COUNT", "20".into())]));
+    // Lap the ring so later writers land on the stuck slot: they abandon and retry.
+    let capacity = orbit_rs::event::EVENT_RING_CAPACITY as u64;
+    for seq in 21..21 + capacity {
+        bus.publish("load", &payload(0, seq)).unwrap();
+    }
+
+    let head = fleet.head::<EventKind>().unwrap();
+    let (mut delivered, mut lagged) = (0u64, 0u64);
+    let start = Instant::now();
+    while cursor.next_counter() < head {
+        let poll = bus.poll(&mut cursor);
+        delivered += poll.events.len() as u64;
+        lagged += poll.lagged;
+        for event in &poll.events {
+            parse(&event.payload);
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "reader stalled at {}", cursor.next_counter());
+        thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(cursor.next_counter(), head);
+    assert_eq!(delivered + lagged, head - (stuck - 1), "everything accounted for");
+    assert!(lagged >= 1, "the killed writer's frame is counted");
+    let published = 1 + 20 + 20 + capacity;
+    assert!(delivered + capacity >= published, "delivered {delivered} of {published}");
+}
+
+#[test]
+fn eight_processes_boot_race() {
+    let name = common::unique_name("race");
+    let start_at = now_ms() + 400;
+    let children: Vec<Child> = (0..8)
+        .map(|node| spawn("race", &name, node, &[("ORBIT_START_MS", start_at.to_string())]))
+        .collect();
+    let mut created = 0;
+    for mut child in children {
+        let lines = orbit_lines(&mut child);
+        let line = lines.recv_timeout(Duration::from_secs(60)).expect("child report");
+        wait_ok(child);
+        created += usize::from(line == "created true");
+        assert!(line == "created true" || line == "created false", "{line}");
+    }
+    assert_eq!(created, 1, "exactly one process creates the segment");
+    let (fleet, bus) = join(&name, 9);
+    let _c = Cleanup(fleet);
+    let poll = bus.poll(&mut OrbitEventCursor::from_start());
+    assert_eq!((poll.events.len(), poll.lagged), (8, 0));
+    let mut nodes: Vec<u16> = poll.events.iter().map(|e| parse(&e.payload).0).collect();
+    nodes.sort_unstable();
+    assert_eq!(nodes, (0..8).collect::<Vec<_>>());
+}
