@@ -20,7 +20,10 @@ use orbit_rs::{Fleet, OrbitEventBus};
 const CAPACITY: usize = 4096;
 
 fn now_ns() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
 }
 
 fn main() -> ExitCode {
@@ -44,7 +47,9 @@ type Res<T> = Result<T, Box<dyn std::error::Error>>;
 fn arg<T: std::str::FromStr>(args: &[String], i: usize, default: T) -> Res<T> {
     match args.get(i) {
         None => Ok(default),
-        Some(text) => text.parse().map_err(|_| format!("bad argument {text:?}").into()),
+        Some(text) => text
+            .parse()
+            .map_err(|_| format!("bad argument {text:?}").into()),
     }
 }
 
@@ -94,14 +99,24 @@ fn subscriber(args: &[String]) -> Res<()> {
     let bus = OrbitEventBus::with_capacity(fleet.clone(), CAPACITY)?;
     println!(
         "fleet {fleet_name}: {publishers} publisher processes x {} events/s for {seconds}s, ring of {CAPACITY} slots",
-        if rate == 0 { "max".to_string() } else { rate.to_string() }
+        if rate == 0 {
+            "max".to_string()
+        } else {
+            rate.to_string()
+        }
     );
 
     let exe = env::current_exe()?;
     let mut children: Vec<(Child, Option<BufReader<std::process::ChildStdout>>)> = Vec::new();
     for node in 1..=publishers {
         let mut child = Command::new(&exe)
-            .args(["publisher", &fleet_name, &node.to_string(), &seconds.to_string(), &rate.to_string()])
+            .args([
+                "publisher",
+                &fleet_name,
+                &node.to_string(),
+                &seconds.to_string(),
+                &rate.to_string(),
+            ])
             .stdout(Stdio::piped())
             .spawn()?;
         let mut out = BufReader::new(child.stdout.take().ok_or("child stdout")?);
@@ -152,7 +167,11 @@ fn subscriber(args: &[String]) -> Res<()> {
             (window_events, window_lagged) = (0, 0);
             next_report += Duration::from_secs(1);
         }
-        if running && children.iter_mut().all(|(c, _)| matches!(c.try_wait(), Ok(Some(_)))) {
+        if running
+            && children
+                .iter_mut()
+                .all(|(c, _)| matches!(c.try_wait(), Ok(Some(_))))
+        {
             running = false;
         }
     }
@@ -164,7 +183,11 @@ fn subscriber(args: &[String]) -> Res<()> {
         if let Some(mut out) = out {
             out.read_line(&mut line)?;
         }
-        let sent: u64 = line.trim().strip_prefix("published ").and_then(|n| n.parse().ok()).unwrap_or(0);
+        let sent: u64 = line
+            .trim()
+            .strip_prefix("published ")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
         println!("publisher {}: {status}, published {sent}", node + 1);
         published += sent;
     }

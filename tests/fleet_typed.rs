@@ -57,12 +57,18 @@ fn node_and_size_are_checked(kind: Kind) {
     assert!(matches!(join(builder().size(0)), Err(Error::EmptyFleet)));
     assert!(matches!(
         join(builder().size(4).node(4)),
-        Err(Error::NodeOutsideFleet { node: NodeId(4), size: 4 })
+        Err(Error::NodeOutsideFleet {
+            node: NodeId(4),
+            size: 4
+        })
     ));
     let fleet = join(builder().size(4).node(3)).unwrap();
     assert_eq!((fleet.node_id(), fleet.size()), (NodeId(3), 4));
     for bad in ["", "a/b", "nul\0", &"x".repeat(65)] {
-        assert!(matches!(join(Fleet::builder(bad)), Err(Error::Shm(_))), "{bad:?}");
+        assert!(
+            matches!(join(Fleet::builder(bad)), Err(Error::Shm(_))),
+            "{bad:?}"
+        );
     }
 }
 
@@ -72,8 +78,13 @@ fn typed_ring_round_trip(kind: Kind) {
     let mut cursor = RingCursor::from_start();
     assert_eq!(fleet.head::<Telemetry>().unwrap(), 0);
     assert!(fleet.read_head::<Telemetry>().unwrap().is_none());
-    let ids: Vec<NetId64> =
-        (0..10u8).map(|i| fleet.publish::<Telemetry>(4, u64::from(i), &[i; 5]).unwrap()).collect();
+    let ids: Vec<NetId64> = (0..10u8)
+        .map(|i| {
+            fleet
+                .publish::<Telemetry>(4, u64::from(i), &[i; 5])
+                .unwrap()
+        })
+        .collect();
     assert_eq!(ids[3].kind(), Telemetry::KIND);
     assert_eq!(ids[3].node(), NodeId(2));
     assert_eq!(fleet.head::<Telemetry>().unwrap(), 10);
@@ -83,14 +94,19 @@ fn typed_ring_round_trip(kind: Kind) {
     assert_eq!(poll.frames[0].payload[..], [2; 5]);
     assert_eq!(poll.frames[7].version, 9);
     assert_eq!(fleet.read_head::<Telemetry>().unwrap().unwrap().id, ids[9]);
-    assert_eq!(fleet.read::<Telemetry>(ids[4]).unwrap().unwrap().payload[..], [4; 5]);
+    assert_eq!(
+        fleet.read::<Telemetry>(ids[4]).unwrap().unwrap().payload[..],
+        [4; 5]
+    );
     assert!(fleet.read::<Telemetry>(ids[1]).unwrap().is_none());
     // An alias with the same spec shares the ring.
     assert_eq!(fleet.head::<TelemetryAlias>().unwrap(), 10);
     let mut at_head = fleet.cursor_at_head::<Telemetry>().unwrap();
     fleet.publish::<TelemetryAlias>(0, 0, b"alias").unwrap();
     let mut seen = Vec::new();
-    let poll = fleet.poll::<Telemetry>(&mut at_head, |f| seen.push(f.payload.to_vec())).unwrap();
+    let poll = fleet
+        .poll::<Telemetry>(&mut at_head, |f| seen.push(f.payload.to_vec()))
+        .unwrap();
     assert_eq!((poll.delivered, seen), (1, vec![b"alias".to_vec()]));
 }
 
@@ -98,12 +114,20 @@ fn same_kind_with_another_spec_is_an_error(kind: Kind) {
     let fleet = join(kind, "spec", 0).unwrap();
     fleet.0.publish::<Telemetry>(0, 0, b"x").unwrap();
     match fleet.0.publish::<TelemetryV2>(0, 0, b"x") {
-        Err(Error::SpecMismatch { kind: 30, expected: 8, found: 16 }) => {}
+        Err(Error::SpecMismatch {
+            kind: 30,
+            expected: 8,
+            found: 16,
+        }) => {}
         other => panic!("expected SpecMismatch, got {other:?}"),
     }
     assert!(matches!(
         fleet.0.ring_with_capacity::<Telemetry>(4),
-        Err(Error::SpecMismatch { kind: 30, expected: 8, found: 4 })
+        Err(Error::SpecMismatch {
+            kind: 30,
+            expected: 8,
+            found: 4
+        })
     ));
 }
 
@@ -112,12 +136,28 @@ fn orbital_stores_the_newest_value(kind: Kind) {
     let gauge = Orbital::<Gauge>::new(fleet.0.clone()).unwrap();
     assert_eq!(gauge.load().unwrap(), None);
     for seq in 0..20 {
-        gauge.store(&Gauge { value: f64::from(seq) * 0.5, seq, flags: 7 }).unwrap();
+        gauge
+            .store(&Gauge {
+                value: f64::from(seq) * 0.5,
+                seq,
+                flags: 7,
+            })
+            .unwrap();
     }
-    assert_eq!(gauge.load().unwrap(), Some(Gauge { value: 9.5, seq: 19, flags: 7 }));
+    assert_eq!(
+        gauge.load().unwrap(),
+        Some(Gauge {
+            value: 9.5,
+            seq: 19,
+            flags: 7
+        })
+    );
     assert!(matches!(
         Orbital::<Huge>::new(fleet.0.clone()),
-        Err(Error::ValueTooLarge { size: 512, max: 480 })
+        Err(Error::ValueTooLarge {
+            size: 512,
+            max: 480
+        })
     ));
 }
 
@@ -157,9 +197,23 @@ mod shm_only {
         let poll = b.poll_frames::<Telemetry>(&mut cursor).unwrap();
         assert_eq!(poll.frames[0].id, id);
         assert_eq!(poll.frames[0].id.node(), NodeId(1));
-        Orbital::<Gauge>::new(b.clone()).unwrap().store(&Gauge { value: 1.0, seq: 1, flags: 0 }).unwrap();
+        Orbital::<Gauge>::new(b.clone())
+            .unwrap()
+            .store(&Gauge {
+                value: 1.0,
+                seq: 1,
+                flags: 0,
+            })
+            .unwrap();
         let seen = Orbital::<Gauge>::new(a.clone()).unwrap().load().unwrap();
-        assert_eq!(seen, Some(Gauge { value: 1.0, seq: 1, flags: 0 }));
+        assert_eq!(
+            seen,
+            Some(Gauge {
+                value: 1.0,
+                seq: 1,
+                flags: 0
+            })
+        );
         // Another process (handle) declaring the kind with another spec is refused by the
         // segment, naming it.
         match b.publish::<TelemetryV2>(0, 0, b"x") {
@@ -168,7 +222,12 @@ mod shm_only {
         }
         let c = Fleet::join_shm(&name, 3).unwrap();
         match c.publish::<TelemetryV2>(0, 0, b"x") {
-            Err(Error::Shm(ShmError::SpecMismatch { segment, field: SpecField::Capacity, expected: 16, found: 8 })) => {
+            Err(Error::Shm(ShmError::SpecMismatch {
+                segment,
+                field: SpecField::Capacity,
+                expected: 16,
+                found: 8,
+            })) => {
                 assert!(segment.contains(&name), "{segment}");
             }
             other => panic!("expected a segment spec mismatch, got {other:?}"),

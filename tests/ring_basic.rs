@@ -323,3 +323,27 @@ fn frames_copy_out_owned() {
     assert_eq!(owned[0].as_ref().payload, b"owned");
     assert_eq!(Frame::<4>::from_ref(&owned[0].as_ref()), None);
 }
+
+#[test]
+fn poll_into_a_caller_buffer_never_skips() {
+    let mem = slots::<64>(8);
+    let head = Head::new();
+    let ring = Ring::new(&mem, &head).unwrap();
+    for i in 0..5u8 {
+        ring.publish(i, 0, &[i; 3]).unwrap();
+    }
+    let mut buf = [Frame::<64>::empty(), Frame::empty()];
+    let mut cursor = Cursor::from_start();
+    let mut seen = Vec::new();
+    loop {
+        let (filled, poll) = ring.poll_into(&mut cursor, &mut buf);
+        assert_eq!(poll.delivered, filled as u64);
+        assert_eq!(poll.loss.total(), 0);
+        seen.extend(buf[..filled].iter().map(|f| (f.kind, f.payload[0])));
+        if filled == 0 {
+            break;
+        }
+    }
+    assert_eq!(seen, (0..5u8).map(|i| (i, i)).collect::<Vec<_>>());
+    assert_eq!(cursor.next_counter(), 5);
+}

@@ -18,7 +18,10 @@ use orbit_rs::{Fleet, OrbitEventBus, OrbitEventCursor};
 const ROLE: &str = "ORBIT_TEST_ROLE";
 
 fn env_u64(key: &str) -> u64 {
-    env::var(key).ok().and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{key} not set"))
+    env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{key} not set"))
 }
 
 /// Payload: writer (u16) | sequence (u64) | checksum of both (u32).
@@ -63,7 +66,11 @@ fn child_entry() {
             let mut cursor = OrbitEventCursor::from_start();
             let poll = bus.poll(&mut cursor);
             let sum: u64 = poll.events.iter().map(|e| parse(&e.payload).1).sum();
-            println!("ORBIT polled {} lagged {} sum {sum}", poll.events.len(), poll.lagged);
+            println!(
+                "ORBIT polled {} lagged {} sum {sum}",
+                poll.events.len(),
+                poll.lagged
+            );
         }
         "race" => {
             let start = env_u64("ORBIT_START_MS");
@@ -81,6 +88,18 @@ fn child_entry() {
             println!("ORBIT stalled {counter}");
             thread::sleep(Duration::from_secs(60)); // Killed by the parent long before.
         }
+        "orbital" => {
+            let fleet = Arc::new(Fleet::join_shm(&name, node).expect("join"));
+            let gauge = orbit_rs::Orbital::<Gauge>::new(fleet).expect("ring");
+            let seen = gauge.load().expect("load").expect("parent stored a value");
+            println!("ORBIT loaded {} {}", seen.value, seen.seq);
+            gauge
+                .store(&Gauge {
+                    value: seen.value * 2.0,
+                    seq: seen.seq + 1,
+                })
+                .expect("store");
+        }
         other => panic!("unknown role {other}"),
     }
 }
@@ -92,8 +111,22 @@ impl orbit_rs::OrbitTyped for EventKind {
     const CAPACITY: usize = orbit_rs::event::EVENT_RING_CAPACITY;
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C)]
+struct Gauge {
+    value: f64,
+    seq: u64,
+}
+impl orbit_rs::OrbitTyped for Gauge {
+    const KIND: u8 = 50;
+    const CAPACITY: usize = 1;
+}
+
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
 }
 
 fn spawn(role: &str, fleet: &str, node: u16, extra: &[(&str, String)]) -> Child {
@@ -148,7 +181,11 @@ fn child_publishes_parent_polls() {
     assert_eq!(poll.lagged, 0);
     let seqs: Vec<u64> = poll.events.iter().map(|e| parse(&e.payload).1).collect();
     assert_eq!(seqs, (0..100).collect::<Vec<_>>());
-    assert!(poll.events.iter().all(|e| e.id.node().get() == 7 && e.topic == "load"));
+    assert!(
+        poll.events
+            .iter()
+            .all(|e| e.id.node().get() == 7 && e.topic == "load")
+    );
 }
 
 #[test]
@@ -161,9 +198,14 @@ fn parent_publishes_child_polls() {
     }
     let mut child = spawn("poll", &name, 3, &[]);
     let lines = orbit_lines(&mut child);
-    let line = lines.recv_timeout(Duration::from_secs(60)).expect("child report");
+    let line = lines
+        .recv_timeout(Duration::from_secs(60))
+        .expect("child report");
     wait_ok(child);
-    assert_eq!(line, format!("polled 100 lagged 0 sum {}", (0..100u64).sum::<u64>()));
+    assert_eq!(
+        line,
+        format!("polled 100 lagged 0 sum {}", (0..100u64).sum::<u64>())
+    );
 }
 
 #[test]
@@ -175,7 +217,14 @@ fn three_writer_processes_while_the_parent_polls() {
     let mut cursor = bus.cursor_at_head();
     let start = bus.cursor_at_head().next_counter();
     let children: Vec<Child> = (1..=3)
-        .map(|node| spawn("publish", &name, node, &[("ORBIT_COUNT", PER_WRITER.to_string())]))
+        .map(|node| {
+            spawn(
+                "publish",
+                &name,
+                node,
+                &[("ORBIT_COUNT", PER_WRITER.to_string())],
+            )
+        })
         .collect();
     let mut last: HashMap<u16, u64> = HashMap::new();
     let (mut delivered, mut lagged) = (0u64, 0u64);
@@ -189,7 +238,10 @@ fn three_writer_processes_while_the_parent_polls() {
             let (writer, seq) = parse(&event.payload);
             assert_eq!(event.id.node().get(), writer);
             if let Some(prev) = last.insert(writer, seq) {
-                assert!(seq > prev, "writer {writer}: {seq} after {prev} (duplicate or reorder)");
+                assert!(
+                    seq > prev,
+                    "writer {writer}: {seq} after {prev} (duplicate or reorder)"
+                );
             }
             delivered += 1;
         }
@@ -213,7 +265,11 @@ fn three_writer_processes_while_the_parent_polls() {
     // writer of the previous lap); each abandoned counter is counted as lagged too.
     let total = fleet.head::<EventKind>().unwrap() - start;
     assert!(total >= 3 * PER_WRITER);
-    assert_eq!(delivered + lagged, total, "every counter delivered or counted as lagged");
+    assert_eq!(
+        delivered + lagged,
+        total,
+        "every counter delivered or counted as lagged"
+    );
     eprintln!("3 writers x {PER_WRITER}: {total} counters, delivered {delivered}, lagged {lagged}");
     assert!(delivered > 0 && delivered <= 3 * PER_WRITER);
 }
@@ -227,7 +283,9 @@ fn writer_killed_mid_write_does_not_stall_anyone() {
     bus.publish("load", &payload(0, 0)).unwrap();
     let mut child = spawn("stall", &name, 5, &[]);
     let lines = orbit_lines(&mut child);
-    let line = lines.recv_timeout(Duration::from_secs(60)).expect("child stalled");
+    let line = lines
+        .recv_timeout(Duration::from_secs(60))
+        .expect("child stalled");
     let stuck: u64 = line.strip_prefix("stalled ").unwrap().parse().unwrap();
     child.kill().unwrap(); // SIGKILL while it holds the slot half-written.
     child.wait().unwrap();
@@ -253,14 +311,25 @@ fn writer_killed_mid_write_does_not_stall_anyone() {
         for event in &poll.events {
             parse(&event.payload);
         }
-        assert!(start.elapsed() < Duration::from_secs(10), "reader stalled at {}", cursor.next_counter());
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "reader stalled at {}",
+            cursor.next_counter()
+        );
         thread::sleep(Duration::from_millis(5));
     }
     assert_eq!(cursor.next_counter(), head);
-    assert_eq!(delivered + lagged, head - (stuck - 1), "everything accounted for");
+    assert_eq!(
+        delivered + lagged,
+        head - (stuck - 1),
+        "everything accounted for"
+    );
     assert!(lagged >= 1, "the killed writer's frame is counted");
     let published = 1 + 20 + 20 + capacity;
-    assert!(delivered + capacity >= published, "delivered {delivered} of {published}");
+    assert!(
+        delivered + capacity >= published,
+        "delivered {delivered} of {published}"
+    );
 }
 
 #[test]
@@ -268,12 +337,21 @@ fn eight_processes_boot_race() {
     let name = common::unique_name("race");
     let start_at = now_ms() + 400;
     let children: Vec<Child> = (0..8)
-        .map(|node| spawn("race", &name, node, &[("ORBIT_START_MS", start_at.to_string())]))
+        .map(|node| {
+            spawn(
+                "race",
+                &name,
+                node,
+                &[("ORBIT_START_MS", start_at.to_string())],
+            )
+        })
         .collect();
     let mut created = 0;
     for mut child in children {
         let lines = orbit_lines(&mut child);
-        let line = lines.recv_timeout(Duration::from_secs(60)).expect("child report");
+        let line = lines
+            .recv_timeout(Duration::from_secs(60))
+            .expect("child report");
         wait_ok(child);
         created += usize::from(line == "created true");
         assert!(line == "created true" || line == "created false", "{line}");
@@ -286,4 +364,32 @@ fn eight_processes_boot_race() {
     let mut nodes: Vec<u16> = poll.events.iter().map(|e| parse(&e.payload).0).collect();
     nodes.sort_unstable();
     assert_eq!(nodes, (0..8).collect::<Vec<_>>());
+}
+
+#[test]
+fn orbital_values_cross_processes() {
+    let name = common::unique_name("orbital");
+    let fleet = Arc::new(Fleet::join_shm(&name, 0).unwrap());
+    let _c = Cleanup(fleet.clone());
+    let gauge = orbit_rs::Orbital::<Gauge>::new(fleet).unwrap();
+    gauge
+        .store(&Gauge {
+            value: 21.25,
+            seq: 1,
+        })
+        .unwrap();
+    let mut child = spawn("orbital", &name, 4, &[]);
+    let lines = orbit_lines(&mut child);
+    assert_eq!(
+        lines.recv_timeout(Duration::from_secs(60)).unwrap(),
+        "loaded 21.25 1"
+    );
+    wait_ok(child);
+    assert_eq!(
+        gauge.load().unwrap(),
+        Some(Gauge {
+            value: 42.5,
+            seq: 2
+        })
+    );
 }

@@ -8,7 +8,9 @@ use std::fs::File;
 use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
 use std::time::{Duration, Instant};
 
-use orbit_rs::shm::{LAYOUT_VERSION, MAGIC, PREFIX_BYTES, Segment, SegmentName, ShmError, SpecField, current_uid};
+use orbit_rs::shm::{
+    LAYOUT_VERSION, MAGIC, PREFIX_BYTES, Segment, SegmentName, ShmError, SpecField, current_uid,
+};
 use rustix::fs::Mode;
 use rustix::shm;
 
@@ -44,7 +46,14 @@ impl Drop for Unlink {
 }
 
 fn header(kind: u8, capacity: u64, payload: u64, stride: u64) -> [u64; 6] {
-    [MAGIC, LAYOUT_VERSION, u64::from(kind), capacity, payload, stride]
+    [
+        MAGIC,
+        LAYOUT_VERSION,
+        u64::from(kind),
+        capacity,
+        payload,
+        stride,
+    ]
 }
 
 fn segment_bytes(capacity: u64) -> u64 {
@@ -57,7 +66,10 @@ fn attach(name: &SegmentName, capacity: usize) -> ShmError {
 
 fn assert_names_segment(err: &ShmError, name: &SegmentName) {
     let text = err.to_string();
-    assert!(text.contains(name.as_str()), "error does not name the segment: {text}");
+    assert!(
+        text.contains(name.as_str()),
+        "error does not name the segment: {text}"
+    );
 }
 
 #[test]
@@ -71,10 +83,16 @@ fn foreign_owner_is_refused_and_untouched() {
     }
     let before = snapshot(&file);
     let err = attach(&name, 8);
-    assert!(matches!(err, ShmError::ForeignOwner { owner, .. } if owner == current_uid() + 4242), "{err}");
+    assert!(
+        matches!(err, ShmError::ForeignOwner { owner, .. } if owner == current_uid() + 4242),
+        "{err}"
+    );
     assert_names_segment(&err, &name);
     // open() must refuse too, not replace or "repair" it.
-    assert!(matches!(Segment::<64>::open(name.clone(), KIND, 8), Err(ShmError::ForeignOwner { .. })));
+    assert!(matches!(
+        Segment::<64>::open(name.clone(), KIND, 8),
+        Err(ShmError::ForeignOwner { .. })
+    ));
     assert_eq!(snapshot(&file), before);
 }
 
@@ -84,10 +102,14 @@ fn group_or_other_permissions_are_refused_and_untouched() {
         let name = name(&format!("mode{mode:o}"), KIND);
         let _u = Unlink(name.clone());
         let file = raw_object(&name, segment_bytes(8), &header(KIND, 8, 64, 128));
-        file.set_permissions(std::fs::Permissions::from_mode(mode)).unwrap();
+        file.set_permissions(std::fs::Permissions::from_mode(mode))
+            .unwrap();
         let before = snapshot(&file);
         let err = attach(&name, 8);
-        assert!(matches!(err, ShmError::InsecureMode { mode: m, .. } if m == mode), "{err}");
+        assert!(
+            matches!(err, ShmError::InsecureMode { mode: m, .. } if m == mode),
+            "{err}"
+        );
         assert_names_segment(&err, &name);
         assert_eq!(snapshot(&file), before);
     }
@@ -102,7 +124,10 @@ fn wrong_magic_and_layout_version_are_named() {
     let file = raw_object(&name, segment_bytes(8), &words);
     let before = snapshot(&file);
     let err = attach(&name, 8);
-    assert!(matches!(err, ShmError::BadMagic { found, .. } if found == words[0]), "{err}");
+    assert!(
+        matches!(err, ShmError::BadMagic { found, .. } if found == words[0]),
+        "{err}"
+    );
     assert_names_segment(&err, &name);
     assert_eq!(snapshot(&file), before);
 
@@ -112,14 +137,22 @@ fn wrong_magic_and_layout_version_are_named() {
     words[1] = LAYOUT_VERSION + 1;
     raw_object(&name, segment_bytes(8), &words);
     let err = attach(&name, 8);
-    assert!(matches!(err, ShmError::LayoutVersion { found, .. } if found == LAYOUT_VERSION + 1), "{err}");
+    assert!(
+        matches!(err, ShmError::LayoutVersion { found, .. } if found == LAYOUT_VERSION + 1),
+        "{err}"
+    );
     assert_names_segment(&err, &name);
 }
 
 #[test]
 fn each_spec_mismatch_is_named_with_both_values() {
     let cases: [([u64; 6], SpecField, u64, u64); 4] = [
-        (header(KIND + 1, 8, 64, 128), SpecField::Kind, u64::from(KIND), u64::from(KIND + 1)),
+        (
+            header(KIND + 1, 8, 64, 128),
+            SpecField::Kind,
+            u64::from(KIND),
+            u64::from(KIND + 1),
+        ),
         (header(KIND, 16, 64, 128), SpecField::Capacity, 8, 16),
         (header(KIND, 8, 56, 128), SpecField::Payload, 64, 56),
         (header(KIND, 8, 64, 64), SpecField::Stride, 128, 64),
@@ -131,7 +164,12 @@ fn each_spec_mismatch_is_named_with_both_values() {
         let before = snapshot(&file);
         let err = attach(&name, 8);
         match &err {
-            ShmError::SpecMismatch { field: f, expected: e, found: g, .. } => {
+            ShmError::SpecMismatch {
+                field: f,
+                expected: e,
+                found: g,
+                ..
+            } => {
                 assert_eq!((*f, *e, *g), (field, expected, found), "{err}");
             }
             other => panic!("expected a spec mismatch, got {other}"),
@@ -147,7 +185,18 @@ fn a_real_segment_with_another_payload_is_a_mismatch() {
     let _u = Unlink(name.clone());
     let _small = Segment::<64>::create(name.clone(), KIND, 8).unwrap();
     let err = Segment::<128>::attach(name.clone(), KIND, 8).unwrap_err();
-    assert!(matches!(err, ShmError::SpecMismatch { field: SpecField::Payload, expected: 128, found: 64, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            ShmError::SpecMismatch {
+                field: SpecField::Payload,
+                expected: 128,
+                found: 64,
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[test]
@@ -157,7 +206,10 @@ fn truncated_segment_is_too_small_not_sigbus() {
     let short = segment_bytes(8) - 1;
     raw_object(&name, short, &header(KIND, 8, 64, 128));
     let err = attach(&name, 8);
-    assert!(matches!(err, ShmError::TooSmall { size, needed, .. } if size == short && needed == short + 1), "{err}");
+    assert!(
+        matches!(err, ShmError::TooSmall { size, needed, .. } if size == short && needed == short + 1),
+        "{err}"
+    );
     assert_names_segment(&err, &name);
     // A header-only object, for a huge declared capacity, is refused the same way.
     let name = self::name("huge", KIND);
@@ -180,7 +232,10 @@ fn uninitialised_segments_time_out_with_a_clear_error() {
         let start = Instant::now();
         let err = attach(&name, 8);
         assert!(matches!(err, ShmError::NotInitialized { .. }), "{err}");
-        assert!(start.elapsed() >= Duration::from_secs(1), "waited for the creator first");
+        assert!(
+            start.elapsed() >= Duration::from_secs(1),
+            "waited for the creator first"
+        );
         assert_names_segment(&err, &name);
         assert_eq!(snapshot(&file), before);
     }
@@ -194,14 +249,24 @@ fn created_segments_are_private_and_self_describing() {
     assert!(seg.created());
     let file = File::from(shm::open(name.as_str(), shm::OFlags::RDONLY, Mode::empty()).unwrap());
     let (mode, uid, size, bytes) = snapshot(&file);
-    assert_eq!((mode & 0o777, uid, size), (0o600, current_uid(), segment_bytes(8)));
+    assert_eq!(
+        (mode & 0o777, uid, size),
+        (0o600, current_uid(), segment_bytes(8))
+    );
     let word = |i: usize| u64::from_ne_bytes(bytes[i * 8..i * 8 + 8].try_into().unwrap());
-    assert_eq!([word(0), word(1), word(2), word(3), word(4), word(5)], header(KIND, 8, 64, 128));
+    assert_eq!(
+        [word(0), word(1), word(2), word(3), word(4), word(5)],
+        header(KIND, 8, 64, 128)
+    );
     let id = seg.ring().publish(1, 2, b"hello").unwrap();
     let other = Segment::<64>::open(name.clone(), KIND, 8).unwrap();
     assert!(!other.created());
     assert_eq!(other.ring().read(id).unwrap().payload[..], *b"hello");
     assert!(Segment::<64>::unlink(&name).unwrap());
     assert!(!Segment::<64>::unlink(&name).unwrap());
-    assert_eq!(other.ring().read_head().unwrap().id, id, "mappings outlive the name");
+    assert_eq!(
+        other.ring().read_head().unwrap().id,
+        id,
+        "mappings outlive the name"
+    );
 }

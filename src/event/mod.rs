@@ -187,7 +187,10 @@ impl OrbitEventBus {
     /// Returns its counter.
     #[doc(hidden)]
     pub fn stall_mid_write_for_test(&self) -> Result<u64> {
-        Ok(self.ring.ring().stall_mid_write_for_test(FRAME_KIND_EVENT, 0, &[0xEE; 64], 1)?)
+        Ok(self
+            .ring
+            .ring()
+            .stall_mid_write_for_test(FRAME_KIND_EVENT, 0, &[0xEE; 64], 1)?)
     }
 
     /// Hands every event after `cursor` to `visit` without allocating; returns the number of

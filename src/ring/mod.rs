@@ -157,6 +157,18 @@ pub struct Frame<const N: usize> {
 }
 
 impl<const N: usize> Frame<N> {
+    /// An empty frame, to fill buffers for [`Ring::poll_into`].
+    #[must_use]
+    pub const fn empty() -> Self {
+        Self {
+            id: NetId64::from_raw(0),
+            counter: 0,
+            kind: 0,
+            version: 0,
+            payload: heapless::Vec::new(),
+        }
+    }
+
     /// Copies a borrowed frame; `None` if its payload exceeds `N` bytes.
     #[must_use]
     pub fn from_ref(frame: &FrameRef<'_>) -> Option<Self> {
@@ -552,6 +564,38 @@ where
         &self,
         cursor: &mut Cursor,
         patience: Patience,
+        visit: F,
+    ) -> Poll {
+        self.walk(cursor, patience, u64::MAX, visit)
+    }
+
+    /// Copies frames after `cursor` into `out` (no allocation) and returns how many were
+    /// filled. Stops when `out` is full — the cursor then rests on the first frame that did not
+    /// fit, so nothing is skipped; poll again for the rest.
+    pub fn poll_into(&self, cursor: &mut Cursor, out: &mut [Frame<N>]) -> (usize, Poll) {
+        let mut filled = 0;
+        let limit = out.len() as u64;
+        let poll = self.walk(cursor, Patience::Polls, limit, |frame| {
+            if let Some(slot) = out.get_mut(filled) {
+                slot.id = frame.id;
+                slot.counter = frame.counter;
+                slot.kind = frame.kind;
+                slot.version = frame.version;
+                slot.payload.clear();
+                // Cannot fail: a delivered payload is at most N bytes.
+                let _ = slot.payload.extend_from_slice(frame.payload);
+                filled += 1;
+            }
+        });
+        (filled, poll)
+    }
+
+    /// The poll walk: delivers at most `limit` frames.
+    fn walk<F: FnMut(FrameRef<'_>)>(
+        &self,
+        cursor: &mut Cursor,
+        patience: Patience,
+        limit: u64,
         mut visit: F,
     ) -> Poll {
         let mut poll = Poll::default();
@@ -576,6 +620,7 @@ where
         let mut buf = <PayloadSize<N> as SupportedPayload>::ZERO_BUF;
         while next < head {
             match self.inspect(next, &mut buf) {
+                Inspect::Frame(_) if poll.delivered >= limit => break,
                 Inspect::Frame(header) => {
                     visit(FrameRef {
                         id: header.id,
