@@ -2,7 +2,7 @@
 //!
 //! Event reads ask "which frames have appeared since my cursor?" — unlike a cache ("newest
 //! value for this key", see [`Orbital`](crate::Orbital)). All topics share one ring (kind
-//! [`EVENT_RING_KIND`]); the topic travels inside the frame ([`codec`](crate::codec)), so a new
+//! [`EVENT_RING_KIND`]); the topic travels inside the frame ([`codec`]), so a new
 //! event type needs no new segment. Frames that fail to decode are counted in `lagged`, never
 //! delivered lossily.
 

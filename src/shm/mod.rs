@@ -1,5 +1,5 @@
 //! POSIX shared-memory rings. Names, header layout and errors are always available with
-//! `std`; creating and mapping segments ([`Segment`]) needs the `shm` feature on Unix.
+//! `std`; creating and mapping segments (`Segment`) needs the `shm` feature on Unix.
 //!
 //! Files: `name.rs` builds and validates segment names; `header.rs` is the segment layout and
 //! its validation; `segment.rs` creates, attaches and maps segments (the only `unsafe` in the
@@ -7,7 +7,7 @@
 //!
 //! One segment per ring, named `/orbit-{fleet}-{kind}-{uid}`, mode 0600. Creation is
 //! race-free: `O_CREAT | O_EXCL` picks exactly one creator, which sizes the object, writes the
-//! header and publishes the magic last; attachers wait (bounded by [`INIT_WAIT`]) for the
+//! header and publishes the magic last; attachers wait (bounded by `INIT_WAIT`) for the
 //! magic. Attach refuses segments owned by another user or open to group/others, checks the
 //! magic, layout version, kind, capacity, payload capacity and stride, and checks the object's
 //! real size before mapping it.
