@@ -1,6 +1,7 @@
 //! The reference system's four event-bus tests, on the in-process and the shared-memory
 //! backing, plus the bus's error and reset behaviour.
 
+#[macro_use]
 mod common;
 
 use common::{Kind, TestFleet, join};
@@ -117,18 +118,6 @@ fn reset_is_reported_to_live_cursors(kind: Kind) {
     );
     let mut from_counter = OrbitEventCursor::from_counter(4);
     assert_eq!(bus.poll(&mut from_counter).events.len(), 1);
-}
-
-macro_rules! on_both_backings {
-    ($($test:ident),* $(,)?) => {
-        mod in_process {
-            $(#[test] fn $test() { super::$test(super::Kind::Local) })*
-        }
-        #[cfg(all(feature = "shm", unix))]
-        mod shared_memory {
-            $(#[test] fn $test() { super::$test(super::Kind::Shm) })*
-        }
-    };
 }
 
 on_both_backings!(

@@ -1,6 +1,7 @@
 //! Fleets on both backings: node and name checks, typed rings (publish, poll, read_head, read,
 //! head), spec mismatches, Orbital<T>, lifecycle (unlink), errors that reach the caller.
 
+#[macro_use]
 mod common;
 
 use std::sync::Arc;
@@ -159,18 +160,6 @@ fn orbital_stores_the_newest_value(kind: Kind) {
             max: 480
         })
     ));
-}
-
-macro_rules! on_both_backings {
-    ($($test:ident),* $(,)?) => {
-        mod in_process {
-            $(#[test] fn $test() { super::$test(super::Kind::Local) })*
-        }
-        #[cfg(all(feature = "shm", unix))]
-        mod shared_memory {
-            $(#[test] fn $test() { super::$test(super::Kind::Shm) })*
-        }
-    };
 }
 
 on_both_backings!(

@@ -1,5 +1,5 @@
 //! Helpers shared by the fleet and shared-memory tests.
-#![allow(dead_code)]
+#![allow(dead_code, unused_macros)]
 
 use std::sync::Arc;
 
@@ -33,4 +33,18 @@ pub fn join(kind: Kind, label: &str, node: u16) -> Result<TestFleet> {
         Kind::Shm => Fleet::join_shm(&name, node)?,
     };
     Ok(TestFleet(Arc::new(fleet)))
+}
+
+/// Instantiates each `fn name(kind: Kind)` test once per backing: `in_process::name` and
+/// (with the `shm` feature on Unix) `shared_memory::name`.
+macro_rules! on_both_backings {
+    ($($test:ident),* $(,)?) => {
+        mod in_process {
+            $(#[test] fn $test() { super::$test(super::Kind::Local) })*
+        }
+        #[cfg(all(feature = "shm", unix))]
+        mod shared_memory {
+            $(#[test] fn $test() { super::$test(super::Kind::Shm) })*
+        }
+    };
 }
