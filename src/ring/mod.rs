@@ -482,8 +482,9 @@ where
         self.copy(slot, before, counter, buf)
     }
 
-    /// Reads whatever committed frame the slot of `counter` holds (any lap up to `counter`);
-    /// returns the frame's own counter with the header.
+    /// Reads whatever committed frame the slot of `counter` holds (any lap, including one a
+    /// writer committed after the caller loaded the head); returns the frame's own counter with
+    /// the header.
     fn inspect_latest(
         &self,
         counter: u64,
@@ -496,8 +497,8 @@ where
             return None;
         }
         let held = before / 2 - 1;
-        if held > counter || held & self.mask != counter & self.mask {
-            return None; // Not a lap of this slot that the head has reached: corrupt.
+        if held & self.mask != counter & self.mask {
+            return None; // Not a lap of this slot at all: corrupt.
         }
         match self.copy(slot, before, held, buf) {
             Inspect::Frame(header) => Some((held, header)),
@@ -672,8 +673,9 @@ where
         let oldest = head.saturating_sub(self.capacity() as u64);
         let mut buf = <PayloadSize<N> as SupportedPayload>::ZERO_BUF;
         let mut best: Option<Frame<N>> = None;
-        // Walking back from the newest counter, a slot holds either exactly that counter (then
-        // no slot still to visit can hold anything newer) or an older lap of it.
+        // Walking back from the newest counter, a slot holds exactly that counter, an older lap
+        // of it, or (a writer raced us) a newer one; once the best frame found is at least the
+        // counter being visited, no slot still to visit can hold anything newer.
         for counter in (oldest..head).rev() {
             if best.as_ref().is_some_and(|frame| frame.counter >= counter) {
                 break;
