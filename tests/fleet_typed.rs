@@ -109,6 +109,17 @@ fn typed_ring_round_trip(kind: Kind) {
         .poll::<Telemetry>(&mut at_head, |f| seen.push(f.payload.to_vec()))
         .unwrap();
     assert_eq!((poll.delivered, seen), (1, vec![b"alias".to_vec()]));
+    // The typed handle skips the fleet's ring lookup and sees the same ring.
+    let handle = fleet.ring::<Telemetry>().unwrap();
+    assert_eq!((handle.head(), handle.capacity()), (11, 8));
+    let id = handle.publish(1, 2, b"handle").unwrap();
+    assert_eq!(
+        fleet.read::<TelemetryAlias>(id).unwrap().unwrap().payload[..],
+        *b"handle"
+    );
+    let mut cursor = handle.cursor_at_head();
+    handle.publish(1, 3, b"next").unwrap();
+    assert_eq!(handle.poll_frames(&mut cursor).frames[0].version, 3);
 }
 
 fn same_kind_with_another_spec_is_an_error(kind: Kind) {

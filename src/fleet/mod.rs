@@ -1,7 +1,7 @@
 //! Fleets: named groups of peers (node ids) sharing typed rings, in one process or (feature
 //! `shm`) across processes over shared memory.
 //!
-//! Files: `mod.rs` — [`Fleet`], [`RingCursor`], [`RingPoll`]; `local.rs` — heap storage for
+//! Files: `mod.rs` — [`Fleet`], [`FleetRing`], [`RingCursor`], [`RingPoll`]; `local.rs` — heap storage for
 //! in-process rings; `shm.rs` — segment storage for shared-memory rings.
 //!
 //! Every ring of a fleet has slots of [`PAYLOAD_MAX`] bytes; each [`OrbitTyped`] type selects
@@ -13,6 +13,7 @@ mod orbital;
 #[cfg(all(feature = "shm", unix))]
 mod shm;
 
+use core::marker::PhantomData;
 use std::collections::HashMap;
 use std::string::{String, ToString};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -171,6 +172,95 @@ impl RingStore {
 
     pub(crate) fn cursor_at_head(&self) -> RingCursor {
         RingCursor::at(self.ring().cursor_at_head())
+    }
+}
+
+/// A handle on one typed ring of a fleet: the per-type operations without the fleet's ring
+/// lookup. Cheap to clone; keeps the ring (and its mapping) alive.
+pub struct FleetRing<T> {
+    store: Arc<RingStore>,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for FleetRing<T> {
+    fn clone(&self) -> Self {
+        Self {
+            store: self.store.clone(),
+            _type: PhantomData,
+        }
+    }
+}
+
+impl<T> core::fmt::Debug for FleetRing<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("FleetRing")
+            .field("kind", &self.store.kind)
+            .field("capacity", &self.store.capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: OrbitTyped> FleetRing<T> {
+    /// Publishes one frame; retries a few times if the writer had to abandon its counter.
+    pub fn publish(&self, frame_kind: u8, version: u64, payload: &[u8]) -> Result<NetId64> {
+        self.store.publish(frame_kind, version, payload)
+    }
+
+    /// Hands every frame after `cursor` to `visit` without allocating.
+    pub fn poll(&self, cursor: &mut RingCursor, visit: impl FnMut(FrameRef<'_>)) -> Poll {
+        self.store.poll(cursor, visit)
+    }
+
+    /// Copies every frame after `cursor` out of the ring.
+    pub fn poll_frames(&self, cursor: &mut RingCursor) -> RingPoll {
+        let mut frames = Vec::new();
+        let poll = self.poll(cursor, |frame| frames.extend(FleetFrame::from_ref(&frame)));
+        RingPoll {
+            frames,
+            loss: poll.loss,
+            rewound: poll.rewound,
+        }
+    }
+
+    /// The newest committed frame.
+    #[must_use]
+    pub fn read_head(&self) -> Option<FleetFrame> {
+        self.store.ring().read_head()
+    }
+
+    /// The frame with exactly this id, if the ring still holds it.
+    #[must_use]
+    pub fn read(&self, id: NetId64) -> Option<FleetFrame> {
+        self.store.ring().read(id)
+    }
+
+    /// The next counter the ring will hand out.
+    #[must_use]
+    pub fn head(&self) -> u64 {
+        self.store.ring().head()
+    }
+
+    /// A cursor that sees only frames published after this call.
+    #[must_use]
+    pub fn cursor_at_head(&self) -> RingCursor {
+        self.store.cursor_at_head()
+    }
+
+    /// Empties the ring and bumps its generation (see [`Ring::reset`]).
+    pub fn reset(&self) {
+        self.store.ring().reset();
+    }
+
+    /// The core ring handle (kind and node set), for hot loops.
+    #[must_use]
+    pub fn ring(&self) -> Ring<'_, PAYLOAD_MAX> {
+        self.store.ring()
+    }
+
+    /// Slots in the ring.
+    #[must_use]
+    pub fn capacity(&self) -> usize {
+        self.store.capacity
     }
 }
 
@@ -376,6 +466,14 @@ impl Fleet {
         self.open(T::KIND, T::CAPACITY, Some(capacity)).map(drop)
     }
 
+    /// `T`'s ring (opening it on first use).
+    pub fn ring<T: OrbitTyped>(&self) -> Result<FleetRing<T>> {
+        Ok(FleetRing {
+            store: self.store::<T>()?,
+            _type: PhantomData,
+        })
+    }
+
     /// Publishes one frame on `T`'s ring.
     pub fn publish<T: OrbitTyped>(
         &self,
@@ -383,7 +481,7 @@ impl Fleet {
         version: u64,
         payload: &[u8],
     ) -> Result<NetId64> {
-        self.store::<T>()?.publish(frame_kind, version, payload)
+        self.ring::<T>()?.publish(frame_kind, version, payload)
     }
 
     /// Hands every frame after `cursor` to `visit` without allocating.
@@ -392,44 +490,38 @@ impl Fleet {
         cursor: &mut RingCursor,
         visit: impl FnMut(FrameRef<'_>),
     ) -> Result<Poll> {
-        Ok(self.store::<T>()?.poll(cursor, visit))
+        Ok(self.ring::<T>()?.poll(cursor, visit))
     }
 
     /// Copies every frame after `cursor` out of `T`'s ring.
     pub fn poll_frames<T: OrbitTyped>(&self, cursor: &mut RingCursor) -> Result<RingPoll> {
-        let mut frames = Vec::new();
-        let poll = self.poll::<T>(cursor, |frame| frames.extend(FleetFrame::from_ref(&frame)))?;
-        Ok(RingPoll {
-            frames,
-            loss: poll.loss,
-            rewound: poll.rewound,
-        })
+        Ok(self.ring::<T>()?.poll_frames(cursor))
     }
 
     /// The newest committed frame of `T`'s ring.
     pub fn read_head<T: OrbitTyped>(&self) -> Result<Option<FleetFrame>> {
-        Ok(self.store::<T>()?.ring().read_head())
+        Ok(self.ring::<T>()?.read_head())
     }
 
     /// The frame with exactly this id, if `T`'s ring still holds it.
     pub fn read<T: OrbitTyped>(&self, id: NetId64) -> Result<Option<FleetFrame>> {
-        Ok(self.store::<T>()?.ring().read(id))
+        Ok(self.ring::<T>()?.read(id))
     }
 
     /// The next counter `T`'s ring will hand out.
     pub fn head<T: OrbitTyped>(&self) -> Result<u64> {
-        Ok(self.store::<T>()?.ring().head())
+        Ok(self.ring::<T>()?.head())
     }
 
     /// A cursor that sees only frames published after this call.
     pub fn cursor_at_head<T: OrbitTyped>(&self) -> Result<RingCursor> {
-        Ok(self.store::<T>()?.cursor_at_head())
+        Ok(self.ring::<T>()?.cursor_at_head())
     }
 
     /// Empties `T`'s ring and bumps its generation (live cursors rewind; see
     /// [`Ring::reset`]).
     pub fn reset_ring<T: OrbitTyped>(&self) -> Result<()> {
-        self.store::<T>()?.ring().reset();
+        self.ring::<T>()?.reset();
         Ok(())
     }
 
