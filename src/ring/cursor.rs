@@ -45,13 +45,6 @@ impl Cursor {
         self.generation = generation;
         self
     }
-
-    pub(crate) fn advance_to(&mut self, next: u64) {
-        if next != self.next {
-            self.next = next;
-            self.stalls = 0;
-        }
-    }
 }
 
 impl Default for Cursor {

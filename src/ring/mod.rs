@@ -482,9 +482,9 @@ where
         self.copy(slot, before, counter, buf)
     }
 
-    /// Reads whatever committed frame the slot of `counter` holds (any lap, including one a
-    /// writer committed after the caller loaded the head); returns the frame's own counter with
-    /// the header.
+    /// Reads whatever committed frame the slot of `counter` holds (any lap the head has
+    /// reached, including one a writer committed after the caller loaded the head); returns the
+    /// frame's own counter with the header.
     fn inspect_latest(
         &self,
         counter: u64,
@@ -497,8 +497,11 @@ where
             return None;
         }
         let held = before / 2 - 1;
-        if held & self.mask != counter & self.mask {
-            return None; // Not a lap of this slot at all: corrupt.
+        // A later lap is genuine only if the head has reached it: its writer claimed it (head
+        // RMW) before committing, and our acquire load of the seq makes that claim visible to
+        // the head load below. Anything else is a corrupt or hostile slot.
+        if held & self.mask != counter & self.mask || (held > counter && held >= self.head()) {
+            return None;
         }
         match self.copy(slot, before, held, buf) {
             Inspect::Frame(header) => Some((held, header)),
@@ -607,7 +610,12 @@ where
         let known = cursor.generation != Cursor::ANY_GENERATION;
         if known && (cursor.generation != generation || cursor.next > head) {
             poll.rewound = true;
-            cursor.advance_to(0);
+            cursor.next = 0;
+            cursor.stalls = 0;
+        } else if !known && cursor.next > head {
+            // A cursor created past the head waits for the head to reach it, and only then
+            // joins a generation: a head below it is not evidence of a reset yet.
+            return poll;
         }
         cursor.generation = generation;
 
