@@ -1,0 +1,367 @@
+//! Cross-process one-way latency: ping-pong between two processes pinned to different cores,
+//! one-way = round trip / 2, percentiles from an HDR histogram.
+//!
+//! Transports, measured in the same run:
+//! * `orbit`: two shared-memory fleet rings (ping, pong) of 64-byte frames, busy-polled;
+//! * `floor`: a minimal single-writer seqlock slot per direction in a shared-memory object
+//!   (odd seq, release fence, relaxed word stores, even seq) — the hardware limit;
+//! * `uds`: a Unix domain stream socket, non-blocking, busy-polled.
+//!
+//! `cargo bench --all-features --bench xproc` (`ORBIT_XPROC_ITERS` sets the round trips).
+#![allow(clippy::disallowed_types)] // The floor uses std atomics directly.
+
+use std::env;
+use std::fs::File;
+use std::io::{ErrorKind, Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::process::{Child, Command};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering, fence};
+use std::time::Instant;
+
+mod common;
+
+use common::pin;
+use hdrhistogram::Histogram;
+use orbit_rs::{Fleet, FleetRing, OrbitTyped, RingCursor};
+
+const CHILD: &str = "ORBIT_XPROC_CHILD";
+const NAME: &str = "ORBIT_XPROC_NAME";
+const STOP: u64 = u64::MAX;
+const WORDS: usize = 8; // 64-byte messages
+
+struct Ping;
+impl OrbitTyped for Ping {
+    const KIND: u8 = 70;
+    const CAPACITY: usize = 1024;
+}
+struct Pong;
+impl OrbitTyped for Pong {
+    const KIND: u8 = 71;
+    const CAPACITY: usize = 1024;
+}
+
+fn message(seq: u64) -> [u8; 64] {
+    let mut m = [0xA5u8; 64];
+    m[..8].copy_from_slice(&seq.to_le_bytes());
+    m
+}
+
+fn seq_of(bytes: &[u8]) -> u64 {
+    u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"))
+}
+
+/// One transport's two ends.
+trait Transport {
+    fn send(&mut self, seq: u64);
+    /// Busy-waits for the next message and returns its sequence number.
+    fn recv(&mut self) -> u64;
+}
+
+// ---- orbit ------------------------------------------------------------------------------
+
+struct Orbit {
+    _fleet: Arc<Fleet>,
+    tx_ping: Option<FleetRing<Ping>>,
+    tx_pong: Option<FleetRing<Pong>>,
+    rx_ping: Option<(FleetRing<Ping>, RingCursor)>,
+    rx_pong: Option<(FleetRing<Pong>, RingCursor)>,
+}
+
+impl Orbit {
+    fn join(name: &str, parent: bool) -> Self {
+        let fleet = Arc::new(Fleet::join_shm(name, u16::from(!parent)).expect("join"));
+        let ping = fleet.ring::<Ping>().expect("ping ring");
+        let pong = fleet.ring::<Pong>().expect("pong ring");
+        if parent {
+            Self {
+                tx_ping: Some(ping),
+                rx_pong: Some((pong, RingCursor::from_start())),
+                tx_pong: None,
+                rx_ping: None,
+                _fleet: fleet,
+            }
+        } else {
+            Self {
+                tx_pong: Some(pong),
+                rx_ping: Some((ping, RingCursor::from_start())),
+                tx_ping: None,
+                rx_pong: None,
+                _fleet: fleet,
+            }
+        }
+    }
+}
+
+impl Transport for Orbit {
+    fn send(&mut self, seq: u64) {
+        let m = message(seq);
+        match (&self.tx_ping, &self.tx_pong) {
+            (Some(ring), _) => ring.publish(0, seq, &m).map(drop),
+            (_, Some(ring)) => ring.publish(0, seq, &m).map(drop),
+            _ => unreachable!(),
+        }
+        .expect("publish");
+    }
+
+    fn recv(&mut self) -> u64 {
+        let mut got = None;
+        while got.is_none() {
+            let poll = match (&mut self.rx_ping, &mut self.rx_pong) {
+                (Some((ring, cursor)), _) => ring.poll(cursor, |f| got = Some(seq_of(f.payload))),
+                (_, Some((ring, cursor))) => ring.poll(cursor, |f| got = Some(seq_of(f.payload))),
+                _ => unreachable!(),
+            };
+            assert_eq!(poll.loss.total(), 0, "ping-pong never laps the ring");
+            std::hint::spin_loop();
+        }
+        got.unwrap_or(0)
+    }
+}
+
+// ---- floor: one seqlock slot per direction in a shared-memory object --------------------
+
+#[repr(C, align(64))]
+struct FloorSlot {
+    seq: AtomicU64,
+    words: [AtomicU64; WORDS],
+}
+
+struct Floor {
+    map: memmap2::MmapRaw,
+    tx: usize,
+    sent: u64,
+    received: u64,
+}
+
+impl Floor {
+    fn open(name: &str, parent: bool) -> Self {
+        use rustix::fs::Mode;
+        use rustix::shm;
+        let flags = if parent {
+            shm::OFlags::CREATE | shm::OFlags::EXCL | shm::OFlags::RDWR
+        } else {
+            shm::OFlags::RDWR
+        };
+        let file = File::from(shm::open(name, flags, Mode::RUSR | Mode::WUSR).expect("shm_open"));
+        let len = 2 * size_of::<FloorSlot>();
+        if parent {
+            file.set_len(len as u64).expect("ftruncate");
+        }
+        let map = memmap2::MmapOptions::new()
+            .len(len)
+            .map_raw(&file)
+            .expect("mmap");
+        Self {
+            map,
+            tx: usize::from(!parent),
+            sent: 0,
+            received: 0,
+        }
+    }
+
+    fn slot(&self, i: usize) -> &FloorSlot {
+        debug_assert!(i < 2 && self.map.len() >= 2 * size_of::<FloorSlot>());
+        // SAFETY: the mapping is page-aligned and holds two FloorSlots (sized by the parent
+        // before the child opens it); a FloorSlot is atomics only, valid for any bytes.
+        unsafe { &*self.map.as_ptr().cast::<FloorSlot>().add(i) }
+    }
+}
+
+impl Transport for Floor {
+    fn send(&mut self, seq: u64) {
+        let slot = self.slot(self.tx);
+        let stamp = 2 * self.sent;
+        slot.seq.store(stamp + 1, Ordering::Relaxed);
+        fence(Ordering::Release);
+        let m = message(seq);
+        for (i, word) in slot.words.iter().enumerate() {
+            word.store(
+                u64::from_ne_bytes(m[i * 8..i * 8 + 8].try_into().unwrap()),
+                Ordering::Relaxed,
+            );
+        }
+        slot.seq.store(stamp + 2, Ordering::Release);
+        self.sent += 1;
+    }
+
+    fn recv(&mut self) -> u64 {
+        let slot = self.slot(1 - self.tx);
+        let want = 2 * self.received + 2;
+        loop {
+            if slot.seq.load(Ordering::Acquire) == want {
+                let mut words = [0u64; WORDS];
+                for (dst, word) in words.iter_mut().zip(&slot.words) {
+                    *dst = word.load(Ordering::Relaxed);
+                }
+                fence(Ordering::Acquire);
+                if slot.seq.load(Ordering::Relaxed) == want {
+                    self.received += 1;
+                    return u64::from_ne_bytes(words[0].to_ne_bytes());
+                }
+            }
+            std::hint::spin_loop();
+        }
+    }
+}
+
+// ---- uds -------------------------------------------------------------------------------
+
+struct Uds(UnixStream);
+
+impl Transport for Uds {
+    fn send(&mut self, seq: u64) {
+        let m = message(seq);
+        let mut sent = 0;
+        while sent < m.len() {
+            match self.0.write(&m[sent..]) {
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => std::hint::spin_loop(),
+                Err(e) => panic!("uds write: {e}"),
+            }
+        }
+    }
+
+    fn recv(&mut self) -> u64 {
+        let mut m = [0u8; 64];
+        let mut got = 0;
+        while got < m.len() {
+            match self.0.read(&mut m[got..]) {
+                Ok(0) => panic!("uds peer closed"),
+                Ok(n) => got += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => std::hint::spin_loop(),
+                Err(e) => panic!("uds read: {e}"),
+            }
+        }
+        seq_of(&m)
+    }
+}
+
+// ---- driver ----------------------------------------------------------------------------
+
+fn echo(mut t: impl Transport) {
+    pin(1);
+    loop {
+        let seq = t.recv();
+        t.send(seq);
+        if seq == STOP {
+            return;
+        }
+    }
+}
+
+fn spawn_child(role: &str, name: &str) -> Child {
+    Command::new(env::current_exe().expect("exe"))
+        .env(CHILD, role)
+        .env(NAME, name)
+        .spawn()
+        .expect("spawn child")
+}
+
+fn measure(mut t: impl Transport, child: Child, iters: u64) -> Histogram<u64> {
+    pin(0);
+    let warmup = iters / 10;
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("histogram");
+    for seq in 0..warmup + iters {
+        let start = Instant::now();
+        t.send(seq);
+        let echoed = t.recv();
+        let one_way = start.elapsed().as_nanos() as u64 / 2;
+        assert_eq!(echoed, seq, "echo out of order");
+        if seq >= warmup {
+            hist.record(one_way.max(1)).expect("record");
+        }
+    }
+    t.send(STOP);
+    assert_eq!(t.recv(), STOP);
+    let mut child = child;
+    assert!(child.wait().expect("child").success());
+    hist
+}
+
+fn main() {
+    if let Ok(role) = env::var(CHILD) {
+        let name = env::var(NAME).expect("name");
+        match role.as_str() {
+            "orbit" => echo(Orbit::join(&name, false)),
+            "floor" => echo(Floor::open(&name, false)),
+            "uds" => {
+                let stream = UnixStream::connect(&name).expect("connect");
+                stream.set_nonblocking(true).expect("nonblocking");
+                echo(Uds(stream));
+            }
+            other => panic!("unknown role {other}"),
+        }
+        return;
+    }
+    if env::args().any(|a| a == "--list") {
+        return; // `cargo bench -- --list` and test discovery: nothing to list.
+    }
+    let iters: u64 = env::var("ORBIT_XPROC_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
+    let pid = std::process::id();
+    let mut rows = Vec::new();
+
+    let floor_name = format!("/orbit-bench-floor-{pid}");
+    let floor = Floor::open(&floor_name, true);
+    let child = spawn_child("floor", &floor_name);
+    rows.push(("floor (seqlock slot)", measure(floor, child, iters)));
+    let _ = rustix::shm::unlink(floor_name.as_str());
+
+    let fleet = format!("bench-{pid}");
+    let orbit = Orbit::join(&fleet, true);
+    let child = spawn_child("orbit", &fleet);
+    rows.push(("orbit (shm fleet rings)", measure(orbit, child, iters)));
+    let _ = Fleet::join_shm(&fleet, 0).and_then(|f| {
+        f.ring::<Ping>()?;
+        f.ring::<Pong>()?;
+        f.unlink()
+    });
+
+    let sock = env::temp_dir().join(format!("orbit-bench-{pid}.sock"));
+    let listener = UnixListener::bind(&sock).expect("bind");
+    let child = spawn_child("uds", sock.to_str().expect("utf-8 path"));
+    let (stream, _) = listener.accept().expect("accept");
+    stream.set_nonblocking(true).expect("nonblocking");
+    rows.push((
+        "unix socket (busy-poll)",
+        measure(Uds(stream), child, iters),
+    ));
+    let _ = std::fs::remove_file(&sock);
+
+    let floor_p50 = rows[0].1.value_at_quantile(0.5) as f64;
+    let floor_p999 = rows[0].1.value_at_quantile(0.999) as f64;
+    println!("\ncross-process one-way latency, 64-byte messages, {iters} round trips (ns)\n");
+    println!("| transport | p50 | p99 | p99.9 | max | p50 / floor | p99.9 / floor |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for (name, h) in &rows {
+        let (p50, p99, p999) = (
+            h.value_at_quantile(0.5),
+            h.value_at_quantile(0.99),
+            h.value_at_quantile(0.999),
+        );
+        println!(
+            "| {name} | {p50} | {p99} | {p999} | {} | {:.2} | {:.2} |",
+            h.max(),
+            p50 as f64 / floor_p50,
+            p999 as f64 / floor_p999
+        );
+    }
+    // Machine-readable copy for scripts/ (plots).
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/xproc");
+    if let (Ok(()), Ok(mut out)) = (
+        std::fs::create_dir_all(&dir),
+        File::create(dir.join("latency.csv")),
+    ) {
+        {
+            let _ = writeln!(out, "transport,quantile,ns");
+            for (name, h) in &rows {
+                for q in [0.5, 0.9, 0.99, 0.999, 0.9999] {
+                    let _ = writeln!(out, "{name},{q},{}", h.value_at_quantile(q));
+                }
+            }
+        }
+    }
+}
