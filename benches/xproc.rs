@@ -19,9 +19,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering, fence};
 use std::time::Instant;
 
-mod common;
-
-use common::pin;
 use hdrhistogram::Histogram;
 use orbit_rs::{Fleet, FleetRing, OrbitTyped, RingCursor};
 
@@ -39,6 +36,12 @@ struct Pong;
 impl OrbitTyped for Pong {
     const KIND: u8 = 71;
     const CAPACITY: usize = 1024;
+}
+
+/// Pins the calling thread to CPU `id`. By number, not through `get_core_ids`: that lists only
+/// the CPUs of the current mask, which a child inherits from its already-pinned parent.
+fn pin(id: usize) {
+    let _ = core_affinity::set_for_current(core_affinity::CoreId { id });
 }
 
 fn message(seq: u64) -> [u8; 64] {
@@ -258,7 +261,8 @@ fn spawn_child(role: &str, name: &str) -> Child {
         .expect("spawn child")
 }
 
-fn measure(mut t: impl Transport, child: Child, iters: u64) -> Histogram<u64> {
+fn measure(name: &str, mut t: impl Transport, child: Child, iters: u64) -> Histogram<u64> {
+    eprintln!("xproc: measuring {name} ({iters} round trips)");
     pin(0);
     let warmup = iters / 10;
     let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("histogram");
@@ -307,13 +311,19 @@ fn main() {
     let floor_name = format!("/orbit-bench-floor-{pid}");
     let floor = Floor::open(&floor_name, true);
     let child = spawn_child("floor", &floor_name);
-    rows.push(("floor (seqlock slot)", measure(floor, child, iters)));
+    rows.push((
+        "floor (seqlock slot)",
+        measure("floor", floor, child, iters),
+    ));
     let _ = rustix::shm::unlink(floor_name.as_str());
 
     let fleet = format!("bench-{pid}");
     let orbit = Orbit::join(&fleet, true);
     let child = spawn_child("orbit", &fleet);
-    rows.push(("orbit (shm fleet rings)", measure(orbit, child, iters)));
+    rows.push((
+        "orbit (shm fleet rings)",
+        measure("orbit", orbit, child, iters),
+    ));
     let _ = Fleet::join_shm(&fleet, 0).and_then(|f| {
         f.ring::<Ping>()?;
         f.ring::<Pong>()?;
@@ -327,7 +337,7 @@ fn main() {
     stream.set_nonblocking(true).expect("nonblocking");
     rows.push((
         "unix socket (busy-poll)",
-        measure(Uds(stream), child, iters),
+        measure("uds", Uds(stream), child, iters),
     ));
     let _ = std::fs::remove_file(&sock);
 
