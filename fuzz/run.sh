@@ -14,8 +14,7 @@ esac
 FUZZ_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$FUZZ_DIR"
 
-TARGETS=(event_decode ring_hostile netid_parse)
-# TODO(segment_header): add `segment_header` here once src/shm/ lands (see fuzz/Cargo.toml).
+TARGETS=(event_decode ring_hostile netid_parse segment_header)
 
 SCRATCH="$(mktemp -d "${TMPDIR:-/tmp}/orbit-fuzz.XXXXXX")"
 trap 'rm -rf "$SCRATCH"' EXIT

@@ -1,6 +1,6 @@
 //! Fuzz findings as plain tests, plus a replay of the committed seed corpora.
 //!
-//! Every file under `fuzz/corpus/{event_decode,netid_parse,ring_hostile}/` goes through the
+//! Every file under `fuzz/corpus/{event_decode,netid_parse,ring_hostile,segment_header}/` goes through the
 //! same checks as its fuzz target (`tests/checks/`), so `cargo test` on stable exercises the
 //! corpus. Each crash a fuzz run finds gets a test here; a bug in the library stays
 //! `#[ignore]`d, naming the bug, until the fix lands.
@@ -13,6 +13,8 @@ mod event;
 mod netid;
 #[path = "checks/ring.rs"]
 mod ring;
+#[path = "checks/segment.rs"]
+mod segment;
 
 use orbit_rs::{Cursor, Head, NetId64, NodeId, Ring, Slot};
 use std::path::Path;
@@ -43,6 +45,11 @@ fn event_decode_corpus() {
 #[test]
 fn netid_parse_corpus() {
     assert!(replay("netid_parse", netid::check) >= 5);
+}
+
+#[test]
+fn segment_header_corpus() {
+    assert!(replay("segment_header", segment::check) >= 5);
 }
 
 #[test]

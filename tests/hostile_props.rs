@@ -12,6 +12,8 @@
 mod event;
 #[path = "checks/ring.rs"]
 mod ring;
+#[path = "checks/segment.rs"]
+mod segment;
 
 use orbit_rs::codec::{self, EventRef};
 use proptest::collection::vec;
@@ -73,5 +75,15 @@ proptest! {
         prop_assert_eq!(codec::decode(&frame), Ok(event));
         mutate(&mut frame, &mutation);
         event::check(&frame);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// The `segment_header` property: attach validation of arbitrary headers and sizes.
+    #[test]
+    fn segment_header_validation_is_exact(bytes in vec(any::<u8>(), 0..400)) {
+        segment::check(&bytes);
     }
 }
