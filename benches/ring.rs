@@ -488,69 +488,32 @@ fn poll(c: &mut Criterion) {
         });
     }
     {
-        use tokio::sync::broadcast;
-        let (tx, mut rx) = broadcast::channel::<Payload>(CAPACITY);
-        group.bench_function("tokio", |b| {
-            b.iter_custom(|iters| {
-                timed_drains(iters, |fill| {
-                    if fill {
-                        for _ in 0..BATCH {
-                            tx.send(payload).unwrap();
-                        }
-                        return 0;
-                    }
-                    let mut delivered = 0;
-                    while let Ok(v) = rx.try_recv() {
-                        consume(&v);
-                        delivered += 1;
-                    }
-                    delivered
-                })
-            });
-        });
+        let (tx, mut rx) = tokio::sync::broadcast::channel::<Payload>(CAPACITY);
+        channel_drains(
+            &mut group,
+            "tokio",
+            || drop(tx.send(payload)),
+            || rx.try_recv().ok(),
+        );
     }
     {
         let (tx, rx) = crossbeam_channel::bounded::<Payload>(CAPACITY);
-        group.bench_function("crossbeam", |b| {
-            b.iter_custom(|iters| {
-                timed_drains(iters, |fill| {
-                    if fill {
-                        for _ in 0..BATCH {
-                            tx.send(payload).unwrap();
-                        }
-                        return 0;
-                    }
-                    let mut delivered = 0;
-                    while let Ok(v) = rx.try_recv() {
-                        consume(&v);
-                        delivered += 1;
-                    }
-                    delivered
-                })
-            });
-        });
+        channel_drains(
+            &mut group,
+            "crossbeam",
+            || tx.send(payload).unwrap(),
+            || rx.try_recv().ok(),
+        );
     }
     {
         let mut bus = bus::Bus::<Payload>::new(CAPACITY);
         let mut rx = bus.add_rx();
-        group.bench_function("bus", |b| {
-            b.iter_custom(|iters| {
-                timed_drains(iters, |fill| {
-                    if fill {
-                        for _ in 0..BATCH {
-                            bus.broadcast(payload);
-                        }
-                        return 0;
-                    }
-                    let mut delivered = 0;
-                    while let Ok(v) = rx.try_recv() {
-                        consume(&v);
-                        delivered += 1;
-                    }
-                    delivered
-                })
-            });
-        });
+        channel_drains(
+            &mut group,
+            "bus",
+            || bus.broadcast(payload),
+            || rx.try_recv().ok(),
+        );
     }
     {
         let builder =
@@ -576,6 +539,36 @@ fn poll(c: &mut Criterion) {
         });
     }
     group.finish();
+}
+
+/// Receives and consumes until `recv` comes back empty; returns how many frames it consumed.
+fn drain_with(mut recv: impl FnMut() -> Option<Payload>) -> u64 {
+    let mut delivered = 0;
+    while let Some(v) = recv() {
+        consume(&v);
+        delivered += 1;
+    }
+    delivered
+}
+
+/// Drain cost of a channel-like peer: [`BATCH`] sends (untimed), then one timed drain.
+fn channel_drains(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    mut send: impl FnMut(),
+    mut recv: impl FnMut() -> Option<Payload>,
+) {
+    group.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            timed_drains(iters, |fill| {
+                if fill {
+                    (0..BATCH).for_each(|_| send());
+                    return 0;
+                }
+                drain_with(&mut recv)
+            })
+        });
+    });
 }
 
 /// `iters` times: `step(true)` publishes a batch (untimed), then `step(false)` drains it
