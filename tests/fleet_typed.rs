@@ -4,8 +4,6 @@
 #[macro_use]
 mod common;
 
-use std::sync::Arc;
-
 use common::{Kind, join, unique_name};
 use orbit_rs::{Error, Fleet, NetId64, NodeId, OrbitTyped, Orbital, RingCursor};
 
@@ -184,6 +182,7 @@ on_both_backings!(
 mod shm_only {
     use super::*;
     use orbit_rs::shm::{ShmError, SpecField};
+    use std::sync::Arc;
 
     #[test]
     fn two_handles_share_rings_and_values() {

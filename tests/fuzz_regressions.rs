@@ -3,7 +3,7 @@
 //! Every file under `fuzz/corpus/{event_decode,netid_parse,ring_hostile,segment_header}/` goes through the
 //! same checks as its fuzz target (`tests/checks/`), so `cargo test` on stable exercises the
 //! corpus. Each crash a fuzz run finds gets a test here; a bug in the library stays
-//! `#[ignore]`d, naming the bug, until the fix lands.
+//! `#[ignore]`d, naming the bug, until the fix lands; all three found so far are fixed.
 // Not under Miri: the corpus replay reads files, which Miri's isolation forbids.
 #![cfg(not(miri))]
 
@@ -57,7 +57,7 @@ fn ring_hostile_corpus() {
     assert!(replay("ring_hostile", ring::check) >= 5);
 }
 
-/// `ring_hostile` finding (library bug, not fixed yet): a cursor that starts past the head
+/// `ring_hostile` finding (library bug, fixed in 128e9f5): a cursor that starts past the head
 /// waits on its first poll (`ring_basic.rs`: "A cursor past the head waits for the head to
 /// reach it"), but that poll records the ring's generation, so the second poll takes
 /// `next > head` for a head that moved backwards: it reports `rewound` and replays the ring
@@ -84,7 +84,7 @@ fn cursor_past_the_head_keeps_waiting() {
     assert_eq!((got, poll.accounted()), (vec![5], 1));
 }
 
-/// Found while writing the `ring_hostile` shadow model (library bug, not fixed yet): a rewind
+/// Found while writing the `ring_hostile` shadow model (library bug, fixed in 128e9f5): a rewind
 /// resets the cursor's stall count only when it moves the cursor, so a cursor that was stalled
 /// at counter 0 before a reset brings its spent patience into the new generation and gives up
 /// on the new counter 0 at its first poll instead of after `stall_polls` polls.
@@ -115,7 +115,7 @@ fn stall_budget_restarts_after_a_reset() {
 }
 
 /// `ring_hostile` finding after 5d95b75 ("read_head: accept a newer lap committed during the
-/// scan"; library bug, not fixed yet): `read_head` now takes any lap a slot claims, so one slot
+/// scan"; library bug, fixed in 128e9f5): `read_head` now takes any lap a slot claims, so one slot
 /// whose seq and id claim a counter far past the head (corrupt or hostile memory, where no
 /// writer could have committed it) is returned as the newest frame. Input that found it: the
 /// `head_wraps` seed of `fuzz/corpus/ring_hostile/`.

@@ -15,6 +15,7 @@ use std::string::String;
 
 use super::{ShmError, SpecField};
 use crate::ring::{PayloadSize, Slot, SupportedPayload};
+#[cfg(all(feature = "shm", unix))]
 use crate::sync::{AtomicU64, Ordering};
 
 /// `b"ORBITRNG"` as a little-endian word.
@@ -25,6 +26,7 @@ pub const LAYOUT_VERSION: u64 = 1;
 pub const PREFIX_BYTES: usize = 128;
 
 /// The header words as they sit in the mapping.
+#[cfg(all(feature = "shm", unix))]
 #[repr(C, align(64))]
 pub(crate) struct RawHeader {
     pub(crate) magic: AtomicU64,
@@ -36,6 +38,7 @@ pub(crate) struct RawHeader {
     _reserved: [AtomicU64; 2],
 }
 
+#[cfg(all(feature = "shm", unix))]
 const _: () = assert!(size_of::<RawHeader>() == 64);
 const _: () = assert!(size_of::<crate::ring::Head>() == 64);
 
@@ -117,6 +120,7 @@ impl HeaderFields {
         })
     }
 
+    #[cfg(all(feature = "shm", unix))]
     pub(crate) fn load(raw: &RawHeader) -> Self {
         // SYNC: Acquire pairs with the Release store of the magic in RawHeader::publish():
         // seeing the magic means seeing every field the creator wrote before it.
@@ -183,6 +187,7 @@ impl HeaderFields {
     }
 }
 
+#[cfg(all(feature = "shm", unix))]
 impl RawHeader {
     /// Creator only, before any attacher can validate: writes every field, then the magic.
     pub(crate) fn publish(&self, layout: &Layout) {

@@ -25,13 +25,6 @@ use orbit_rs::{
 
 /// The largest counter whose seq values fit a `u64` (ring protocol docs: `c <= 2^63 - 2`).
 const MAX_COUNTER: u64 = (1 << 63) - 2;
-/// Known library bugs, each kept as an `#[ignore]`d test in `tests/fuzz_regressions.rs`. Until
-/// its flag is set (together with the fix), the checks mirror the current behaviour.
-///
-/// `cursor_past_the_head_keeps_waiting` and `stall_budget_restarts_after_a_reset`.
-const KNOWN_POLL_BUGS_FIXED: bool = true;
-/// `read_head_ignores_slots_claiming_counters_past_the_head`.
-const READ_HEAD_BOUND_FIXED: bool = true;
 /// Steps decoded from one input at most.
 const MAX_STEPS: usize = 48;
 
@@ -278,22 +271,16 @@ impl Shadow {
         };
         // A cursor that knows its generation restarts at 0 after a reset or when the head is
         // behind it. One that does not (from_start / from_counter, never polled) adopts the
-        // ring's generation; if it is ahead of the head it is left where it is.
-        //
-        // Until KNOWN_POLL_BUGS_FIXED, this mirrors two bugs (tests/fuzz_regressions.rs):
-        // * stall_budget_restarts_after_a_reset: the stall count survives a rewind of a cursor
-        //   already at 0;
-        // * cursor_past_the_head_keeps_waiting: a cursor left ahead of the head adopts the
-        //   generation anyway, so its next poll rewinds it.
+        // ring's generation; if it is ahead of the head it is left where it is, generation
+        // still unknown (regression: cursor_past_the_head_keeps_waiting). A rewind clears the
+        // stall count (regression: stall_budget_restarts_after_a_reset).
         if let Some(generation) = cursor.generation
             && (generation != self.generation || cursor.next > self.head)
         {
             out.rewound = true;
-            if cursor.next != 0 || KNOWN_POLL_BUGS_FIXED {
-                cursor.stalls = 0;
-            }
+            cursor.stalls = 0;
             cursor.next = 0;
-        } else if KNOWN_POLL_BUGS_FIXED && cursor.generation.is_none() && cursor.next > self.head {
+        } else if cursor.generation.is_none() && cursor.next > self.head {
             out.next = cursor.next;
             return out;
         }
@@ -389,7 +376,7 @@ impl Shadow {
     }
 
     /// Mirrors `Ring::read_head`: walking back from the newest counter, the newest valid frame
-    /// a slot of the window holds (another lap of that counter; with READ_HEAD_BOUND_FIXED,
+    /// a slot of the window holds (another lap of that counter,
     /// never one the head has not reached), stopping once nothing newer can follow.
     fn read_head<const N: usize>(&self) -> Option<Frame<N>> {
         let mask = self.capacity() - 1;
@@ -403,7 +390,7 @@ impl Shadow {
                 continue;
             }
             let held = seq / 2 - 1;
-            if held & mask != counter & mask || (READ_HEAD_BOUND_FIXED && held >= self.head) {
+            if held & mask != counter & mask || held >= self.head {
                 continue;
             }
             if let Look::Frame(frame) = self.validate::<N>(held)
@@ -608,14 +595,9 @@ where
 
     /// Two polls in a row that never give up: the second has nothing to do.
     fn poll_twice(&mut self, which: usize, patience: Patience) {
-        let ahead = self.cursors[which].next > self.ring.head();
         self.poll(which, How::With(patience));
         let at = self.cursors[which].next;
         let (second, _) = self.poll(which, How::With(patience));
-        if ahead && !KNOWN_POLL_BUGS_FIXED {
-            // cursor_past_the_head_keeps_waiting: the second poll rewinds such a cursor to 0.
-            return;
-        }
         assert!(
             second.is_empty() && !second.rewound && self.cursors[which].next == at,
             "second poll {second:?}"
@@ -680,8 +662,8 @@ where
     fn read_head(&mut self) {
         let found = self.ring.read_head();
         if let Some(frame) = &found {
-            // Until READ_HEAD_BOUND_FIXED, a slot claiming a counter past the head is accepted.
-            assert!(frame.counter < self.ring.head() || !READ_HEAD_BOUND_FIXED);
+            // Regression: read_head_ignores_slots_claiming_counters_past_the_head.
+            assert!(frame.counter < self.ring.head());
             assert!(frame.payload.len() <= N);
             assert_eq!(frame.id.kind(), self.ring.kind());
             assert!(frame.id.matches_counter(frame.counter));
