@@ -2,4 +2,4 @@
 # loom models of the seq protocol (preemption bounds are set inside the tests).
 set -euo pipefail
 RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 \
-    cargo test --release --target-dir target/loom --test loom_ring
+    timeout 900 cargo test --release --target-dir target/loom --test loom_ring

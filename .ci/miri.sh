@@ -3,4 +3,4 @@
 # writer/reader tests (sized down under cfg(miri)).
 set -euo pipefail
 MIRIFLAGS="-Zmiri-strict-provenance" \
-    cargo +nightly miri test --no-default-features --features std --lib --test ring_basic --test ring_lapping --test auto_traits
+    timeout 1200 cargo +nightly miri test --no-default-features --features std --lib --test ring_basic --test ring_lapping --test auto_traits
