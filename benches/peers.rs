@@ -198,25 +198,12 @@ fn run_floor(sc: &Scenario, sink: Sink<'_>, n: u64) -> Outcome {
 }
 
 fn run_tokio(sc: &Scenario, sink: Sink<'_>, n: u64) -> Outcome {
-    use tokio::sync::broadcast::{self, error::TryRecvError};
+    use tokio::sync::broadcast;
     let (tx, idle_rx) = broadcast::channel::<Payload>(CAPACITY);
     let readers = (0..sc.readers)
         .map(|_| {
             let mut rx = tx.subscribe();
-            Box::new(move || {
-                let (mut delivered, mut lost) = (0u64, 0u64);
-                loop {
-                    match rx.try_recv() {
-                        Ok(v) => {
-                            sink.take(&v);
-                            delivered += 1;
-                        }
-                        Err(TryRecvError::Lagged(k)) => lost += k,
-                        Err(_) => break,
-                    }
-                }
-                (delivered, lost)
-            }) as ReaderFn<'_>
+            Box::new(move || common::drain_tokio(&mut rx, |v| sink.take(v))) as ReaderFn<'_>
         })
         .collect();
     // With no reader, one idle receiver keeps the channel open (tokio refuses to send to none).
@@ -430,30 +417,26 @@ fn configure(group: &mut BenchmarkGroup<'_, WallTime>, measure: Duration) {
         .throughput(Throughput::Elements(1));
 }
 
-fn spsc(c: &mut Criterion) {
-    let mut group = c.benchmark_group("spsc/64B");
-    configure(&mut group, Duration::from_secs(6));
+/// One writer flooding `readers` readers, every implementation in one group.
+fn flood(c: &mut Criterion, name: &str, readers: usize, measure: Duration, frames: u64) {
+    let mut group = c.benchmark_group(name);
+    configure(&mut group, measure);
     let sc = Scenario {
         writers: 1,
-        readers: 1,
+        readers,
         pace: None,
         base: Instant::now(),
     };
-    flood_group(&mut group, "spsc/64B", &Impl::ALL, sc, 2_000_000);
+    flood_group(&mut group, name, &Impl::ALL, sc, frames);
     group.finish();
 }
 
+fn spsc(c: &mut Criterion) {
+    flood(c, "spsc/64B", 1, Duration::from_secs(6), 2_000_000);
+}
+
 fn fanout(c: &mut Criterion) {
-    let mut group = c.benchmark_group("fanout/64B");
-    configure(&mut group, Duration::from_secs(4));
-    let sc = Scenario {
-        writers: 1,
-        readers: 4,
-        pace: None,
-        base: Instant::now(),
-    };
-    flood_group(&mut group, "fanout/64B", &Impl::ALL, sc, 200_000);
-    group.finish();
+    flood(c, "fanout/64B", 4, Duration::from_secs(4), 200_000);
 }
 
 fn multi_writer(c: &mut Criterion) {

@@ -184,7 +184,7 @@ fn floor_publish<const N: usize, const W: usize>(
 // --- peers at 64 B -----------------------------------------------------------------------------
 
 fn tokio_publish(group: &mut BenchmarkGroup<'_, WallTime>, mode: Mode, readers: usize) {
-    use tokio::sync::broadcast::{self, error::TryRecvError};
+    use tokio::sync::broadcast;
     let (tx, idle_rx) = broadcast::channel::<Payload>(CAPACITY);
     let payload = [0xA5u8; PAYLOAD];
     let stop = AtomicBool::new(false);
@@ -192,20 +192,7 @@ fn tokio_publish(group: &mut BenchmarkGroup<'_, WallTime>, mode: Mode, readers: 
         let bodies: Vec<ReaderFn<'_>> = (0..readers)
             .map(|_| {
                 let mut rx = tx.subscribe();
-                Box::new(move || {
-                    let (mut delivered, mut lost) = (0u64, 0u64);
-                    loop {
-                        match rx.try_recv() {
-                            Ok(v) => {
-                                consume(&v);
-                                delivered += 1;
-                            }
-                            Err(TryRecvError::Lagged(n)) => lost += n,
-                            Err(_) => break,
-                        }
-                    }
-                    (delivered, lost)
-                }) as ReaderFn<'_>
+                Box::new(move || common::drain_tokio(&mut rx, |v| consume(v))) as ReaderFn<'_>
             })
             .collect();
         // tokio refuses to send with no receiver at all: with 0 readers one idle receiver stays

@@ -39,6 +39,25 @@ pub fn stamp_of(bytes: &[u8]) -> u64 {
 /// memory (orbit, the floor, tokio, crossbeam and bus copy by design; for disruptor, which hands
 /// out references into the ring, the bench copies the event first).
 #[inline]
+/// Drains a tokio broadcast receiver: every frame goes to `take`; returns (delivered, lost).
+pub fn drain_tokio(
+    rx: &mut tokio::sync::broadcast::Receiver<Payload>,
+    mut take: impl FnMut(&Payload),
+) -> (u64, u64) {
+    use tokio::sync::broadcast::error::TryRecvError;
+    let (mut delivered, mut lost) = (0u64, 0u64);
+    loop {
+        match rx.try_recv() {
+            Ok(v) => {
+                take(&v);
+                delivered += 1;
+            }
+            Err(TryRecvError::Lagged(n)) => lost += n,
+            Err(_) => return (delivered, lost),
+        }
+    }
+}
+
 pub fn consume(bytes: &[u8]) {
     black_box(bytes);
 }
