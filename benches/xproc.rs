@@ -59,6 +59,9 @@ trait Transport {
     fn send(&mut self, seq: u64);
     /// Busy-waits for the next message and returns its sequence number.
     fn recv(&mut self) -> u64;
+    /// Called once the child has echoed a first message (so it has attached): remove shared
+    /// names now, so nothing is left behind even if the run is killed.
+    fn attached(&mut self) {}
 }
 
 // ---- orbit ------------------------------------------------------------------------------
@@ -97,6 +100,10 @@ impl Orbit {
 }
 
 impl Transport for Orbit {
+    fn attached(&mut self) {
+        let _ = self._fleet.unlink();
+    }
+
     fn send(&mut self, seq: u64) {
         let m = message(seq);
         match (&self.tx_ping, &self.tx_pong) {
@@ -131,6 +138,7 @@ struct FloorSlot {
 }
 
 struct Floor {
+    name: String,
     map: memmap2::MmapRaw,
     tx: usize,
     sent: u64,
@@ -156,6 +164,7 @@ impl Floor {
             .map_raw(&file)
             .expect("mmap");
         Self {
+            name: name.to_string(),
             map,
             tx: usize::from(!parent),
             sent: 0,
@@ -172,6 +181,10 @@ impl Floor {
 }
 
 impl Transport for Floor {
+    fn attached(&mut self) {
+        let _ = rustix::shm::unlink(self.name.as_str());
+    }
+
     fn send(&mut self, seq: u64) {
         let slot = self.slot(self.tx);
         let stamp = 2 * self.sent;
@@ -272,6 +285,9 @@ fn measure(name: &str, mut t: impl Transport, child: Child, iters: u64) -> Histo
         let echoed = t.recv();
         let one_way = start.elapsed().as_nanos() as u64 / 2;
         assert_eq!(echoed, seq, "echo out of order");
+        if seq == 0 {
+            t.attached();
+        }
         if seq >= warmup {
             hist.record(one_way.max(1)).expect("record");
         }
@@ -315,7 +331,6 @@ fn main() {
         "floor (seqlock slot)",
         measure("floor", floor, child, iters),
     ));
-    let _ = rustix::shm::unlink(floor_name.as_str());
 
     let fleet = format!("bench-{pid}");
     let orbit = Orbit::join(&fleet, true);
@@ -324,11 +339,6 @@ fn main() {
         "orbit (shm fleet rings)",
         measure("orbit", orbit, child, iters),
     ));
-    let _ = Fleet::join_shm(&fleet, 0).and_then(|f| {
-        f.ring::<Ping>()?;
-        f.ring::<Pong>()?;
-        f.unlink()
-    });
 
     let sock = env::temp_dir().join(format!("orbit-bench-{pid}.sock"));
     let listener = UnixListener::bind(&sock).expect("bind");
