@@ -5,7 +5,8 @@
 mod common;
 
 use common::{Kind, join, unique_name};
-use orbit_rs::{Error, Fleet, NetId64, NodeId, OrbitTyped, Orbital, RingCursor};
+use orbit_rs::shm::ShmError;
+use orbit_rs::{Error, Fleet, NetId64, NodeId, OrbitTyped, Orbital, RingCursor, SpecError};
 
 struct Telemetry;
 impl OrbitTyped for Telemetry {
@@ -144,7 +145,7 @@ fn same_kind_with_another_spec_is_an_error(kind: Kind) {
 fn orbital_stores_the_newest_value(kind: Kind) {
     let fleet = join(kind, "orbital", 0).unwrap();
     let gauge = Orbital::<Gauge>::new(fleet.0.clone()).unwrap();
-    assert_eq!(gauge.load().unwrap(), None);
+    assert_eq!(gauge.load(), None);
     for seq in 0..20 {
         gauge
             .store(&Gauge {
@@ -155,7 +156,7 @@ fn orbital_stores_the_newest_value(kind: Kind) {
             .unwrap();
     }
     assert_eq!(
-        gauge.load().unwrap(),
+        gauge.load(),
         Some(Gauge {
             value: 9.5,
             seq: 19,
@@ -171,7 +172,36 @@ fn orbital_stores_the_newest_value(kind: Kind) {
     ));
 }
 
+fn invalid_capacities_are_errors_before_anything_is_allocated(kind: Kind) {
+    let fleet = join(kind, "badcap", 0).unwrap();
+    // 2^40 slots of 512 B would be half a petabyte: refused by the check, not by the allocator.
+    for (capacity, want) in [
+        (0, SpecError::ZeroCapacity),
+        (12, SpecError::NotPowerOfTwo { capacity: 12 }),
+        (
+            1 << 40,
+            SpecError::TooLarge {
+                capacity: 1 << 40,
+                max: 1 << 31,
+            },
+        ),
+    ] {
+        let got = match fleet.0.ring_with_capacity::<Telemetry>(capacity) {
+            Err(Error::Spec(e)) => e,
+            Err(Error::Shm(ShmError::InvalidRing { error, segment })) => {
+                assert!(segment.contains("badcap"), "{segment}");
+                error
+            }
+            other => panic!("capacity {capacity}: expected a spec error, got {other:?}"),
+        };
+        assert_eq!(got, want);
+    }
+    // Nothing was opened: the declared spec still works.
+    fleet.0.publish::<Telemetry>(0, 0, b"ok").unwrap();
+}
+
 on_both_backings!(
+    invalid_capacities_are_errors_before_anything_is_allocated,
     node_and_size_are_checked,
     typed_ring_round_trip,
     same_kind_with_another_spec_is_an_error,
@@ -204,7 +234,7 @@ mod shm_only {
                 flags: 0,
             })
             .unwrap();
-        let seen = Orbital::<Gauge>::new(a.clone()).unwrap().load().unwrap();
+        let seen = Orbital::<Gauge>::new(a.clone()).unwrap().load();
         assert_eq!(
             seen,
             Some(Gauge {

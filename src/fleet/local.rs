@@ -4,7 +4,7 @@ use std::boxed::Box;
 use std::vec::Vec;
 
 use super::PAYLOAD_MAX;
-use crate::ring::{Head, Ring, Slot, SpecError};
+use crate::ring::{Head, Ring, Slot, SpecError, check_capacity};
 
 /// Heap-allocated slots and head for one in-process ring.
 pub(crate) struct LocalRing {
@@ -14,15 +14,15 @@ pub(crate) struct LocalRing {
 
 impl LocalRing {
     pub(crate) fn new(capacity: usize) -> Result<Self, SpecError> {
-        let ring = Self {
+        // Check before allocating: a huge capacity must be an error, not an allocation abort.
+        check_capacity(capacity)?;
+        Ok(Self {
             slots: (0..capacity)
                 .map(|_| Slot::new())
                 .collect::<Vec<_>>()
                 .into_boxed_slice(),
             head: Box::new(Head::new()),
-        };
-        ring.ring()?;
-        Ok(ring)
+        })
     }
 
     pub(crate) fn ring(&self) -> Result<Ring<'_, PAYLOAD_MAX>, SpecError> {

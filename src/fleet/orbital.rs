@@ -1,10 +1,9 @@
 //! [`Orbital<T>`]: the newest value of a plain-old-data type, shared through a fleet ring.
 
-use core::marker::PhantomData;
 use core::mem::size_of;
 use std::sync::Arc;
 
-use super::{Fleet, PAYLOAD_MAX, RingStore};
+use super::{Fleet, FleetRing, PAYLOAD_MAX};
 use crate::error::{Error, Result};
 use crate::id::NetId64;
 use crate::typed::OrbitTyped;
@@ -26,30 +25,26 @@ const FRAME_KIND_VALUE: u8 = 2;
 ///
 /// let fleet = Arc::new(Fleet::join("orbital-doc", 0)?);
 /// let setpoint = Orbital::<Setpoint>::new(fleet)?;
-/// assert_eq!(setpoint.load()?, None);
+/// assert_eq!(setpoint.load(), None);
 /// setpoint.store(&Setpoint { celsius: 21.5, fan: 2 })?;
-/// assert_eq!(setpoint.load()?, Some(Setpoint { celsius: 21.5, fan: 2 }));
+/// assert_eq!(setpoint.load(), Some(Setpoint { celsius: 21.5, fan: 2 }));
 /// # Ok::<(), orbit_rs::Error>(())
 /// ```
 pub struct Orbital<T> {
-    ring: Arc<RingStore>,
-    _value: PhantomData<fn() -> T>,
+    ring: FleetRing<T>,
 }
 
 impl<T> Clone for Orbital<T> {
     fn clone(&self) -> Self {
         Self {
             ring: self.ring.clone(),
-            _value: PhantomData,
         }
     }
 }
 
 impl<T> core::fmt::Debug for Orbital<T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Orbital")
-            .field("kind", &self.ring.kind)
-            .finish_non_exhaustive()
+        f.debug_struct("Orbital").field("ring", &self.ring).finish()
     }
 }
 
@@ -63,8 +58,7 @@ impl<T: bytemuck::Pod + OrbitTyped> Orbital<T> {
             });
         }
         Ok(Self {
-            ring: fleet.store::<T>()?,
-            _value: PhantomData,
+            ring: fleet.ring::<T>()?,
         })
     }
 
@@ -79,10 +73,11 @@ impl<T: bytemuck::Pod + OrbitTyped> Orbital<T> {
 
     /// The newest stored value, if any. Frames of another shape under the same kind are
     /// ignored, never reinterpreted.
-    pub fn load(&self) -> Result<Option<T>> {
-        Ok(self.ring.ring().read_head().and_then(|frame| {
+    #[must_use]
+    pub fn load(&self) -> Option<T> {
+        self.ring.read_head().and_then(|frame| {
             (frame.kind == FRAME_KIND_VALUE && frame.payload.len() == size_of::<T>())
                 .then(|| bytemuck::pod_read_unaligned(&frame.payload))
-        }))
+        })
     }
 }

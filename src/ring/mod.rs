@@ -63,11 +63,33 @@ mod words;
 
 pub use cursor::{Cursor, Loss, Patience, Poll};
 pub use error::{PublishError, SpecError};
+
 pub use slot::{PayloadSize, Slot, SupportedPayload};
 
 use crate::id::{NetId64, NodeId};
 use crate::sync::{AtomicU64, Ordering, fence};
 use slot::{pack_meta, seq, unpack_meta};
+
+/// Largest slot count: counters inside one window must stay distinct modulo 2^40 (the id
+/// counter), with room to spare.
+pub const MAX_CAPACITY: usize = 1 << 31;
+
+/// Checks a slot count before any memory is set aside for it: non-zero, a power of two, at
+/// most [`MAX_CAPACITY`]. [`Ring::new`] applies the same check.
+pub const fn check_capacity(capacity: usize) -> Result<(), SpecError> {
+    if capacity == 0 {
+        Err(SpecError::ZeroCapacity)
+    } else if !capacity.is_power_of_two() {
+        Err(SpecError::NotPowerOfTwo { capacity })
+    } else if capacity > MAX_CAPACITY {
+        Err(SpecError::TooLarge {
+            capacity,
+            max: MAX_CAPACITY,
+        })
+    } else {
+        Ok(())
+    }
+}
 
 /// The ring's shared control words: the next counter to claim and the reset generation.
 ///
@@ -262,9 +284,8 @@ impl<'a, const N: usize> Ring<'a, N>
 where
     PayloadSize<N>: SupportedPayload,
 {
-    /// Largest slot count: counters inside one window must stay distinct modulo 2^40 (the id
-    /// counter), and a `u32` holds the capacity in segment headers.
-    pub const MAX_CAPACITY: usize = 1 << 31;
+    /// Largest slot count; see [`MAX_CAPACITY`].
+    pub const MAX_CAPACITY: usize = MAX_CAPACITY;
 
     /// Polls a stuck counter may stall before [`Patience::Polls`] gives up on it.
     pub const DEFAULT_STALL_POLLS: u32 = 64;
@@ -272,18 +293,7 @@ where
     /// A ring over `slots` (power-of-two length) and `head`, with kind 0 and node 0.
     pub fn new(slots: &'a [Slot<N>], head: &'a Head) -> Result<Self, SpecError> {
         let capacity = slots.len();
-        if capacity == 0 {
-            return Err(SpecError::ZeroCapacity);
-        }
-        if !capacity.is_power_of_two() {
-            return Err(SpecError::NotPowerOfTwo { capacity });
-        }
-        if capacity > Self::MAX_CAPACITY {
-            return Err(SpecError::TooLarge {
-                capacity,
-                max: Self::MAX_CAPACITY,
-            });
-        }
+        check_capacity(capacity)?;
         Ok(Self {
             slots,
             head,

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::string::String;
 
+use crate::ring::SpecError;
+
 /// Which spec field of a segment header differs from what the attacher expects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -52,6 +54,14 @@ pub enum ShmError {
         segment: String,
         /// Its permission bits.
         mode: u32,
+    },
+    /// The requested ring shape is invalid (capacity zero, not a power of two, too large);
+    /// nothing was opened.
+    InvalidRing {
+        /// The segment.
+        segment: String,
+        /// What is wrong with the shape.
+        error: SpecError,
     },
     /// The object is smaller than its header says the ring needs (mapping it would fault).
     TooSmall {
@@ -121,6 +131,7 @@ impl fmt::Display for ShmError {
                 f,
                 "segment {segment} has mode {mode:04o}, which grants access to group or others; refusing it"
             ),
+            Self::InvalidRing { segment, error } => write!(f, "segment {segment}: {error}"),
             Self::TooSmall {
                 segment,
                 size,
@@ -166,6 +177,7 @@ impl std::error::Error for ShmError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Io { source, .. } => Some(source),
+            Self::InvalidRing { error, .. } => Some(error),
             _ => None,
         }
     }

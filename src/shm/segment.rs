@@ -29,7 +29,7 @@ use rustix::shm;
 
 use super::header::{HeaderFields, Layout, PREFIX_BYTES, RawHeader};
 use super::{SegmentName, ShmError};
-use crate::ring::{Head, PayloadSize, Ring, Slot, SupportedPayload};
+use crate::ring::{Head, PayloadSize, Ring, Slot, SupportedPayload, check_capacity};
 
 /// How long an attacher waits for a creator to size and initialise a fresh segment.
 pub const INIT_WAIT: Duration = Duration::from_secs(2);
@@ -114,16 +114,11 @@ where
     }
 
     fn checked_layout(name: &SegmentName, kind: u8, capacity: usize) -> Result<Layout, ShmError> {
-        let layout = Layout::of::<N>(kind, capacity);
-        if capacity == 0 || !capacity.is_power_of_two() || capacity > Ring::<N>::MAX_CAPACITY {
-            return Err(ShmError::SpecMismatch {
-                segment: name.to_string(),
-                field: super::SpecField::Capacity,
-                expected: layout.capacity,
-                found: layout.capacity,
-            });
-        }
-        Ok(layout)
+        check_capacity(capacity).map_err(|error| ShmError::InvalidRing {
+            segment: name.to_string(),
+            error,
+        })?;
+        Ok(Layout::of::<N>(kind, capacity))
     }
 
     fn create_with(name: SegmentName, layout: Layout) -> Result<Self, ShmError> {
