@@ -227,14 +227,8 @@ fn run_crossbeam(sc: &Scenario, sink: Sink<'_>, n: u64) -> Outcome {
     let readers = rxs
         .into_iter()
         .map(|rx| {
-            Box::new(move || {
-                let mut delivered = 0u64;
-                while let Ok(v) = rx.try_recv() {
-                    sink.take(&v);
-                    delivered += 1;
-                }
-                (delivered, 0u64)
-            }) as ReaderFn<'_>
+            Box::new(move || (common::drain(|| rx.try_recv().ok(), |v| sink.take(v)), 0u64))
+                as ReaderFn<'_>
         })
         .collect();
     let writers = (0..sc.writers)
@@ -261,14 +255,8 @@ fn run_bus(sc: &Scenario, sink: Sink<'_>, n: u64) -> Outcome {
     let readers = (0..sc.readers)
         .map(|_| {
             let mut rx = bus.add_rx();
-            Box::new(move || {
-                let mut delivered = 0u64;
-                while let Ok(v) = rx.try_recv() {
-                    sink.take(&v);
-                    delivered += 1;
-                }
-                (delivered, 0u64)
-            }) as ReaderFn<'_>
+            Box::new(move || (common::drain(|| rx.try_recv().ok(), |v| sink.take(v)), 0u64))
+                as ReaderFn<'_>
         })
         .collect();
     let writers = vec![Box::new(move || {

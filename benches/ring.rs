@@ -528,16 +528,6 @@ fn poll(c: &mut Criterion) {
     group.finish();
 }
 
-/// Receives and consumes until `recv` comes back empty; returns how many frames it consumed.
-fn drain_with(mut recv: impl FnMut() -> Option<Payload>) -> u64 {
-    let mut delivered = 0;
-    while let Some(v) = recv() {
-        consume(&v);
-        delivered += 1;
-    }
-    delivered
-}
-
 /// Drain cost of a channel-like peer: [`BATCH`] sends (untimed), then one timed drain.
 fn channel_drains(
     group: &mut BenchmarkGroup<'_, WallTime>,
@@ -552,7 +542,7 @@ fn channel_drains(
                     (0..BATCH).for_each(|_| send());
                     return 0;
                 }
-                drain_with(&mut recv)
+                common::drain(&mut recv, |v| consume(v))
             })
         });
     });

@@ -39,6 +39,16 @@ pub fn stamp_of(bytes: &[u8]) -> u64 {
 /// memory (orbit, the floor, tokio, crossbeam and bus copy by design; for disruptor, which hands
 /// out references into the ring, the bench copies the event first).
 #[inline]
+/// Receives until `recv` comes back empty, handing every frame to `take`; returns how many.
+pub fn drain(mut recv: impl FnMut() -> Option<Payload>, mut take: impl FnMut(&Payload)) -> u64 {
+    let mut delivered = 0;
+    while let Some(v) = recv() {
+        take(&v);
+        delivered += 1;
+    }
+    delivered
+}
+
 /// Drains a tokio broadcast receiver: every frame goes to `take`; returns (delivered, lost).
 pub fn drain_tokio(
     rx: &mut tokio::sync::broadcast::Receiver<Payload>,
