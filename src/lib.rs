@@ -52,8 +52,8 @@ mod typed;
 
 pub use id::{NetId64, NodeId, ParseIdError};
 pub use ring::{
-    Cursor, Frame, FrameRef, Head, Loss, Patience, PayloadSize, Poll, PublishError, Ring, Slot,
-    SpecError, SupportedPayload,
+    Cursor, ExclusiveWriter, Frame, FrameRef, Head, Loss, Patience, PayloadSize, Poll,
+    PublishError, Ring, Slot, SpecError, SupportedPayload,
 };
 
 #[cfg(feature = "std")]

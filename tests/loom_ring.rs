@@ -122,3 +122,57 @@ fn two_lapping_writers_and_a_reader() {
         check(&head.as_ref());
     });
 }
+
+/// A multi-writer racing the writer lease on a one-slot ring: the multi-writer may claim
+/// counter 0 before the lease and take its slot only after the lease holder came by (the
+/// stale claimant the first-lap CAS guards against), or be refused. The lease holder then
+/// publishes twice more; with its second lap on a plain store, a stale claimant that could
+/// still take the slot would tear a frame. A reader polls throughout.
+#[test]
+fn a_stale_claimant_never_shares_a_slot_with_the_lease_holder() {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(3);
+    builder.check(|| {
+        let s = shared(1);
+        let m = s.clone();
+        let multi = thread::spawn(move || ring(&m, 1).publish(0, 1, &[1; 16]));
+        let e = s.clone();
+        let exclusive = thread::spawn(move || {
+            let ring = ring(&e, 2);
+            let Ok(mut writer) = ring.exclusive_writer() else {
+                unreachable!("only one thread takes the lease");
+            };
+            let first = writer.publish(0, 2, &[2; 16]);
+            let ring = ring.with_node(NodeId(3));
+            drop(writer);
+            let mut writer = ring.exclusive_writer().unwrap();
+            let second = writer.publish(0, 3, &[3; 16]);
+            (first, second)
+        });
+        let reader = ring(&s, 0);
+        let mut cursor = Cursor::from_start();
+        let mut accounted = reader
+            .poll_with(&mut cursor, Patience::GiveUp, |f| {
+                check(&f);
+            })
+            .accounted();
+        let multi = multi.join().unwrap();
+        let (first, second) = exclusive.join().unwrap();
+        assert!(
+            matches!(multi, Ok(_) | Err(orbit_rs::PublishError::Leased))
+                || multi.is_err_and(|e| e.is_transient()),
+            "{multi:?}"
+        );
+        assert!(first.is_ok() || first.is_err_and(|e| e.is_transient()));
+        assert!(second.is_ok() || second.is_err_and(|e| e.is_transient()));
+        accounted += reader
+            .poll_with(&mut cursor, Patience::GiveUp, |f| {
+                check(&f);
+            })
+            .accounted();
+        assert_eq!(accounted, cursor.next_counter());
+        if let Some(frame) = reader.read_head() {
+            check(&frame.as_ref());
+        }
+    });
+}

@@ -6,7 +6,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 
-use orbit_rs::{Cursor, FrameRef, Head, NodeId, Patience, Ring, Slot};
+use orbit_rs::{Cursor, FrameRef, Head, NodeId, Patience, PublishError, Ring, Slot};
 
 const PAYLOAD: usize = 64;
 
@@ -65,7 +65,22 @@ struct ReaderLog {
     next: u64,
 }
 
+/// How the writers of a stress run publish.
+#[derive(Clone, Copy, PartialEq)]
+enum Writers {
+    /// Every writer uses `Ring::publish`.
+    Multi,
+    /// Writer 0 takes the exclusive lease for bursts of frames, dropping it in between, while
+    /// the others keep calling `Ring::publish` (refused with `Leased` during the bursts):
+    /// multi-writers that claimed before a lease race its plain-store path.
+    LeaseBursts,
+}
+
 fn stress(capacity: usize, writers: u16, per_writer: u64, readers: usize) {
+    stress_with(capacity, writers, per_writer, readers, Writers::Multi);
+}
+
+fn stress_with(capacity: usize, writers: u16, per_writer: u64, readers: usize, how: Writers) {
     let mem: Vec<Slot<PAYLOAD>> = (0..capacity).map(|_| Slot::new()).collect();
     let head = Head::new();
     let ring = Ring::new(&mem, &head).unwrap().with_kind(9);
@@ -114,13 +129,40 @@ fn stress(capacity: usize, writers: u16, per_writer: u64, readers: usize) {
             .map(|w| {
                 let ring = ring.with_node(NodeId(w));
                 s.spawn(move || {
+                    let len =
+                        |seq: u64| 14 + (seq as usize * 7 + usize::from(w)) % (PAYLOAD - 14 + 1);
                     let mut abandoned = 0u64;
-                    for seq in 0..per_writer {
-                        let len = 14 + (seq as usize * 7 + usize::from(w)) % (PAYLOAD - 14 + 1);
-                        if let Err(e) = ring.publish(0, seq, &encode(w, seq, len)) {
-                            assert!(e.is_transient(), "{e}");
-                            abandoned += 1;
+                    if how == Writers::LeaseBursts && w == 0 {
+                        let mut seq = 0;
+                        while seq < per_writer {
+                            let mut writer = ring.exclusive_writer().expect("one lease taker");
+                            for _ in 0..(seq % 7 + 1).min(per_writer - seq) {
+                                if let Err(e) = writer.publish(0, seq, &encode(w, seq, len(seq))) {
+                                    assert!(e.is_transient(), "{e}");
+                                    abandoned += 1;
+                                }
+                                seq += 1;
+                            }
+                            drop(writer);
+                            thread::yield_now();
                         }
+                        return abandoned;
+                    }
+                    let mut seq = 0;
+                    while seq < per_writer {
+                        match ring.publish(0, seq, &encode(w, seq, len(seq))) {
+                            Ok(_) => {}
+                            // Nothing claimed: try the same frame again.
+                            Err(PublishError::Leased) if how == Writers::LeaseBursts => {
+                                std::hint::spin_loop();
+                                continue;
+                            }
+                            Err(e) => {
+                                assert!(e.is_transient(), "{e}");
+                                abandoned += 1;
+                            }
+                        }
+                        seq += 1;
                     }
                     abandoned
                 })
@@ -168,6 +210,18 @@ fn four_writers_lap_a_ring_of_four_with_two_readers() {
 fn six_writers_lap_a_ring_of_eight_with_three_readers() {
     let per_writer = if cfg!(miri) { 6 } else { 20_000 };
     stress(8, 6, per_writer, 3);
+}
+
+#[test]
+fn lease_bursts_race_multi_writers_on_a_ring_of_four() {
+    let per_writer = if cfg!(miri) { 10 } else { 30_000 };
+    stress_with(4, 4, per_writer, 2, Writers::LeaseBursts);
+}
+
+#[test]
+fn lease_bursts_race_multi_writers_on_a_ring_of_one() {
+    let per_writer = if cfg!(miri) { 8 } else { 20_000 };
+    stress_with(1, 3, per_writer, 2, Writers::LeaseBursts);
 }
 
 #[test]

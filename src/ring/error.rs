@@ -73,6 +73,13 @@ pub enum PublishError {
         /// The counter that was claimed.
         counter: u64,
     },
+    /// An [`ExclusiveWriter`](crate::ExclusiveWriter) holds the ring: nothing was claimed.
+    /// Publishing works again once it is dropped (or its lease broken, if its holder died).
+    Leased,
+    /// This [`ExclusiveWriter`](crate::ExclusiveWriter)'s lease was broken
+    /// ([`Ring::break_writer_lease`](crate::Ring::break_writer_lease)): nothing was claimed,
+    /// and this writer must not publish again.
+    LeaseLost,
 }
 
 impl PublishError {
@@ -108,6 +115,8 @@ impl fmt::Display for PublishError {
                     "ring counter {counter} is past the largest representable counter"
                 )
             }
+            Self::Leased => f.write_str("an exclusive writer holds the ring"),
+            Self::LeaseLost => f.write_str("this exclusive writer's lease was broken"),
         }
     }
 }

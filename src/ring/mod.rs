@@ -5,23 +5,27 @@
 //! * `slot.rs` — [`Slot`] layout and the `seq` encoding;
 //! * `words.rs` — word-wise atomic copy of payload bytes in and out of a slot;
 //! * `cursor.rs` — [`Cursor`], [`Poll`], [`Loss`], [`Patience`];
+//! * `writer.rs` — [`ExclusiveWriter`], the single-writer path under a lease;
 //! * `error.rs` — [`SpecError`], [`PublishError`].
 //!
 //! # Protocol
 //!
-//! A ring is `capacity` (a power of two) slots plus a [`Head`]: the next counter to claim and a
-//! reset generation. Counter `c` lives in slot `c % capacity`. A slot's `seq` word is `0` when
+//! A ring is `capacity` (a power of two) slots plus a [`Head`]: the head word (the next counter
+//! to claim; bit 63 is the [writer lease](ExclusiveWriter)) and a reset generation, on separate
+//! cache lines. Counter `c` lives in slot `c % capacity`. A slot's `seq` word is `0` when
 //! never written, `2c + 1` while counter `c` is being written and `2c + 2` once committed, so a
 //! reader always knows *which* counter a slot holds.
 //!
-//! **Writer.** `c = head.fetch_add(1)`. Take the slot exclusively with a CAS from an *even* seq
-//! of an older counter (or `0`) to `2c + 1`; then a release fence, relaxed stores of the
-//! header words and payload words, and a release store of `2c + 2`. If the seq is odd for an
+//! **Writer.** Claim `c` with one RMW on the head word: a CAS from `c` to `c + 1` that refuses
+//! while the lease bit is set ([`PublishError::Leased`]). Take the slot exclusively with a CAS
+//! from an *even* seq of an older counter (or `0`) to `2c + 1`; then a release fence, relaxed
+//! stores of the header words and payload words, and a release store of `2c + 2`. If the seq is odd for an
 //! older counter, an older writer still holds the slot: this writer never waits and never
 //! interleaves with it — it abandons its frame ([`PublishError::SlotBusy`]). If the seq already
 //! belongs to a newer counter, a writer one lap ahead took the slot: the frame is abandoned as
 //! overwritten ([`PublishError::Lapped`]). With one writer the CAS always succeeds at once, so
-//! publishing is wait-free.
+//! publishing is wait-free. An [`ExclusiveWriter`] claims and takes slots with plain stores
+//! instead; its docs show why that stays safe next to multi-writers that claimed before it.
 //!
 //! *Why several writers are safe.* A slot's seq only ever grows: the CAS moves it from a value
 //! below `2c + 1` to `2c + 1`, the commit to `2c + 2`. Only the writer whose CAS succeeded
@@ -37,13 +41,18 @@
 //! trusted and never borrowed. A seq below `2c + 1`..`2c + 1` is *pending*; above `2c + 2` is
 //! *gone* (overwritten by a later lap).
 //!
-//! **Poll.** From the cursor towards the head, at most one window (`capacity` counters):
-//! counters older than `head - capacity` are [overwritten](Loss::overwritten); a slot in the
-//! window holding another lap is overwritten, one that fails validation is
-//! [unavailable](Loss::unavailable); a pending counter stops the walk without skipping it,
-//! unless later counters are committed and the reader's [`Patience`] is spent (the
-//! **stuck-writer rule**), in which case it is counted unavailable and the walk goes on. Every
-//! counter passed is delivered exactly once, in counter order, or counted.
+//! **Poll.** From the cursor on, inspecting at most `capacity + 1` slots. A slot committed for
+//! exactly the cursor's counter is delivered on that evidence alone, without loading the head,
+//! so a reader that keeps up touches only the slots it reads (and the generation line, which
+//! only a reset writes) and never pulls the head's line away from the writers. Any other slot
+//! makes the walk load the head: at or past the head is the end of the stream; counters older
+//! than `head - capacity` are [overwritten](Loss::overwritten); a slot in the window holding
+//! another lap is overwritten, one that fails validation is [unavailable](Loss::unavailable);
+//! a pending counter stops the walk without skipping it, unless later counters are committed
+//! and the reader's [`Patience`] is spent (the **stuck-writer rule**), in which case it is
+//! counted unavailable and the walk goes on. Every counter passed is delivered exactly once, in
+//! counter order, or counted. A cursor that saw another generation restarts at 0
+//! ([`Poll::rewound`]); one past the head waits for it.
 //!
 //! **Stuck writers.** A writer that dies (or is preempted by an interrupt that publishes) after
 //! its CAS leaves the slot odd. Readers skip it by the rule above. Later writers that land on
@@ -60,11 +69,13 @@ mod cursor;
 mod error;
 mod slot;
 mod words;
+mod writer;
 
 pub use cursor::{Cursor, Loss, Patience, Poll};
 pub use error::{PublishError, SpecError};
 
 pub use slot::{PayloadSize, Slot, SupportedPayload};
+pub use writer::ExclusiveWriter;
 
 use crate::id::{NetId64, NodeId};
 use crate::sync::{AtomicU64, Ordering, fence};
@@ -91,41 +102,67 @@ pub const fn check_capacity(capacity: usize) -> Result<(), SpecError> {
     }
 }
 
-/// The ring's shared control words: the next counter to claim and the reset generation.
+/// The ring's shared control words: the head word (next counter to claim, plus the writer-lease
+/// flag in bit 63) and the reset generation, each on its own cache line.
+///
+/// Writers move the head on every publish; readers load it only when a slot does not hold the
+/// frame they want, while they check the generation on every poll. Keeping the two apart lets
+/// caught-up readers spin without pulling the writers' line away from them.
 ///
 /// Like [`Slot`], it may live in a `static`, on the heap or inside a shared mapping.
 #[repr(C, align(64))]
 pub struct Head {
     pub(crate) counter: AtomicU64,
+    /// Number of writer leases taken or broken so far: an [`ExclusiveWriter`] checks that it
+    /// is still the current lease on every publish.
+    pub(crate) lease_epoch: AtomicU64,
+    _counter_line: [AtomicU64; 6],
     pub(crate) generation: AtomicU64,
+    _generation_line: [AtomicU64; 7],
+}
+
+/// Bit 63 of the head word: an [`ExclusiveWriter`] holds the ring. Counters never reach it
+/// (the largest representable counter is `2^63 - 2`).
+pub(crate) const LEASED: u64 = 1 << 63;
+
+/// The counter part of a head word.
+pub(crate) const fn counter_of(word: u64) -> u64 {
+    word & !LEASED
 }
 
 impl Head {
-    /// A fresh head: counter 0, generation 0.
+    /// A fresh head: counter 0, generation 0, no writer lease.
     #[cfg(not(loom))]
     #[must_use]
     pub const fn new() -> Self {
         Self {
             counter: AtomicU64::new(0),
+            lease_epoch: AtomicU64::new(0),
+            _counter_line: [const { AtomicU64::new(0) }; 6],
             generation: AtomicU64::new(0),
+            _generation_line: [const { AtomicU64::new(0) }; 7],
         }
     }
 
-    /// A fresh head: counter 0, generation 0.
+    /// A fresh head: counter 0, generation 0, no writer lease.
     #[cfg(loom)]
     #[must_use]
     pub fn new() -> Self {
         Self {
             counter: AtomicU64::new(0),
+            lease_epoch: AtomicU64::new(0),
+            _counter_line: core::array::from_fn(|_| AtomicU64::new(0)),
             generation: AtomicU64::new(0),
+            _generation_line: core::array::from_fn(|_| AtomicU64::new(0)),
         }
     }
 
-    /// A head whose next counter is `counter` (tests of huge counters, restored state).
+    /// A head whose next counter is `counter` (tests of huge counters, restored state). Bit 63
+    /// is the lease flag: `counter` is taken modulo 2^63, with no lease.
     #[must_use]
     pub fn starting_at(counter: u64) -> Self {
         let head = Self::new();
-        head.counter.store(counter, Ordering::Relaxed);
+        head.counter.store(counter_of(counter), Ordering::Relaxed);
         head
     }
 }
@@ -138,8 +175,10 @@ impl Default for Head {
 
 impl core::fmt::Debug for Head {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let word = self.counter.load(Ordering::Relaxed);
         f.debug_struct("Head")
-            .field("counter", &self.counter.load(Ordering::Relaxed))
+            .field("counter", &counter_of(word))
+            .field("leased", &(word & LEASED != 0))
             .field("generation", &self.generation.load(Ordering::Relaxed))
             .finish()
     }
@@ -347,7 +386,7 @@ where
     /// The next counter to be claimed (frames claimed so far, in this generation).
     #[must_use]
     pub fn head(&self) -> u64 {
-        self.head.counter.load(Ordering::Relaxed)
+        counter_of(self.head.counter.load(Ordering::Relaxed))
     }
 
     /// The reset generation.
@@ -393,20 +432,58 @@ where
     /// Claims a counter and takes its slot exclusively (seq odd). On success the caller owns
     /// the slot until it stores the committed seq.
     fn claim(&self, payload: &[u8]) -> Result<(u64, &Slot<N>), PublishError> {
+        self.check_len(payload)?;
+        // One RMW on the head claims the counter: a CAS, because it must also refuse while an
+        // [`ExclusiveWriter`] holds the lease (that writer moves the head with plain stores).
+        // Relaxed: the claim needs only the uniqueness of the RMW; slot contents are ordered by
+        // the slot's own seq, never by the head.
+        let mut word = self.head.counter.load(Ordering::Relaxed);
+        let counter = loop {
+            if word & LEASED != 0 {
+                return Err(PublishError::Leased);
+            }
+            let Some(_) = seq::writing(word) else {
+                return Err(PublishError::CounterExhausted { counter: word });
+            };
+            match self.head.counter.compare_exchange_weak(
+                word,
+                word + 1,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break word,
+                Err(now) => word = now,
+            }
+        };
+        let slot = self.slot(counter);
+        self.take(slot, counter, None)?;
+        Ok((counter, slot))
+    }
+
+    fn check_len(&self, payload: &[u8]) -> Result<(), PublishError> {
         if payload.len() > N {
             return Err(PublishError::PayloadTooLarge {
                 len: payload.len(),
                 max: N,
             });
         }
-        // Relaxed: the claim needs only the uniqueness of one RMW; slot contents are ordered
-        // by the slot's own seq, never by the head.
-        let counter = self.head.counter.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Takes `slot` for the claimed `counter`: moves its seq from an even value of an older lap
+    /// to `2 * counter + 1`. A CAS, unless the caller holds the writer lease taken at counter `L`
+    /// (`lease = Some(L)`) and the seq is already at least `2L`: a value no other writer can
+    /// still move (see [`ExclusiveWriter`]), so a plain store takes the slot.
+    fn take(&self, slot: &Slot<N>, counter: u64, lease: Option<u64>) -> Result<(), PublishError> {
         let Some(writing) = seq::writing(counter) else {
             return Err(PublishError::CounterExhausted { counter });
         };
-        let slot = self.slot(counter);
-        let mut current = slot.seq.load(Ordering::Relaxed);
+        // A lease counter is below 2^63, so 2L fits.
+        let plain_above = lease.map(|first| first.saturating_mul(2));
+        // SYNC: Acquire pairs with the Release commit of the slot's previous writer, so our
+        // stores below come after its stores in every word's modification order (the CAS below
+        // repeats it for the values it reads).
+        let mut current = slot.seq.load(Ordering::Acquire);
         loop {
             if current >= writing {
                 return Err(PublishError::Lapped { counter });
@@ -417,20 +494,22 @@ where
                     holder: current / 2,
                 });
             }
-            // SYNC: Acquire pairs with the Release commit of the slot's previous writer, so our
-            // stores below come after its stores in every word's modification order.
+            if plain_above.is_some_and(|above| current >= above) {
+                slot.seq.store(writing, Ordering::Relaxed);
+                break;
+            }
             match slot
                 .seq
-                .compare_exchange(current, writing, Ordering::Acquire, Ordering::Relaxed)
+                .compare_exchange(current, writing, Ordering::Acquire, Ordering::Acquire)
             {
                 Ok(_) => break,
                 Err(now) => current = now,
             }
         }
-        // SYNC: pairs with the Acquire fence in inspect(): a reader whose copy saw any store
+        // SYNC: pairs with the Acquire fence in copy(): a reader whose copy saw any store
         // below will see the odd seq (or later) when it reloads seq, and reject the copy.
         fence(Ordering::Release);
-        Ok((counter, slot))
+        Ok(())
     }
 
     /// Stores the frame's words into a slot this writer owns; at most `max_words` payload words
@@ -604,7 +683,13 @@ where
         (filled, poll)
     }
 
-    /// The poll walk: delivers at most `limit` frames.
+    /// The poll walk: delivers at most `limit` frames, inspecting at most `capacity + 1` slots
+    /// (a reader found a lap behind inspects its slot, jumps, then walks one window).
+    ///
+    /// A slot committed for exactly the cursor's counter is delivered on that evidence alone;
+    /// the head is loaded only when a slot holds anything else, to tell the end of the stream
+    /// from a lap (loss) or a stuck writer. A caught-up reader therefore touches only the slot
+    /// it waits for, and the generation line, which only [`Ring::reset`] writes.
     fn walk<F: FnMut(FrameRef<'_>)>(
         &self,
         cursor: &mut Cursor,
@@ -616,45 +701,49 @@ where
         // SYNC: Acquire pairs with the Release bump in reset(): seeing the new generation means
         // seeing the zeroed head and slots.
         let generation = self.head.generation.load(Ordering::Acquire);
-        let head = self.head.counter.load(Ordering::Relaxed);
-        let known = cursor.generation != Cursor::ANY_GENERATION;
-        if known && (cursor.generation != generation || cursor.next > head) {
+        if cursor.generation != Cursor::ANY_GENERATION && cursor.generation != generation {
             poll.rewound = true;
             cursor.next = 0;
             cursor.stalls = 0;
-        } else if !known && cursor.next > head {
-            // A cursor created past the head waits for the head to reach it, and only then
-            // joins a generation: a head below it is not evidence of a reset yet.
-            return poll;
         }
         cursor.generation = generation;
 
         let mut next = cursor.next;
-        let oldest = head.saturating_sub(self.capacity() as u64);
-        if next < oldest {
-            poll.loss.overwritten = oldest - next;
-            next = oldest;
-        }
         let mut stalls = cursor.stalls;
         let mut buf = <PayloadSize<N> as SupportedPayload>::ZERO_BUF;
-        while next < head {
-            match self.inspect(next, &mut buf) {
-                Inspect::Frame(_) if poll.delivered >= limit => break,
-                Inspect::Frame(header) => {
-                    visit(FrameRef {
-                        id: header.id,
-                        counter: next,
-                        kind: header.kind,
-                        version: header.version,
-                        payload: words::bytes(buf.as_ref(), header.len),
-                    });
-                    poll.delivered += 1;
+        for _ in 0..=self.capacity() {
+            let found = self.inspect(next, &mut buf);
+            if let Inspect::Frame(header) = found {
+                if poll.delivered >= limit {
+                    break;
                 }
-                Inspect::Gone => poll.loss.overwritten += 1,
+                visit(FrameRef {
+                    id: header.id,
+                    counter: next,
+                    kind: header.kind,
+                    version: header.version,
+                    payload: words::bytes(buf.as_ref(), header.len),
+                });
+                poll.delivered += 1;
+                next += 1;
+                continue;
+            }
+            let head = self.head();
+            if next >= head {
+                break; // The end of the stream.
+            }
+            let oldest = head.saturating_sub(self.capacity() as u64);
+            if next < oldest {
+                poll.loss.overwritten += oldest - next;
+                next = oldest;
+                continue;
+            }
+            match found {
+                Inspect::Frame(_) | Inspect::Gone => poll.loss.overwritten += 1,
                 Inspect::Invalid => poll.loss.unavailable += 1,
                 Inspect::Pending => {
                     if !self.committed_after(next, head) {
-                        break; // The end of the stream: a writer is still at work here.
+                        break; // A writer is still at work here.
                     }
                     let prior = if next == cursor.next { stalls } else { 0 };
                     let give_up = match patience {
@@ -741,8 +830,10 @@ where
     ///
     /// Meant for owner-controlled cleanup while no writer is active (for example at boot): a
     /// writer racing a reset may leave a frame from before it, which readers count as lost.
+    ///
+    /// A held writer lease survives the reset: its [`ExclusiveWriter`] continues from 0.
     pub fn reset(&self) {
-        self.head.counter.store(0, Ordering::Relaxed);
+        self.head.counter.fetch_and(LEASED, Ordering::Relaxed);
         for slot in self.slots {
             slot.seq.store(0, Ordering::Relaxed);
         }

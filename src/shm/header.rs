@@ -2,8 +2,9 @@
 //!
 //! ```text
 //! offset 0    header: magic | layout version | kind | capacity | payload | stride | 2 reserved
-//! offset 64   Head: next counter | reset generation            (one cache line)
-//! offset 128  capacity × Slot<N>, `stride` bytes each
+//! offset 64   Head: head word (next counter | lease bit 63)      (own cache line)
+//! offset 128  Head: reset generation                              (own cache line)
+//! offset 192  capacity × Slot<N>, `stride` bytes each
 //! ```
 //!
 //! All words are `u64` atomics in native byte order (the segment never leaves the host). The
@@ -21,9 +22,9 @@ use crate::sync::{AtomicU64, Ordering};
 /// `b"ORBITRNG"` as a little-endian word.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"ORBITRNG");
 /// Version of the layout above; bumped on any incompatible change.
-pub const LAYOUT_VERSION: u64 = 1;
-/// Bytes before the first slot (header line + head line).
-pub const PREFIX_BYTES: usize = 128;
+pub const LAYOUT_VERSION: u64 = 2;
+/// Bytes before the first slot (header line + the head's two lines).
+pub const PREFIX_BYTES: usize = 192;
 
 /// The header words as they sit in the mapping.
 #[cfg(all(feature = "shm", unix))]
@@ -40,7 +41,7 @@ pub(crate) struct RawHeader {
 
 #[cfg(all(feature = "shm", unix))]
 const _: () = assert!(size_of::<RawHeader>() == 64);
-const _: () = assert!(size_of::<crate::ring::Head>() == 64);
+const _: () = assert!(size_of::<crate::ring::Head>() == PREFIX_BYTES - 64);
 
 /// The ring shape a segment must have: what an attacher expects and what a creator writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -223,8 +224,10 @@ mod tests {
     fn accepts_a_matching_header_and_reports_the_size() {
         let (fields, layout) = good();
         assert_eq!(
-            fields.validate("/s", 128 + 16 * 128, &layout).unwrap(),
-            128 + 16 * 128
+            fields
+                .validate("/s", PREFIX_BYTES as u64 + 16 * 128, &layout)
+                .unwrap(),
+            PREFIX_BYTES as u64 + 16 * 128
         );
     }
 
@@ -265,7 +268,7 @@ mod tests {
                 },
                 "Stride 64, expected 128",
             ),
-            (fields, "is 100 bytes but its ring needs 2176"),
+            (fields, "is 100 bytes but its ring needs 2240"),
         ];
         for (bad, phrase) in cases {
             let err = bad

@@ -7,7 +7,7 @@
 //! [`Segment`] maps at least `PREFIX_BYTES + capacity * size_of::<Slot<N>>()` bytes — checked
 //! against the object's real size (`fstat`) *before* mapping, so no access faults on a short
 //! object — and the mapping is page-aligned, so the header (offset 0), the head (offset 64)
-//! and the slots (offset 128) are aligned to their 64-byte alignment. Every field of those
+//! and the slots (offset `PREFIX_BYTES` = 192) are aligned to their 64-byte alignment. Every field of those
 //! types is an atomic integer: any bit pattern another process leaves is a valid value, and
 //! shared mutation through `&` is what atomics are for. References never outlive the mapping
 //! because they borrow the `Segment`.
@@ -235,8 +235,8 @@ where
 
     fn head(&self) -> &Head {
         debug_assert!(self.map.len() >= PREFIX_BYTES);
-        // SAFETY: offset 64 is inside the PREFIX_BYTES mapped and 64-byte aligned; `Head` is
-        // two atomics (module Safety section).
+        // SAFETY: `Head` spans offsets 64..PREFIX_BYTES, inside the mapping, 64-byte aligned;
+        // it is made of atomics only (module Safety section).
         unsafe { &*self.map.as_ptr().add(64).cast::<Head>() }
     }
 
@@ -244,8 +244,8 @@ where
         let capacity = self.layout.capacity as usize;
         debug_assert!(self.map.len() >= PREFIX_BYTES + capacity * core::mem::size_of::<Slot<N>>());
         // SAFETY: the mapping holds PREFIX_BYTES + capacity * size_of::<Slot<N>>() bytes
-        // (validated before mapping); offset 128 is 64-byte aligned; slots are atomics (module
-        // Safety section).
+        // (validated before mapping); offset PREFIX_BYTES is 64-byte aligned; slots are atomics
+        // (module Safety section).
         unsafe {
             core::slice::from_raw_parts(
                 self.map.as_ptr().add(PREFIX_BYTES).cast::<Slot<N>>(),

@@ -1,0 +1,200 @@
+//! [`ExclusiveWriter`]: the single-writer publish path, held under a lease in the head word.
+
+use super::{LEASED, Ring, counter_of, seq};
+use crate::id::NetId64;
+use crate::ring::{PayloadSize, PublishError, SupportedPayload};
+use crate::sync::Ordering;
+
+/// The one writer of a ring, publishing without read-modify-write instructions.
+///
+/// Obtained from [`Ring::exclusive_writer`]; dropping it hands the ring back to multi-writer
+/// [`Ring::publish`]. Readers see no difference.
+///
+/// # Protocol
+///
+/// [`Ring::exclusive_writer`] sets bit 63 of the head word (the lease bit) with a CAS from a
+/// word without it; the counter it finds there is the lease's first counter `L`. While the bit
+/// is set, multi-writer claims refuse ([`PublishError::Leased`]) instead of moving the head, so
+/// the lease holder is the only writer that claims counters, and it does so with a plain store
+/// of `(c + 1) | lease bit` — no read-modify-write on the head. Taking the lease also bumps the
+/// lease epoch (a word on the head's line), and so does [`Ring::break_writer_lease`]: the
+/// holder checks bit and epoch on every publish, so a holder whose lease was broken finds out
+/// even if a new holder has set the bit again.
+///
+/// Taking the slot is where a plain store needs care. A multi-writer that claimed some counter
+/// `s < L` *before* the lease may not have taken its slot yet: it will CAS the slot's seq from
+/// an even value below `2s + 1` (so below `2L - 1`). Slot seqs only grow, so once a slot's seq
+/// is at least `2L` no such stale claimant can ever take it again. The holder therefore:
+///
+/// * stores `2c + 1` plainly only if it loaded an even seq `>= 2L` (in practice: its own commit
+///   of the previous lap);
+/// * takes the slot with the usual CAS otherwise — on its first lap, and on slots an older
+///   writer held when it first came by;
+/// * abandons the frame, exactly like a multi-writer, if the seq is odd (an older writer still
+///   holds the slot: [`PublishError::SlotBusy`]).
+///
+/// After the first lap the publish is: one load and one store of the head word (a line that
+/// stays in this writer's cache while readers are caught up), one load of the slot's seq, the
+/// odd store, a release fence, the frame's words and the release store of the even seq.
+///
+/// Dropping the writer clears the bit; the head then holds the next counter and multi-writers
+/// continue from it. A holder that dies (a killed process) leaves the bit set: other writers
+/// get [`PublishError::Leased`] until [`Ring::break_writer_lease`] (for an owner that knows
+/// the holder is gone) or [`Ring::reset`].
+///
+/// # Example
+///
+/// ```
+/// use orbit_rs::{Cursor, Head, PublishError, Ring, Slot};
+/// static SLOTS: [Slot<16>; 8] = [Slot::EMPTY; 8];
+/// static HEAD: Head = Head::new();
+/// let ring = Ring::new(&SLOTS, &HEAD).unwrap();
+///
+/// let mut writer = ring.exclusive_writer().unwrap();
+/// writer.publish(1, 0, b"only me").unwrap();
+/// assert_eq!(ring.publish(1, 0, b"not now"), Err(PublishError::Leased));
+/// drop(writer);
+/// ring.publish(1, 0, b"anyone").unwrap();
+///
+/// let mut cursor = Cursor::from_start();
+/// assert_eq!(ring.poll(&mut cursor, |_| {}).delivered, 2);
+/// ```
+#[derive(Debug)]
+pub struct ExclusiveWriter<'a, const N: usize>
+where
+    PayloadSize<N>: SupportedPayload,
+{
+    ring: Ring<'a, N>,
+    /// `L`: the head counter when the lease was taken.
+    first: u64,
+    /// The lease epoch this writer set; any other value means the lease was broken.
+    epoch: u64,
+    /// Set once a publish found the lease broken: dropping must not clear a lease that may
+    /// belong to a new holder by then.
+    lost: bool,
+}
+
+impl<'a, const N: usize> Ring<'a, N>
+where
+    PayloadSize<N>: SupportedPayload,
+{
+    /// Takes the writer lease: until the returned writer is dropped, it is the only writer of
+    /// the ring (in every process mapping it) and publishes without atomic read-modify-writes.
+    ///
+    /// Fails with [`PublishError::Leased`] if another writer holds the lease.
+    pub fn exclusive_writer(&self) -> Result<ExclusiveWriter<'a, N>, PublishError> {
+        let mut word = self.head.counter.load(Ordering::Relaxed);
+        loop {
+            if word & LEASED != 0 {
+                return Err(PublishError::Leased);
+            }
+            // SYNC: Acquire pairs with the Release clear of a previous holder's lease (drop):
+            // its slot stores happen before ours.
+            match self.head.counter.compare_exchange_weak(
+                word,
+                word | LEASED,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    // Only the lease holder and break_writer_lease() move the epoch.
+                    let epoch = self
+                        .head
+                        .lease_epoch
+                        .fetch_add(1, Ordering::Relaxed)
+                        .wrapping_add(1);
+                    return Ok(ExclusiveWriter {
+                        ring: *self,
+                        first: word,
+                        epoch,
+                        lost: false,
+                    });
+                }
+                Err(now) => word = now,
+            }
+        }
+    }
+
+    /// True while an [`ExclusiveWriter`] holds the ring.
+    #[must_use]
+    pub fn writer_leased(&self) -> bool {
+        self.head.counter.load(Ordering::Relaxed) & LEASED != 0
+    }
+
+    /// Clears the writer lease of a holder that is gone (its process was killed), so other
+    /// writers can publish again. Returns whether a lease was held.
+    ///
+    /// Only for an owner who *knows* the holder will never publish again: a live holder would
+    /// go on claiming counters with plain stores next to multi-writers, and frames could tear.
+    /// A holder whose lease was broken gets [`PublishError::LeaseLost`] on its next publish,
+    /// but one already inside a publish is not stopped.
+    pub fn break_writer_lease(&self) -> bool {
+        // The epoch moves first: a holder whose head load sees the cleared bit, or any later
+        // head word (a new holder's lease continues this release sequence), sees a new epoch.
+        self.head.lease_epoch.fetch_add(1, Ordering::Relaxed);
+        self.head.counter.fetch_and(!LEASED, Ordering::AcqRel) & LEASED != 0
+    }
+}
+
+impl<'a, const N: usize> ExclusiveWriter<'a, N>
+where
+    PayloadSize<N>: SupportedPayload,
+{
+    /// The ring this writer publishes to.
+    #[must_use]
+    pub const fn ring(&self) -> &Ring<'a, N> {
+        &self.ring
+    }
+
+    /// Publishes one frame and returns its id; the same frame and errors as [`Ring::publish`],
+    /// plus [`PublishError::LeaseLost`] if the lease was broken. Wait-free.
+    pub fn publish(
+        &mut self,
+        frame_kind: u8,
+        version: u64,
+        payload: &[u8],
+    ) -> Result<NetId64, PublishError> {
+        let ring = &self.ring;
+        ring.check_len(payload)?;
+        // The head is re-read rather than cached so a reset (which keeps the lease bit) is
+        // followed; the line (head word and lease epoch) is this writer's, so the loads hit its
+        // cache. SYNC: Acquire pairs with the Release clear in break_writer_lease(), so a
+        // broken lease shows a new epoch even if a new holder set the bit again.
+        let word = ring.head.counter.load(Ordering::Acquire);
+        if word & LEASED == 0 || ring.head.lease_epoch.load(Ordering::Relaxed) != self.epoch {
+            self.lost = true;
+            return Err(PublishError::LeaseLost);
+        }
+        let counter = counter_of(word);
+        let Some(committed) = seq::committed(counter) else {
+            return Err(PublishError::CounterExhausted { counter });
+        };
+        // Relaxed: the claim is ordered before the slot stores by the Release fence in take(),
+        // and before the commit by its Release store, so a reader that sees the commit sees
+        // the head past this counter.
+        ring.head
+            .counter
+            .store((counter + 1) | LEASED, Ordering::Relaxed);
+        let slot = ring.slot(counter);
+        ring.take(slot, counter, Some(self.first))?;
+        let id = ring.write(slot, counter, frame_kind, version, payload, usize::MAX);
+        // SYNC: Release pairs with the Acquire seq load in inspect(): a reader that sees the
+        // even seq sees every word stored above.
+        slot.seq.store(committed, Ordering::Release);
+        Ok(id)
+    }
+}
+
+impl<const N: usize> Drop for ExclusiveWriter<'_, N>
+where
+    PayloadSize<N>: SupportedPayload,
+{
+    fn drop(&mut self) {
+        if self.lost || self.ring.head.lease_epoch.load(Ordering::Relaxed) != self.epoch {
+            return;
+        }
+        // SYNC: Release pairs with the Acquire lease CAS of the next holder; multi-writers
+        // order themselves through the slots' seqs.
+        self.ring.head.counter.fetch_and(!LEASED, Ordering::Release);
+    }
+}
