@@ -118,10 +118,30 @@ fn report(id: &str, readers: usize, counts: common::Counts) {
 
 // --- orbit and floor at each payload size ----------------------------------------------------
 
+/// The two ways to publish to an orbit ring: `orbit` is the one-writer path
+/// ([`orbit_rs::ExclusiveWriter`]), `orbit-mw` the multi-writer `Ring::publish`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Orbit {
+    Exclusive,
+    MultiWriter,
+}
+
+impl Orbit {
+    const BOTH: [Orbit; 2] = [Orbit::Exclusive, Orbit::MultiWriter];
+
+    fn name(self) -> &'static str {
+        match self {
+            Orbit::Exclusive => "orbit",
+            Orbit::MultiWriter => "orbit-mw",
+        }
+    }
+}
+
 fn orbit_publish<const N: usize>(
     group: &mut BenchmarkGroup<'_, WallTime>,
     mode: Mode,
     readers: usize,
+    how: Orbit,
 ) where
     PayloadSize<N>: SupportedPayload,
 {
@@ -141,14 +161,20 @@ fn orbit_publish<const N: usize>(
             })
             .collect();
         let bg = Background::start(s, &stop, bodies);
-        group.bench_function(BenchmarkId::new("orbit", format!("{readers}r")), |b| {
+        let mut writer = (how == Orbit::Exclusive).then(|| ring.exclusive_writer().unwrap());
+        group.bench_function(BenchmarkId::new(how.name(), format!("{readers}r")), |b| {
             measure(b, mode, false, |step| {
                 for _ in 0..step.unwrap_or(0) {
-                    black_box(ring.publish(1, 0, black_box(&payload)).unwrap());
+                    let payload = black_box(&payload);
+                    let id = match writer.as_mut() {
+                        Some(writer) => writer.publish(1, 0, payload),
+                        None => ring.publish(1, 0, payload),
+                    };
+                    black_box(id.unwrap());
                 }
             });
         });
-        report(&mode.id(N, "orbit", readers), readers, bg.finish());
+        report(&mode.id(N, how.name(), readers), readers, bg.finish());
     });
 }
 
@@ -405,7 +431,9 @@ where
         }
     }
     for readers in READERS {
-        orbit_publish::<N>(&mut group, mode, readers);
+        for how in Orbit::BOTH {
+            orbit_publish::<N>(&mut group, mode, readers, how);
+        }
         floor_publish::<N, W>(&mut group, mode, readers);
         if peers {
             tokio_publish(&mut group, mode, readers);

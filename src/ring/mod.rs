@@ -113,10 +113,7 @@ pub const fn check_capacity(capacity: usize) -> Result<(), SpecError> {
 #[repr(C, align(64))]
 pub struct Head {
     pub(crate) counter: AtomicU64,
-    /// Number of writer leases taken or broken so far: an [`ExclusiveWriter`] checks that it
-    /// is still the current lease on every publish.
-    pub(crate) lease_epoch: AtomicU64,
-    _counter_line: [AtomicU64; 6],
+    _counter_line: [AtomicU64; 7],
     pub(crate) generation: AtomicU64,
     _generation_line: [AtomicU64; 7],
 }
@@ -137,8 +134,7 @@ impl Head {
     pub const fn new() -> Self {
         Self {
             counter: AtomicU64::new(0),
-            lease_epoch: AtomicU64::new(0),
-            _counter_line: [const { AtomicU64::new(0) }; 6],
+            _counter_line: [const { AtomicU64::new(0) }; 7],
             generation: AtomicU64::new(0),
             _generation_line: [const { AtomicU64::new(0) }; 7],
         }
@@ -150,7 +146,6 @@ impl Head {
     pub fn new() -> Self {
         Self {
             counter: AtomicU64::new(0),
-            lease_epoch: AtomicU64::new(0),
             _counter_line: core::array::from_fn(|_| AtomicU64::new(0)),
             generation: AtomicU64::new(0),
             _generation_line: core::array::from_fn(|_| AtomicU64::new(0)),
@@ -404,6 +399,7 @@ where
         Cursor::from_counter(self.head()).in_generation(generation)
     }
 
+    #[inline]
     fn slot(&self, counter: u64) -> &Slot<N> {
         // The mask keeps the index below capacity, which fits in usize.
         &self.slots[(counter & self.mask) as usize]
@@ -460,6 +456,7 @@ where
         Ok((counter, slot))
     }
 
+    #[inline]
     fn check_len(&self, payload: &[u8]) -> Result<(), PublishError> {
         if payload.len() > N {
             return Err(PublishError::PayloadTooLarge {
@@ -474,6 +471,7 @@ where
     /// to `2 * counter + 1`. A CAS, unless the caller holds the writer lease taken at counter `L`
     /// (`lease = Some(L)`) and the seq is already at least `2L`: a value no other writer can
     /// still move (see [`ExclusiveWriter`]), so a plain store takes the slot.
+    #[inline]
     fn take(&self, slot: &Slot<N>, counter: u64, lease: Option<u64>) -> Result<(), PublishError> {
         let Some(writing) = seq::writing(counter) else {
             return Err(PublishError::CounterExhausted { counter });
@@ -514,6 +512,7 @@ where
 
     /// Stores the frame's words into a slot this writer owns; at most `max_words` payload words
     /// (the test hook stops part-way).
+    #[inline]
     fn write(
         &self,
         slot: &Slot<N>,
@@ -831,7 +830,8 @@ where
     /// Meant for owner-controlled cleanup while no writer is active (for example at boot): a
     /// writer racing a reset may leave a frame from before it, which readers count as lost.
     ///
-    /// A held writer lease survives the reset: its [`ExclusiveWriter`] continues from 0.
+    /// A held writer lease survives the reset: its [`ExclusiveWriter`] continues from 0 (a
+    /// writer racing the reset may still be told [`PublishError::LeaseLost`]).
     pub fn reset(&self) {
         self.head.counter.fetch_and(LEASED, Ordering::Relaxed);
         for slot in self.slots {

@@ -15,6 +15,7 @@ pub(crate) const fn words_for(len: usize) -> usize {
 
 /// Stores `bytes` into the leading words of `words` (relaxed; the seq protocol orders them).
 /// The tail of the last word is zero-filled. `bytes.len()` must be at most `8 * words.len()`.
+#[inline]
 pub(crate) fn store(words: &[AtomicU64], bytes: &[u8]) {
     debug_assert!(bytes.len() <= words.len() * 8);
     let mut chunks = bytes.chunks_exact(8);
@@ -33,6 +34,7 @@ pub(crate) fn store(words: &[AtomicU64], bytes: &[u8]) {
 }
 
 /// Loads `out.len()` leading words of `words` (relaxed; validated by the caller's seq recheck).
+#[inline]
 pub(crate) fn load(words: &[AtomicU64], out: &mut [u64]) {
     for (dst, word) in out.iter_mut().zip(words) {
         *dst = word.load(Ordering::Relaxed);

@@ -16,10 +16,12 @@ use crate::sync::Ordering;
 /// word without it; the counter it finds there is the lease's first counter `L`. While the bit
 /// is set, multi-writer claims refuse ([`PublishError::Leased`]) instead of moving the head, so
 /// the lease holder is the only writer that claims counters, and it does so with a plain store
-/// of `(c + 1) | lease bit` — no read-modify-write on the head. Taking the lease also bumps the
-/// lease epoch (a word on the head's line), and so does [`Ring::break_writer_lease`]: the
-/// holder checks bit and epoch on every publish, so a holder whose lease was broken finds out
-/// even if a new holder has set the bit again.
+/// of `(c + 1) | lease bit` — no read-modify-write on the head.
+///
+/// The holder re-reads the head word before each claim (its own store, in its own cache) and
+/// continues from the counter it finds, so it follows a [`Ring::reset`], which keeps the bit and
+/// sets the counter to 0. If the bit is gone — [`Ring::break_writer_lease`] — the holder gets
+/// [`PublishError::LeaseLost`].
 ///
 /// Taking the slot is where a plain store needs care. A multi-writer that claimed some counter
 /// `s < L` *before* the lease may not have taken its slot yet: it will CAS the slot's seq from
@@ -67,10 +69,7 @@ where
     ring: Ring<'a, N>,
     /// `L`: the head counter when the lease was taken.
     first: u64,
-    /// The lease epoch this writer set; any other value means the lease was broken.
-    epoch: u64,
-    /// Set once a publish found the lease broken: dropping must not clear a lease that may
-    /// belong to a new holder by then.
+    /// Set once the lease was found broken: dropping must leave the head alone.
     lost: bool,
 }
 
@@ -97,16 +96,9 @@ where
                 Ordering::Relaxed,
             ) {
                 Ok(_) => {
-                    // Only the lease holder and break_writer_lease() move the epoch.
-                    let epoch = self
-                        .head
-                        .lease_epoch
-                        .fetch_add(1, Ordering::Relaxed)
-                        .wrapping_add(1);
                     return Ok(ExclusiveWriter {
                         ring: *self,
                         first: word,
-                        epoch,
                         lost: false,
                     });
                 }
@@ -121,17 +113,14 @@ where
         self.head.counter.load(Ordering::Relaxed) & LEASED != 0
     }
 
-    /// Clears the writer lease of a holder that is gone (its process was killed), so other
+    /// Ends the writer lease of a holder that is gone (its process was killed), so other
     /// writers can publish again. Returns whether a lease was held.
     ///
-    /// Only for an owner who *knows* the holder will never publish again: a live holder would
-    /// go on claiming counters with plain stores next to multi-writers, and frames could tear.
-    /// A holder whose lease was broken gets [`PublishError::LeaseLost`] on its next publish,
-    /// but one already inside a publish is not stopped.
+    /// Only for an owner who *knows* the holder will never publish again. A live holder finds
+    /// out on its next publish ([`PublishError::LeaseLost`]) — unless a new lease was taken in
+    /// between, which it cannot tell from its own — and one already inside a publish is not
+    /// stopped: its frames could tear next to another writer's.
     pub fn break_writer_lease(&self) -> bool {
-        // The epoch moves first: a holder whose head load sees the cleared bit, or any later
-        // head word (a new holder's lease continues this release sequence), sees a new epoch.
-        self.head.lease_epoch.fetch_add(1, Ordering::Relaxed);
         self.head.counter.fetch_and(!LEASED, Ordering::AcqRel) & LEASED != 0
     }
 }
@@ -148,20 +137,19 @@ where
 
     /// Publishes one frame and returns its id; the same frame and errors as [`Ring::publish`],
     /// plus [`PublishError::LeaseLost`] if the lease was broken. Wait-free.
+    #[inline]
     pub fn publish(
         &mut self,
         frame_kind: u8,
         version: u64,
         payload: &[u8],
     ) -> Result<NetId64, PublishError> {
-        let ring = &self.ring;
+        let ring = self.ring;
         ring.check_len(payload)?;
-        // The head is re-read rather than cached so a reset (which keeps the lease bit) is
-        // followed; the line (head word and lease epoch) is this writer's, so the loads hit its
-        // cache. SYNC: Acquire pairs with the Release clear in break_writer_lease(), so a
-        // broken lease shows a new epoch even if a new holder set the bit again.
-        let word = ring.head.counter.load(Ordering::Acquire);
-        if word & LEASED == 0 || ring.head.lease_epoch.load(Ordering::Relaxed) != self.epoch {
+        // The head word is this writer's: the load hits its own store. Following it (rather
+        // than a cached counter) keeps up with a reset.
+        let word = ring.head.counter.load(Ordering::Relaxed);
+        if word & LEASED == 0 {
             self.lost = true;
             return Err(PublishError::LeaseLost);
         }
@@ -190,7 +178,7 @@ where
     PayloadSize<N>: SupportedPayload,
 {
     fn drop(&mut self) {
-        if self.lost || self.ring.head.lease_epoch.load(Ordering::Relaxed) != self.epoch {
+        if self.lost {
             return;
         }
         // SYNC: Release pairs with the Acquire lease CAS of the next holder; multi-writers
