@@ -16,7 +16,7 @@ mod ring;
 #[path = "checks/segment.rs"]
 mod segment;
 
-use orbit_rs::{Cursor, Head, NetId64, NodeId, Ring, Slot};
+use orbit_rs::{Cursor, Head, Ring, Slot};
 use std::path::Path;
 
 /// Runs `check` over every file of one target's seed corpus; returns how many there were.
@@ -127,10 +127,9 @@ fn read_head_ignores_slots_claiming_counters_past_the_head() {
     for i in 0..4u8 {
         ring.publish(0, 0, &[i]).unwrap();
     }
-    // Counter 3's slot now claims counter 4003, with an id that validates for it.
+    // Counter 3's slot now claims counter 4003 with a well-formed frame (1 byte).
     let future = 3 + 4 * 1000;
-    let id = NetId64::new(1, NodeId(0), future);
-    slots[3].overwrite_raw(&[2 * future + 2, id.to_raw(), 1 << 32, 0, 0xFF]);
+    slots[3].overwrite_raw(&[2 * future + 2, 1 << 32, 0, 0xFF]);
     let newest = ring.read_head().expect("counter 2 is still held");
     assert_eq!((newest.counter, &newest.payload[..]), (2, &[2u8][..]));
 }

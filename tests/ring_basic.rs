@@ -294,20 +294,33 @@ fn hostile_slot_contents_are_counted_not_delivered() {
         ring.publish(0, 0, &[i; 8]).unwrap();
     }
     let committed = |c: u64| 2 * c + 2;
-    let id = |c: u64| NetId64::new(7, NodeId(0), c).to_raw();
-    // Counter 0: length past the slot. Counter 1: wrong kind. Counter 2: wrong counter in id.
-    mem[0].overwrite_raw(&[committed(0), id(0), u64::MAX, 0]);
-    mem[1].overwrite_raw(&[
-        committed(1),
-        NetId64::new(8, NodeId(0), 1).to_raw(),
-        8 << 32,
-        0,
+    // meta: frame kind bits 0..8, node 8..24, payload length 32..64.
+    let meta = |kind: u64, node: u64, len: u64| kind | (node << 8) | (len << 32);
+    // Counters 0..2: lengths past the slot (65 bytes, 2^32 - 1 bytes, all ones).
+    mem[0].overwrite_raw(&[committed(0), meta(0, 0, 65), 0]);
+    mem[1].overwrite_raw(&[committed(1), meta(0, 0, u64::from(u32::MAX)), 0]);
+    mem[2].overwrite_raw(&[committed(2), u64::MAX, 0]);
+    // Counter 3: a well-formed frame planted by a peer; its id is rebuilt from the ring kind,
+    // the node in meta and the counter the seq names.
+    mem[3].overwrite_raw(&[
+        committed(3),
+        meta(5, 513, 8),
+        77,
+        u64::from_ne_bytes([9; 8]),
     ]);
-    mem[2].overwrite_raw(&[committed(2), id(9), 8 << 32, 0]);
     let mut cursor = Cursor::from_start();
-    let (got, poll) = drain(&ring, &mut cursor);
-    assert_eq!(got, vec![vec![3; 8]]);
+    let mut frames = Vec::new();
+    let poll = ring.poll(&mut cursor, |f| {
+        frames.push(Frame::<64>::from_ref(&f).unwrap())
+    });
     assert_eq!(poll.loss.unavailable, 3);
+    assert_eq!(frames.len(), 1);
+    let f = &frames[0];
+    assert_eq!(
+        (f.id, f.kind, f.version),
+        (NetId64::new(7, NodeId(513), 3), 5, 77)
+    );
+    assert_eq!(&f.payload[..], &[9; 8]);
     // A seq from a far later lap: gone (overwritten) without delivery.
     mem[3].overwrite_raw(&[committed(1 << 50)]);
     let mut cursor = Cursor::from_counter(3);

@@ -37,9 +37,10 @@
 //!
 //! **Reader.** Load seq (acquire). `2c + 2`: copy the header and payload words with relaxed
 //! loads into the reader's own buffer, acquire fence, reload seq and accept only if unchanged,
-//! then validate the copy (payload length ≤ `N`, id kind and counter) — slot bytes are never
-//! trusted and never borrowed. A seq below `2c + 1`..`2c + 1` is *pending*; above `2c + 2` is
-//! *gone* (overwritten by a later lap).
+//! then validate the copy (payload length ≤ `N`; the id is rebuilt from the ring kind, the
+//! node in `meta` and the counter the seq names) — slot bytes are never trusted and never
+//! borrowed. A seq below `2c + 1`..`2c + 1` is *pending*; above `2c + 2` is *gone* (overwritten
+//! by a later lap).
 //!
 //! **Poll.** From the cursor on, inspecting at most `capacity + 1` slots. A slot committed for
 //! exactly the cursor's counter is delivered on that evidence alone, without loading the head,
@@ -523,9 +524,10 @@ where
         max_words: usize,
     ) -> NetId64 {
         let id = NetId64::new(self.kind, self.node, counter);
-        slot.id.store(id.to_raw(), Ordering::Relaxed);
-        slot.meta
-            .store(pack_meta(frame_kind, payload.len()), Ordering::Relaxed);
+        slot.meta.store(
+            pack_meta(frame_kind, self.node.get(), payload.len()),
+            Ordering::Relaxed,
+        );
         slot.version.store(version, Ordering::Relaxed);
         let bytes = &payload[..payload.len().min(max_words.saturating_mul(8))];
         words::store(slot.words(), bytes);
@@ -606,8 +608,7 @@ where
         counter: u64,
         buf: &mut <PayloadSize<N> as SupportedPayload>::Buf,
     ) -> Inspect {
-        let id = slot.id.load(Ordering::Relaxed);
-        let (kind, len) = unpack_meta(slot.meta.load(Ordering::Relaxed));
+        let (kind, node, len) = unpack_meta(slot.meta.load(Ordering::Relaxed));
         let version = slot.version.load(Ordering::Relaxed);
         let clamped = usize::try_from(len).unwrap_or(usize::MAX).min(N);
         let used = words::words_for(clamped);
@@ -619,12 +620,11 @@ where
         if after != before {
             return Inspect::Gone;
         }
-        let id = NetId64::from_raw(id);
-        if len > N as u64 || id.kind() != self.kind || !id.matches_counter(counter) {
+        if len > N as u64 {
             return Inspect::Invalid;
         }
         Inspect::Frame(Header {
-            id,
+            id: NetId64::new(self.kind, NodeId(node), counter),
             kind,
             version,
             len: clamped,

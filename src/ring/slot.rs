@@ -1,14 +1,17 @@
-//! One ring slot: the `seq` word, a 24-byte frame header and `N` payload bytes, all atomics.
+//! One ring slot: the `seq` word, two frame-header words and `N` payload bytes, all atomics.
 //!
-//! Layout (`#[repr(C, align(64))]`, 32-byte header, then the payload words):
+//! Layout (`#[repr(C, align(64))]`, 24-byte header, then the payload words):
 //!
-//! | offset | word      | meaning                                              |
-//! |--------|-----------|------------------------------------------------------|
-//! | 0      | `seq`     | `0` empty, `2c+1` counter `c` being written, `2c+2` committed |
-//! | 8      | `id`      | the frame's [`NetId64`](crate::NetId64) raw value     |
-//! | 16     | `meta`    | frame kind (bits 0..8), payload length (bits 32..64) |
-//! | 24     | `version` | caller's version / timestamp word                    |
-//! | 32     | payload   | `N / 8` words, bytes in native order                 |
+//! | offset | word      | meaning                                                        |
+//! |--------|-----------|----------------------------------------------------------------|
+//! | 0      | `seq`     | `0` empty, `2c+1` counter `c` being written, `2c+2` committed  |
+//! | 8      | `meta`    | frame kind (bits 0..8), publishing node (8..24), payload length (32..64) |
+//! | 16     | `version` | caller's version / timestamp word                              |
+//! | 24     | payload   | `N / 8` words, bytes in native order                           |
+//!
+//! The frame's [`NetId64`](crate::NetId64) is not stored whole: its counter is the one `seq`
+//! names, its kind the ring's, its node the one in `meta` — one store fewer per publish, and no
+//! id that could disagree with the seq.
 //!
 //! `N` must be a multiple of 8 between 8 and 4096: stable Rust cannot size an array by `N / 8`
 //! in a generic type, so [`PayloadSize<N>`] implements [`SupportedPayload`] for exactly those
@@ -104,7 +107,6 @@ where
     PayloadSize<N>: SupportedPayload,
 {
     pub(crate) seq: AtomicU64,
-    pub(crate) id: AtomicU64,
     pub(crate) meta: AtomicU64,
     pub(crate) version: AtomicU64,
     pub(crate) words: <PayloadSize<N> as SupportedPayload>::Words,
@@ -122,7 +124,6 @@ where
     #[allow(clippy::declare_interior_mutable_const)] // A template for array initialisers.
     pub const EMPTY: Self = Self {
         seq: AtomicU64::new(0),
-        id: AtomicU64::new(0),
         meta: AtomicU64::new(0),
         version: AtomicU64::new(0),
         words: <PayloadSize<N> as SupportedPayload>::EMPTY,
@@ -133,7 +134,6 @@ where
     pub fn new() -> Self {
         Self {
             seq: AtomicU64::new(0),
-            id: AtomicU64::new(0),
             meta: AtomicU64::new(0),
             version: AtomicU64::new(0),
             words: <PayloadSize<N> as SupportedPayload>::new_words(),
@@ -144,16 +144,16 @@ where
         self.words.as_ref()
     }
 
-    /// Number of `u64` words in a slot: 4 header words, then `N / 8` payload words.
-    pub const RAW_WORDS: usize = 4 + N / 8;
+    /// Number of `u64` words in a slot: 3 header words, then `N / 8` payload words.
+    pub const RAW_WORDS: usize = 3 + N / 8;
 
     /// Test and fuzz hook: stores raw values into the slot's words in layout order (`seq`,
-    /// `id`, `meta`, `version`, payload…), as a buggy or hostile peer sharing the memory could.
+    /// `meta`, `version`, payload…), as a buggy or hostile peer sharing the memory could.
     /// Extra values are ignored.
     #[doc(hidden)]
     pub fn overwrite_raw(&self, raw: &[u64]) {
         use crate::sync::Ordering::Relaxed;
-        let header = [&self.seq, &self.id, &self.meta, &self.version];
+        let header = [&self.seq, &self.meta, &self.version];
         for (word, value) in header.into_iter().chain(self.words()).zip(raw) {
             word.store(*value, Relaxed);
         }
@@ -180,14 +180,16 @@ where
     }
 }
 
-/// `meta` word: frame kind in bits 0..8, payload length in bits 32..64.
-pub(crate) const fn pack_meta(frame_kind: u8, len: usize) -> u64 {
-    (frame_kind as u64) | ((len as u64) << 32)
+/// `meta` word: frame kind in bits 0..8, publishing node in bits 8..24, payload length in bits
+/// 32..64.
+pub(crate) const fn pack_meta(frame_kind: u8, node: u16, len: usize) -> u64 {
+    (frame_kind as u64) | ((node as u64) << 8) | ((len as u64) << 32)
 }
 
-/// Inverse of [`pack_meta`]; the length is untrusted and must be validated by the caller.
-pub(crate) const fn unpack_meta(meta: u64) -> (u8, u64) {
-    (meta as u8, meta >> 32)
+/// Inverse of [`pack_meta`]: `(frame kind, node, length)`. The length is untrusted and must be
+/// validated by the caller.
+pub(crate) const fn unpack_meta(meta: u64) -> (u8, u16, u64) {
+    (meta as u8, (meta >> 8) as u16, meta >> 32)
 }
 
 /// `seq` word encoding: `0` never written, `2c + 1` writing counter `c`, `2c + 2` committed.
@@ -224,12 +226,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn header_is_32_bytes_and_slots_are_cache_aligned() {
-        assert_eq!(core::mem::offset_of!(Slot<64>, words), 32);
+    fn header_is_24_bytes_and_slots_are_cache_aligned() {
+        assert_eq!(core::mem::offset_of!(Slot<64>, words), 24);
         assert_eq!(core::mem::align_of::<Slot<8>>(), 64);
-        assert_eq!(core::mem::size_of::<Slot<32>>(), 64);
+        assert_eq!(core::mem::size_of::<Slot<40>>(), 64);
         assert_eq!(core::mem::size_of::<Slot<64>>(), 128);
-        assert_eq!(core::mem::size_of::<Slot<224>>(), 256);
+        assert_eq!(core::mem::size_of::<Slot<232>>(), 256);
         assert_eq!(core::mem::size_of::<Slot<4096>>(), 4096 + 64);
     }
 
@@ -245,7 +247,7 @@ mod tests {
 
     #[test]
     fn meta_round_trips() {
-        assert_eq!(unpack_meta(pack_meta(7, 4096)), (7, 4096));
-        assert_eq!(unpack_meta(u64::MAX), (255, u64::from(u32::MAX)));
+        assert_eq!(unpack_meta(pack_meta(7, 0xBEEF, 4096)), (7, 0xBEEF, 4096));
+        assert_eq!(unpack_meta(u64::MAX), (255, u16::MAX, u64::from(u32::MAX)));
     }
 }

@@ -5,7 +5,7 @@
 //! `tests/hostile_props.rs`.
 //!
 //! [`check`] decodes the bytes with a bias towards meaningful memory (seq words committed or
-//! pending for counters near the head, ids of the right kind, in-range lengths), so random bytes
+//! pending for counters near the head, in-range lengths and nodes), so random bytes
 //! reach deep states too. A missing byte reads as 0. Two kinds of checks run after every step:
 //!
 //! * **Documented invariants**, from the real outputs only: no panic; every delivered frame has
@@ -234,18 +234,19 @@ impl Shadow {
 
     /// The frame a slot committed for `counter` holds, if its words pass validation.
     fn validate<const N: usize>(&self, counter: u64) -> Look<N> {
+        // Layout: seq, meta (kind 0..8 | node 8..24 | len 32..64), version, payload.
         let words = self.slot(counter);
-        let id = NetId64::from_raw(words[1]);
-        let len = words[2] >> 32;
-        if len > N as u64 || id.kind() != self.kind || !id.matches_counter(counter) {
+        let len = words[1] >> 32;
+        if len > N as u64 {
             return Look::Invalid;
         }
-        let bytes: Vec<u8> = words[4..].iter().flat_map(|w| w.to_ne_bytes()).collect();
+        let id = NetId64::new(self.kind, NodeId((words[1] >> 8) as u16), counter);
+        let bytes: Vec<u8> = words[3..].iter().flat_map(|w| w.to_ne_bytes()).collect();
         let frame = FrameRef {
             id,
             counter,
-            kind: words[2] as u8,
-            version: words[3],
+            kind: words[1] as u8,
+            version: words[2],
             payload: &bytes[..len as usize],
         };
         Look::Frame(Frame::from_ref(&frame).expect("len <= N"))
@@ -376,12 +377,12 @@ impl Shadow {
         max_words: usize,
     ) -> NetId64 {
         let id = NetId64::new(self.kind, self.node, counter);
+        let node = u64::from(self.node.get());
         let words = self.slot_mut(counter);
-        words[1] = id.to_raw();
-        words[2] = u64::from(frame_kind) | ((payload.len() as u64) << 32);
-        words[3] = version;
+        words[1] = u64::from(frame_kind) | (node << 8) | ((payload.len() as u64) << 32);
+        words[2] = version;
         let stored = &payload[..payload.len().min(max_words.saturating_mul(8))];
-        for (word, chunk) in words[4..].iter_mut().zip(stored.chunks(8)) {
+        for (word, chunk) in words[3..].iter_mut().zip(stored.chunks(8)) {
             let mut raw = [0u8; 8];
             raw[..chunk.len()].copy_from_slice(chunk);
             *word = u64::from_ne_bytes(raw);
@@ -788,26 +789,22 @@ where
                 .wrapping_add(u64::from(input.byte() % 5)),
             _ => input.u64(),
         };
-        let id = match input.byte() % 8 {
-            0..=4 => NetId64::new(self.shadow.kind, NodeId(u16::from(input.byte())), counter),
-            5 => NetId64::new(input.byte(), NodeId(0), counter),
-            6 => NetId64::new(
-                self.shadow.kind,
-                NodeId(0),
-                counter.wrapping_add(u64::from(input.byte()) << (input.byte() % 48)),
-            ),
-            _ => NetId64::from_raw(input.u64()),
+        let node = match input.byte() % 8 {
+            0..=4 => u64::from(input.byte()),
+            5 => u64::from(input.byte()) << 8,
+            6 => 0xFFFF,
+            _ => input.u64() & 0xFFFF,
         };
         let len = match input.byte() % 8 {
             0..=5 => u64::from(input.byte()) % (N as u64 + 1),
             6 => N as u64 + 1 + u64::from(input.byte()),
             _ => u64::from(u32::MAX) - u64::from(input.byte()),
         };
-        let junk = u64::from(input.byte() % 4) << 8; // meta bits 8..32 are unused
-        let meta = (len << 32) | junk | u64::from(input.byte());
+        let junk = u64::from(input.byte() % 4) << 24; // meta bits 24..32 are unused
+        let meta = (len << 32) | junk | (node << 8) | u64::from(input.byte());
         let version = u64::from(input.byte());
         let fill = u64::from_ne_bytes([input.byte(); 8]);
-        let mut raw = vec![seq, id.to_raw(), meta, version];
+        let mut raw = vec![seq, meta, version];
         raw.extend((0..N as u64 / 8).map(|j| fill.wrapping_add(j)));
         self.slots[index].overwrite_raw(&raw);
         self.shadow.words[index] = raw;
