@@ -153,15 +153,25 @@ fn run_orbit(sc: &Scenario, sink: Sink<'_>, n: u64) -> Outcome {
     let slots: Vec<Slot<PAYLOAD>> = (0..CAPACITY).map(|_| Slot::new()).collect();
     let head = Head::new();
     let ring = Ring::new(&slots, &head).unwrap().with_kind(1);
+    // One writer publishes through the exclusive writer (the one-writer path); several share
+    // the ring through `Ring::publish`.
+    let exclusive = sc.writers == 1;
     let writers = (0..sc.writers)
         .map(|w| {
             let ring = ring.with_node(NodeId(w as u16));
             let frames = share(n, w, sc.writers);
             Box::new(move || {
-                drive(frames, sc, |p| match ring.publish(1, 0, p) {
-                    Ok(_) => true,
-                    Err(e) if e.is_transient() => false,
-                    Err(e) => panic!("{e}"),
+                let mut writer = exclusive.then(|| ring.exclusive_writer().unwrap());
+                drive(frames, sc, |p| {
+                    let published = match writer.as_mut() {
+                        Some(writer) => writer.publish(1, 0, p),
+                        None => ring.publish(1, 0, p),
+                    };
+                    match published {
+                        Ok(_) => true,
+                        Err(e) if e.is_transient() => false,
+                        Err(e) => panic!("{e}"),
+                    }
                 })
             }) as WriterFn<'_>
         })

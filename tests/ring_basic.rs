@@ -232,7 +232,11 @@ fn reset_rewinds_live_cursors() {
 fn stuck_writer_is_skipped_after_patience_and_counted() {
     let mem = slots::<64>(8);
     let head = Head::new();
-    let ring = Ring::new(&mem, &head).unwrap().with_stall_polls(3);
+    // Every poll looks at the head: the periodic look of caught-up readers has its own test.
+    let ring = Ring::new(&mem, &head)
+        .unwrap()
+        .with_stall_polls(3)
+        .with_head_check_polls(1);
     let mut cursor = Cursor::from_start();
     ring.publish(0, 0, b"a").unwrap();
     let stuck = ring
@@ -365,4 +369,52 @@ fn poll_into_a_caller_buffer_never_skips() {
     }
     assert_eq!(seen, (0..5u8).map(|i| (i, i)).collect::<Vec<_>>());
     assert_eq!(cursor.next_counter(), 5);
+}
+
+/// Counters 0 and 1 were claimed by writers that stopped before taking their slots (the head is
+/// at 2, the slots are untouched), then counter 2 is published. A caught-up reader that finds
+/// untouched slots ends its polls without loading the head, so it learns of the stuck
+/// counters only at its periodic look at the head: within `DEFAULT_HEAD_CHECK_POLLS` polls,
+/// and at once with a period of 1.
+#[test]
+fn untouched_slots_are_checked_against_the_head_periodically() {
+    for period in [Ring::<16>::DEFAULT_HEAD_CHECK_POLLS, 5, 1] {
+        let mem = slots::<16>(4);
+        let head = Head::starting_at(2);
+        let ring = Ring::new(&mem, &head)
+            .unwrap()
+            .with_head_check_polls(period);
+        ring.publish(0, 0, b"late").unwrap();
+        let mut cursor = Cursor::from_start();
+        let mut polls = 0;
+        let poll = loop {
+            polls += 1;
+            let poll = ring.poll_with(&mut cursor, Patience::GiveUp, |_| {});
+            if !poll.is_empty() || polls > 1000 {
+                break poll;
+            }
+        };
+        assert_eq!(
+            (poll.delivered, poll.loss.unavailable),
+            (1, 2),
+            "period {period}"
+        );
+        assert_eq!(polls, period.max(1), "period {period}");
+        assert_eq!(cursor.next_counter(), 3);
+    }
+}
+
+/// A slot left odd for the cursor's counter (a writer that died mid-write) makes the reader
+/// look at the head on its first poll, whatever the head-check period.
+#[test]
+fn a_slot_being_written_makes_the_reader_look_at_the_head() {
+    let mem = slots::<16>(4);
+    let head = Head::new();
+    let ring = Ring::new(&mem, &head).unwrap();
+    assert_eq!(ring.stall_mid_write_for_test(0, 0, b"stuck", 0), Ok(0));
+    ring.publish(0, 0, b"next").unwrap();
+    let mut cursor = Cursor::from_start();
+    let poll = ring.poll_with(&mut cursor, Patience::GiveUp, |_| {});
+    assert_eq!((poll.delivered, poll.loss.unavailable), (1, 1));
+    assert_eq!(cursor.next_counter(), 2);
 }

@@ -69,7 +69,7 @@ fn laps_over_stale_claims_and_a_stuck_slot() {
     let mem = slots::<16>(4);
     // Counters 0..6 claimed by writers that never took their slots (all still empty).
     let head = Head::starting_at(6);
-    let ring = Ring::new(&mem, &head).unwrap();
+    let ring = Ring::new(&mem, &head).unwrap().with_head_check_polls(1);
     // A writer stuck mid-write on counter 6 (slot 2).
     assert_eq!(ring.stall_mid_write_for_test(0, 0, &[9; 16], 1), Ok(6));
     let mut cursor = ring.cursor_at_head();

@@ -14,6 +14,8 @@ pub struct Cursor {
     /// Consecutive polls that found `next` stuck (claimed, not committed, later frames
     /// committed).
     pub(crate) stalls: u32,
+    /// Polls in a row that ended at an untouched slot without loading the head.
+    pub(crate) idle: u32,
 }
 
 impl Cursor {
@@ -32,6 +34,7 @@ impl Cursor {
             next: next_counter,
             generation: Self::ANY_GENERATION,
             stalls: 0,
+            idle: 0,
         }
     }
 

@@ -264,8 +264,9 @@ struct Header {
 enum Inspect {
     /// A committed, validated frame for the counter.
     Frame(Header),
-    /// The counter's writer has not committed (or not yet taken the slot).
-    Pending,
+    /// The counter's writer has not committed: `taken` if the slot shows it being written
+    /// (the odd seq of exactly this counter), else no writer has taken the slot for it yet.
+    Pending { taken: bool },
     /// A later lap holds (or took, during the copy) the slot.
     Gone,
     /// Committed for this counter but failing validation, or an unrepresentable counter.
@@ -287,6 +288,7 @@ where
     kind: u8,
     node: NodeId,
     stall_polls: u32,
+    head_check_polls: u32,
 }
 
 impl<const N: usize> Clone for Ring<'_, N>
@@ -325,6 +327,15 @@ where
     /// Polls a stuck counter may stall before [`Patience::Polls`] gives up on it.
     pub const DEFAULT_STALL_POLLS: u32 = 64;
 
+    /// A reader whose next counter's slot no writer has taken yet ends the poll there without
+    /// loading the head — so a reader that keeps up does not pull the head's cache line away
+    /// from the writer on every poll — except on every this-many-th such poll in a row, when it
+    /// loads the head to find counters claimed by writers that stopped before taking their
+    /// slots (the stuck-writer rule needs the head). A slot being written for the counter
+    /// (a writer at work, or one that died mid-write), or a reader already waiting on a stuck
+    /// counter, makes the poll load the head at once.
+    pub const DEFAULT_HEAD_CHECK_POLLS: u32 = 64;
+
     /// A ring over `slots` (power-of-two length) and `head`, with kind 0 and node 0.
     pub fn new(slots: &'a [Slot<N>], head: &'a Head) -> Result<Self, SpecError> {
         let capacity = slots.len();
@@ -336,6 +347,7 @@ where
             kind: 0,
             node: NodeId(0),
             stall_polls: Self::DEFAULT_STALL_POLLS,
+            head_check_polls: Self::DEFAULT_HEAD_CHECK_POLLS,
         })
     }
 
@@ -358,6 +370,14 @@ where
     #[must_use]
     pub const fn with_stall_polls(mut self, polls: u32) -> Self {
         self.stall_polls = polls;
+        self
+    }
+
+    /// Sets how often a caught-up reader looks at the head: see
+    /// [`DEFAULT_HEAD_CHECK_POLLS`](Ring::DEFAULT_HEAD_CHECK_POLLS) (0 or 1: on every poll).
+    #[must_use]
+    pub const fn with_head_check_polls(mut self, polls: u32) -> Self {
+        self.head_check_polls = polls;
         self
     }
 
@@ -564,7 +584,9 @@ where
         let before = slot.seq.load(Ordering::Acquire);
         if before != want {
             return if before < want {
-                Inspect::Pending
+                Inspect::Pending {
+                    taken: before == want - 1,
+                }
             } else {
                 Inspect::Gone
             };
@@ -595,7 +617,7 @@ where
         }
         match self.copy(slot, before, held, buf) {
             Inspect::Frame(header) => Some((held, header)),
-            Inspect::Pending | Inspect::Gone | Inspect::Invalid => None,
+            Inspect::Pending { .. } | Inspect::Gone | Inspect::Invalid => None,
         }
     }
 
@@ -704,11 +726,15 @@ where
             poll.rewound = true;
             cursor.next = 0;
             cursor.stalls = 0;
+            cursor.idle = 0;
         }
         cursor.generation = generation;
 
         let mut next = cursor.next;
         let mut stalls = cursor.stalls;
+        let mut idle = cursor.idle;
+        // Set once this poll has looked at the head: from then on the head decides.
+        let mut looked = false;
         let mut buf = <PayloadSize<N> as SupportedPayload>::ZERO_BUF;
         for _ in 0..=self.capacity() {
             let found = self.inspect(next, &mut buf);
@@ -727,6 +753,17 @@ where
                 next += 1;
                 continue;
             }
+            if let Inspect::Pending { taken: false } = found {
+                let stalled_here = next == cursor.next && stalls > 0;
+                if !stalled_here && !looked && idle.saturating_add(1) < self.head_check_polls {
+                    // No writer has taken this slot for the counter: the end of the stream as
+                    // far as the slots tell, without touching the head.
+                    idle += 1;
+                    break;
+                }
+            }
+            idle = 0;
+            looked = true;
             let head = self.head();
             if next >= head {
                 break; // The end of the stream.
@@ -740,7 +777,7 @@ where
             match found {
                 Inspect::Frame(_) | Inspect::Gone => poll.loss.overwritten += 1,
                 Inspect::Invalid => poll.loss.unavailable += 1,
-                Inspect::Pending => {
+                Inspect::Pending { .. } => {
                     if !self.committed_after(next, head) {
                         break; // A writer is still at work here.
                     }
@@ -765,6 +802,7 @@ where
         }
         cursor.next = next;
         cursor.stalls = stalls;
+        cursor.idle = idle;
         poll
     }
 
@@ -805,7 +843,7 @@ where
         let mut buf = <PayloadSize<N> as SupportedPayload>::ZERO_BUF;
         match self.inspect(counter, &mut buf) {
             Inspect::Frame(header) if header.id == id => Self::owned(counter, header, &buf),
-            Inspect::Frame(_) | Inspect::Pending | Inspect::Gone | Inspect::Invalid => None,
+            Inspect::Frame(_) | Inspect::Pending { .. } | Inspect::Gone | Inspect::Invalid => None,
         }
     }
 

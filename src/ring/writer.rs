@@ -3,7 +3,7 @@
 use super::{LEASED, Ring, counter_of, seq};
 use crate::id::NetId64;
 use crate::ring::{PayloadSize, PublishError, SupportedPayload};
-use crate::sync::Ordering;
+use crate::sync::{Ordering, fence};
 
 /// The one writer of a ring, publishing without read-modify-write instructions.
 ///
@@ -35,9 +35,11 @@ use crate::sync::Ordering;
 /// * abandons the frame, exactly like a multi-writer, if the seq is odd (an older writer still
 ///   holds the slot: [`PublishError::SlotBusy`]).
 ///
-/// After the first lap the publish is: one load and one store of the head word (a line that
-/// stays in this writer's cache while readers are caught up), one load of the slot's seq, the
-/// odd store, a release fence, the frame's words and the release store of the even seq.
+/// After the first lap, a slot this writer committed itself on the previous lap is taken with
+/// a blind store of the odd seq (no load: see [`publish`](ExclusiveWriter::publish)); a slot it
+/// had to abandon is checked again on its next lap. The publish is then: one load and one store
+/// of the head word (a line that stays in this writer's cache while readers keep up), the odd
+/// store, a release fence, the frame's words and the release store of the even seq.
 ///
 /// Dropping the writer clears the bit; the head then holds the next counter and multi-writers
 /// continue from it. A holder that dies (a killed process) leaves the bit set: other writers
@@ -69,6 +71,9 @@ where
     ring: Ring<'a, N>,
     /// `L`: the head counter when the lease was taken.
     first: u64,
+    /// Counters up to this one take their slot through [`Ring::take`] (load, check, CAS or
+    /// store); later ones store blindly. See [`ExclusiveWriter::publish`].
+    checked_until: u64,
     /// Set once the lease was found broken: dropping must leave the head alone.
     lost: bool,
 }
@@ -99,6 +104,8 @@ where
                     return Ok(ExclusiveWriter {
                         ring: *self,
                         first: word,
+                        // The first lap, L..L + capacity: slots other writers held last.
+                        checked_until: word.saturating_add(self.capacity() as u64 - 1),
                         lost: false,
                     });
                 }
@@ -164,7 +171,22 @@ where
             .counter
             .store((counter + 1) | LEASED, Ordering::Relaxed);
         let slot = ring.slot(counter);
-        ring.take(slot, counter, Some(self.first))?;
+        if counter > self.checked_until {
+            // This writer committed `counter - capacity` into this slot itself, in this lease
+            // (counters move by one per publish, and every abandoned one extends
+            // `checked_until` past its next lap), so the seq holds exactly that even value and
+            // no other writer can move it: a blind store takes the slot. Not loading the seq
+            // matters when a reader spins on this very line: a load would be a coherence round
+            // trip of its own before the store's.
+            slot.seq.store(2 * counter + 1, Ordering::Relaxed);
+            fence(Ordering::Release);
+        } else if let Err(abandoned) = ring.take(slot, counter, Some(self.first)) {
+            // The slot is not this writer's: check it again on the next lap.
+            self.checked_until = self
+                .checked_until
+                .max(counter.saturating_add(ring.capacity() as u64));
+            return Err(abandoned);
+        }
         let id = ring.write(slot, counter, frame_kind, version, payload, usize::MAX);
         // SYNC: Release pairs with the Acquire seq load in inspect(): a reader that sees the
         // even seq sees every word stored above.

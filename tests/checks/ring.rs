@@ -72,6 +72,9 @@ where
         4 => None,
         polls => Some(u32::from(polls)),
     };
+    // Small head-check periods keep the settle check short; the default is exercised by the
+    // stable tests.
+    let head_check_polls = u32::from(input.byte() % 5);
     let start = initial_head(input, capacity as u64);
 
     let slots: Vec<Slot<N>> = (0..capacity).map(|_| Slot::new()).collect();
@@ -83,6 +86,7 @@ where
     if let Some(polls) = stall_polls {
         ring = ring.with_stall_polls(polls);
     }
+    ring = ring.with_head_check_polls(head_check_polls);
     assert_eq!(
         (
             ring.capacity(),
@@ -100,6 +104,7 @@ where
         kind,
         node,
         stall_polls: stall_polls.unwrap_or(Ring::<N>::DEFAULT_STALL_POLLS),
+        head_check_polls,
     };
     let mut world = World {
         ring,
@@ -151,6 +156,8 @@ struct Tracked {
     next: u64,
     generation: Option<u64>,
     stalls: u32,
+    /// Polls in a row that ended at an untouched slot without looking at the head.
+    idle: u32,
 }
 
 impl Tracked {
@@ -160,6 +167,7 @@ impl Tracked {
             cursor,
             generation,
             stalls: 0,
+            idle: 0,
         }
     }
 }
@@ -178,7 +186,10 @@ enum How {
 /// What a single-threaded reader must find for one counter.
 enum Look<const N: usize> {
     Frame(Frame<N>),
-    Pending,
+    /// `taken`: the slot holds this counter's odd seq.
+    Pending {
+        taken: bool,
+    },
     Gone,
     Invalid,
 }
@@ -203,6 +214,7 @@ struct Shadow {
     kind: u8,
     node: NodeId,
     stall_polls: u32,
+    head_check_polls: u32,
 }
 
 impl Shadow {
@@ -226,7 +238,9 @@ impl Shadow {
         }
         let want = 2 * counter + 2;
         match self.slot(counter)[0].cmp(&want) {
-            core::cmp::Ordering::Less => Look::Pending,
+            core::cmp::Ordering::Less => Look::Pending {
+                taken: self.slot(counter)[0] == want - 1,
+            },
             core::cmp::Ordering::Greater => Look::Gone,
             core::cmp::Ordering::Equal => self.validate(counter),
         }
@@ -282,11 +296,15 @@ impl Shadow {
         {
             out.rewound = true;
             cursor.stalls = 0;
+            cursor.idle = 0;
             cursor.next = 0;
         }
         cursor.generation = Some(self.generation);
         let mut next = cursor.next;
         let mut stalls = cursor.stalls;
+        let mut idle = cursor.idle;
+        // Set once this poll has looked at the head: from then on the head decides.
+        let mut looked = false;
         // At most capacity + 1 slots inspected; a slot committed for exactly the cursor's
         // counter is delivered without looking at the head.
         for _ in 0..=self.capacity() {
@@ -299,6 +317,18 @@ impl Shadow {
                 next += 1;
                 continue;
             }
+            // A pending counter whose slot no writer has taken ends the poll without the
+            // head, except every head_check_polls-th time in a row, while stalled here, or
+            // once this poll has looked at the head.
+            if let Look::Pending { taken: false } = look {
+                let stalled_here = next == cursor.next && stalls > 0;
+                if !stalled_here && !looked && idle.saturating_add(1) < self.head_check_polls {
+                    idle += 1;
+                    break;
+                }
+            }
+            idle = 0;
+            looked = true;
             if next >= self.head {
                 break;
             }
@@ -311,7 +341,7 @@ impl Shadow {
             match look {
                 Look::Frame(_) | Look::Gone => out.overwritten += 1,
                 Look::Invalid => out.unavailable += 1,
-                Look::Pending => {
+                Look::Pending { .. } => {
                     if !self.committed_after(next) {
                         break;
                     }
@@ -336,6 +366,7 @@ impl Shadow {
         }
         cursor.next = next;
         cursor.stalls = stalls;
+        cursor.idle = idle;
         out.next = next;
         out
     }
@@ -617,35 +648,39 @@ where
         (poll, found.frames)
     }
 
-    /// Polls in a row that never give up settle: a poll inspects at most capacity + 1 slots,
-    /// and hostile memory can need three (frames committed for exact counters below the
-    /// window, the window, frames past the head), so within four polls one has nothing to do,
-    /// and the poll after it has nothing either.
+    /// Polls in a row that never give up settle. A poll inspects at most capacity + 1 slots,
+    /// and hostile memory can need three of them (frames committed for exact counters below
+    /// the window, the window, frames past the head); a caught-up cursor looks at the head at
+    /// least once in every `head_check_polls` polls. So within `5 * period + 1` polls there is
+    /// a run of `period + 1` quiet polls (nothing accounted, no rewind), or the cursor rests on
+    /// a stuck counter under `Patience::Wait`, reporting it on every poll.
     fn poll_until_quiet(&mut self, which: usize, patience: Patience) {
-        for _ in 0..4 {
+        let period = self.shadow.head_check_polls.max(1) as usize;
+        let mut quiet = 0;
+        for _ in 0..5 * period + 1 {
             let at = self.cursors[which].next;
             let (poll, _) = self.poll(which, How::With(patience));
-            if poll.is_empty() && !poll.rewound && poll.stalled_at.is_none() {
+            if let Some(stalled) = poll.stalled_at {
+                assert_eq!(patience, Patience::Wait);
+                let (again, _) = self.poll(which, How::With(patience));
+                assert_eq!(again.stalled_at, Some(stalled), "{again:?}");
+                assert_eq!(again.accounted(), 0, "{again:?}");
+                return;
+            }
+            if poll.is_empty() && !poll.rewound {
                 assert_eq!(
                     self.cursors[which].next, at,
                     "an empty poll moved the cursor"
                 );
-                let (again, _) = self.poll(which, How::With(patience));
-                assert!(
-                    again.is_empty() && !again.rewound,
-                    "after a quiet poll: {again:?}"
-                );
-                return;
-            }
-            if poll.stalled_at.is_some() {
-                // Waiting on a stuck counter (Patience::Wait): the walk rests there.
-                let (again, _) = self.poll(which, How::With(patience));
-                assert_eq!(again.stalled_at, poll.stalled_at, "{again:?}");
-                assert_eq!(again.accounted(), 0, "{again:?}");
-                return;
+                quiet += 1;
+                if quiet > period {
+                    return;
+                }
+            } else {
+                quiet = 0;
             }
         }
-        panic!("four polls in a row never settled");
+        panic!("polls in a row never settled");
     }
 
     fn publish(&mut self, input: &mut Input<'_>) {
