@@ -2,7 +2,8 @@
 //! one-way = round trip / 2, percentiles from an HDR histogram.
 //!
 //! Transports, measured in the same run:
-//! * `orbit`: two shared-memory fleet rings (ping, pong) of 64-byte frames, busy-polled;
+//! * `orbit`: two shared-memory fleet rings (ping, pong) of 64-byte frames, each written by its
+//!   one process through an exclusive writer (`FleetRing::exclusive_writer`), busy-polled;
 //! * `floor`: a minimal single-writer seqlock slot per direction in a shared-memory object
 //!   (odd seq, release fence, relaxed word stores, even seq) — the hardware limit;
 //! * `uds`: a Unix domain stream socket, non-blocking, busy-polled.
@@ -20,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering, fence};
 use std::time::Instant;
 
 use hdrhistogram::Histogram;
-use orbit_rs::{Fleet, FleetRing, OrbitTyped, RingCursor};
+use orbit_rs::{Fleet, FleetRing, FleetWriter, OrbitTyped, RingCursor};
 
 const CHILD: &str = "ORBIT_XPROC_CHILD";
 const NAME: &str = "ORBIT_XPROC_NAME";
@@ -68,8 +69,8 @@ trait Transport {
 
 struct Orbit {
     _fleet: Arc<Fleet>,
-    tx_ping: Option<FleetRing<Ping>>,
-    tx_pong: Option<FleetRing<Pong>>,
+    tx_ping: Option<FleetWriter<Ping>>,
+    tx_pong: Option<FleetWriter<Pong>>,
     rx_ping: Option<(FleetRing<Ping>, RingCursor)>,
     rx_pong: Option<(FleetRing<Pong>, RingCursor)>,
 }
@@ -79,9 +80,10 @@ impl Orbit {
         let fleet = Arc::new(Fleet::join_shm(name, u16::from(!parent)).expect("join"));
         let ping = fleet.ring::<Ping>().expect("ping ring");
         let pong = fleet.ring::<Pong>().expect("pong ring");
+        // Each direction has one writer: it holds the ring's exclusive writer lease.
         if parent {
             Self {
-                tx_ping: Some(ping),
+                tx_ping: Some(ping.exclusive_writer().expect("ping lease")),
                 rx_pong: Some((pong, RingCursor::from_start())),
                 tx_pong: None,
                 rx_ping: None,
@@ -89,7 +91,7 @@ impl Orbit {
             }
         } else {
             Self {
-                tx_pong: Some(pong),
+                tx_pong: Some(pong.exclusive_writer().expect("pong lease")),
                 rx_ping: Some((ping, RingCursor::from_start())),
                 tx_ping: None,
                 rx_pong: None,
@@ -106,9 +108,9 @@ impl Transport for Orbit {
 
     fn send(&mut self, seq: u64) {
         let m = message(seq);
-        match (&self.tx_ping, &self.tx_pong) {
-            (Some(ring), _) => ring.publish(0, seq, &m).map(drop),
-            (_, Some(ring)) => ring.publish(0, seq, &m).map(drop),
+        match (&mut self.tx_ping, &mut self.tx_pong) {
+            (Some(writer), _) => writer.publish(0, seq, &m).map(drop),
+            (_, Some(writer)) => writer.publish(0, seq, &m).map(drop),
             _ => unreachable!(),
         }
         .expect("publish");

@@ -61,7 +61,9 @@ pub use error::{Error, Result};
 #[cfg(feature = "std")]
 pub use event::{EVENT_PAYLOAD_MAX, OrbitEvent, OrbitEventBus, OrbitEventCursor, OrbitEventPoll};
 #[cfg(feature = "std")]
-pub use fleet::{Backing, Fleet, FleetBuilder, FleetRing, Orbital, RingCursor, RingPoll};
+pub use fleet::{
+    Backing, Fleet, FleetBuilder, FleetRing, FleetWriter, Orbital, RingCursor, RingPoll,
+};
 #[cfg(feature = "std")]
 pub use typed::OrbitTyped;
 

@@ -6,7 +6,9 @@ mod common;
 
 use common::{Kind, join, unique_name};
 use orbit_rs::shm::ShmError;
-use orbit_rs::{Error, Fleet, NetId64, NodeId, OrbitTyped, Orbital, RingCursor, SpecError};
+use orbit_rs::{
+    Error, Fleet, NetId64, NodeId, OrbitTyped, Orbital, PublishError, RingCursor, SpecError,
+};
 
 struct Telemetry;
 impl OrbitTyped for Telemetry {
@@ -200,7 +202,35 @@ fn invalid_capacities_are_errors_before_anything_is_allocated(kind: Kind) {
     fleet.0.publish::<Telemetry>(0, 0, b"ok").unwrap();
 }
 
+fn exclusive_writer_excludes_other_publishers(kind: Kind) {
+    let fleet = join(kind, "exclusive", 2).unwrap();
+    let fleet = &fleet.0;
+    let ring = fleet.ring::<Telemetry>().unwrap();
+    let mut cursor = RingCursor::from_start();
+    ring.publish(0, 0, b"before").unwrap();
+    let mut writer = ring.exclusive_writer().unwrap();
+    let id = writer.publish(1, 1, b"exclusive").unwrap();
+    assert_eq!(
+        (id.kind(), id.node(), id.counter()),
+        (Telemetry::KIND, NodeId(2), 1)
+    );
+    let refused = fleet.publish::<Telemetry>(0, 0, b"refused").unwrap_err();
+    assert!(
+        matches!(refused, orbit_rs::Error::Publish(PublishError::Leased)),
+        "{refused}"
+    );
+    assert!(ring.exclusive_writer().is_err());
+    assert!(format!("{writer:?}").contains("FleetWriter"));
+    drop(writer);
+    ring.publish(0, 2, b"after").unwrap();
+    let poll = ring.poll_frames(&mut cursor);
+    let versions: Vec<u64> = poll.frames.iter().map(|f| f.version).collect();
+    assert_eq!(versions, [0, 1, 2]);
+    assert_eq!(poll.loss.total(), 0);
+}
+
 on_both_backings!(
+    exclusive_writer_excludes_other_publishers,
     invalid_capacities_are_errors_before_anything_is_allocated,
     node_and_size_are_checked,
     typed_ring_round_trip,

@@ -103,6 +103,18 @@ fn child_entry() {
                 })
                 .expect("store");
         }
+        "lease" => {
+            let fleet = Arc::new(Fleet::join_shm(&name, node).expect("join"));
+            let ring = fleet.ring::<Leased>().expect("ring");
+            let mut writer = ring.exclusive_writer().expect("lease");
+            for seq in 0..3 {
+                writer
+                    .publish(0, seq, &payload(node, seq))
+                    .expect("publish");
+            }
+            println!("ORBIT leased");
+            thread::sleep(Duration::from_secs(60)); // Killed by the parent long before.
+        }
         other => panic!("unknown role {other}"),
     }
 }
@@ -120,6 +132,13 @@ struct Gauge {
     value: f64,
     seq: u64,
 }
+/// A ring written under an exclusive writer lease.
+struct Leased;
+impl orbit_rs::OrbitTyped for Leased {
+    const KIND: u8 = 51;
+    const CAPACITY: usize = 16;
+}
+
 impl orbit_rs::OrbitTyped for Gauge {
     const KIND: u8 = 50;
     const CAPACITY: usize = 1;
@@ -401,4 +420,47 @@ fn orbital_values_cross_processes() {
             seq: 2
         })
     );
+}
+
+/// A child process holds a fleet ring's writer lease: the parent's publishes and lease
+/// requests are refused while it lives. Once it is SIGKILLed, holding the lease, the parent's
+/// next publish finds its process gone, breaks the lease and goes ahead; nothing is lost.
+#[test]
+fn a_dead_processs_writer_lease_is_broken_by_the_next_publisher() {
+    let name = common::unique_name("lease");
+    let fleet = Arc::new(Fleet::join_shm(&name, 0).unwrap());
+    let _c = Cleanup(fleet.clone());
+    let ring = fleet.ring::<Leased>().unwrap();
+    let mut child = spawn("lease", &name, 5, &[]);
+    let lines = orbit_lines(&mut child);
+    assert_eq!(
+        lines.recv_timeout(Duration::from_secs(60)).unwrap(),
+        "leased"
+    );
+    let refused = ring.publish(0, 9, &payload(0, 9)).unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            orbit_rs::Error::Publish(orbit_rs::PublishError::Leased)
+        ),
+        "{refused}"
+    );
+    assert!(
+        ring.exclusive_writer().is_err(),
+        "a live holder keeps its lease"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    ring.publish(0, 3, &payload(0, 3))
+        .expect("the dead holder's lease is broken");
+    let mut writer = ring
+        .exclusive_writer()
+        .expect("and the lease is free again");
+    writer.publish(0, 4, &payload(0, 4)).unwrap();
+    drop(writer);
+    let mut cursor = orbit_rs::RingCursor::from_start();
+    let poll = ring.poll_frames(&mut cursor);
+    let got: Vec<_> = poll.frames.iter().map(|f| parse(&f.payload)).collect();
+    assert_eq!(got, [(5, 0), (5, 1), (5, 2), (0, 3), (0, 4)]);
+    assert_eq!(poll.loss.total(), 0);
 }

@@ -22,7 +22,7 @@ use std::vec::Vec;
 
 use crate::error::{Error, Result};
 use crate::id::{NetId64, NodeId};
-use crate::ring::{Cursor, Frame, FrameRef, Loss, Patience, Poll, Ring};
+use crate::ring::{Cursor, Frame, FrameRef, Lease, Loss, Patience, Poll, PublishError, Ring};
 use crate::typed::OrbitTyped;
 use local::LocalRing;
 pub use orbital::Orbital;
@@ -147,8 +147,37 @@ impl RingStore {
             match ring.publish(frame_kind, version, payload) {
                 Ok(id) => return Ok(id),
                 Err(e) if e.is_transient() && attempt + 1 < PUBLISH_ATTEMPTS => attempt += 1,
+                Err(PublishError::Leased) if attempt == 0 && self.break_dead_lease(&ring) => {
+                    attempt += 1;
+                }
                 Err(e) => return Err(e.into()),
             }
+        }
+    }
+
+    /// Breaks the writer lease if its holder recorded a process id and that process is gone
+    /// (killed while holding a [`FleetWriter`]). Processes of a fleet are assumed to share one
+    /// pid namespace (they share one user's `/dev/shm`).
+    #[cfg_attr(not(all(feature = "shm", unix)), allow(unused_variables))]
+    fn break_dead_lease(&self, ring: &Ring<'_, PAYLOAD_MAX>) -> bool {
+        match &self.storage {
+            Storage::Local(_) => false,
+            #[cfg(all(feature = "shm", unix))]
+            Storage::Shm(_) => {
+                ring.lease_owner().is_some_and(shm::process_is_gone) && ring.break_writer_lease()
+            }
+        }
+    }
+
+    /// Takes the writer lease for this process, breaking a dead holder's first.
+    fn take_lease(&self) -> Result<Lease> {
+        let ring = self.ring();
+        let owner = u64::from(std::process::id());
+        match ring.take_lease(owner) {
+            Err(PublishError::Leased) if self.break_dead_lease(&ring) => {
+                Ok(ring.take_lease(owner)?)
+            }
+            taken => Ok(taken?),
         }
     }
 
@@ -202,8 +231,22 @@ impl<T> core::fmt::Debug for FleetRing<T> {
 
 impl<T: OrbitTyped> FleetRing<T> {
     /// Publishes one frame; retries a few times if the writer had to abandon its counter.
+    ///
+    /// Fails with [`PublishError::Leased`] while a [`FleetWriter`] holds the ring, unless its
+    /// holder's process is gone: then its lease is broken and the publish goes ahead.
     pub fn publish(&self, frame_kind: u8, version: u64, payload: &[u8]) -> Result<NetId64> {
         self.store.publish(frame_kind, version, payload)
+    }
+
+    /// Takes the ring's writer lease for this handle: the one-writer publish path (see
+    /// [`ExclusiveWriter`](crate::ExclusiveWriter)), for every process of the fleet, until the
+    /// returned writer is dropped. A lease whose holder's process is gone is broken first.
+    pub fn exclusive_writer(&self) -> Result<FleetWriter<T>> {
+        Ok(FleetWriter {
+            lease: self.store.take_lease()?,
+            store: self.store.clone(),
+            _type: PhantomData,
+        })
     }
 
     /// Hands every frame after `cursor` to `visit` without allocating.
@@ -261,6 +304,47 @@ impl<T: OrbitTyped> FleetRing<T> {
     #[must_use]
     pub fn capacity(&self) -> usize {
         self.store.capacity
+    }
+}
+
+/// The one writer of a fleet ring, from [`FleetRing::exclusive_writer`]: publishes without
+/// atomic read-modify-writes while other publishers are refused. Dropping it hands the ring
+/// back to [`FleetRing::publish`]; if its process dies, the next publisher or writer that finds
+/// the lease breaks it.
+pub struct FleetWriter<T> {
+    store: Arc<RingStore>,
+    lease: Lease,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T> core::fmt::Debug for FleetWriter<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("FleetWriter")
+            .field("kind", &self.store.kind)
+            .field("lease", &self.lease)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: OrbitTyped> FleetWriter<T> {
+    /// Publishes one frame; retries a few times if the writer had to abandon its counter (a
+    /// slot still held by a writer from before the lease).
+    pub fn publish(&mut self, frame_kind: u8, version: u64, payload: &[u8]) -> Result<NetId64> {
+        let ring = self.store.ring();
+        let mut attempt = 0;
+        loop {
+            match self.lease.publish(&ring, frame_kind, version, payload) {
+                Ok(id) => return Ok(id),
+                Err(e) if e.is_transient() && attempt + 1 < PUBLISH_ATTEMPTS => attempt += 1,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+impl<T> Drop for FleetWriter<T> {
+    fn drop(&mut self) {
+        self.lease.release(&self.store.ring());
     }
 }
 

@@ -77,6 +77,8 @@ pub use error::{PublishError, SpecError};
 
 pub use slot::{PayloadSize, Slot, SupportedPayload};
 pub use writer::ExclusiveWriter;
+#[cfg(feature = "std")]
+pub(crate) use writer::Lease;
 
 use crate::id::{NetId64, NodeId};
 use crate::sync::{AtomicU64, Ordering, fence};
@@ -114,7 +116,10 @@ pub const fn check_capacity(capacity: usize) -> Result<(), SpecError> {
 #[repr(C, align(64))]
 pub struct Head {
     pub(crate) counter: AtomicU64,
-    _counter_line: [AtomicU64; 7],
+    /// Who holds the writer lease, as recorded by the holder (0: unknown). Written once per
+    /// lease, never on the publish path.
+    pub(crate) lease_owner: AtomicU64,
+    _counter_line: [AtomicU64; 6],
     pub(crate) generation: AtomicU64,
     _generation_line: [AtomicU64; 7],
 }
@@ -135,7 +140,8 @@ impl Head {
     pub const fn new() -> Self {
         Self {
             counter: AtomicU64::new(0),
-            _counter_line: [const { AtomicU64::new(0) }; 7],
+            lease_owner: AtomicU64::new(0),
+            _counter_line: [const { AtomicU64::new(0) }; 6],
             generation: AtomicU64::new(0),
             _generation_line: [const { AtomicU64::new(0) }; 7],
         }
@@ -147,6 +153,7 @@ impl Head {
     pub fn new() -> Self {
         Self {
             counter: AtomicU64::new(0),
+            lease_owner: AtomicU64::new(0),
             _counter_line: core::array::from_fn(|_| AtomicU64::new(0)),
             generation: AtomicU64::new(0),
             _generation_line: core::array::from_fn(|_| AtomicU64::new(0)),

@@ -16,7 +16,10 @@ use crate::sync::{Ordering, fence};
 /// word without it; the counter it finds there is the lease's first counter `L`. While the bit
 /// is set, multi-writer claims refuse ([`PublishError::Leased`]) instead of moving the head, so
 /// the lease holder is the only writer that claims counters, and it does so with a plain store
-/// of `(c + 1) | lease bit` — no read-modify-write on the head.
+/// of `(c + 1) | lease bit` — no read-modify-write on the head — made *after* the frame's
+/// commit, so the commit never waits on the head's cache line (readers accept frames on slot
+/// evidence alone). A holder that dies mid-write leaves the head on its counter: the next
+/// writer finds the slot taken for it and abandons it (readers count it).
 ///
 /// The holder re-reads the head word before each claim (its own store, in its own cache) and
 /// continues from the counter it finds, so it follows a [`Ring::reset`], which keeps the bit and
@@ -39,7 +42,7 @@ use crate::sync::{Ordering, fence};
 /// a blind store of the odd seq (no load: see [`publish`](ExclusiveWriter::publish)); a slot it
 /// had to abandon is checked again on its next lap. The publish is then: one load and one store
 /// of the head word (a line that stays in this writer's cache while readers keep up), the odd
-/// store, a release fence, the frame's words and the release store of the even seq.
+/// store, a release fence, the frame's words, the release store of the even seq, then the head.
 ///
 /// Dropping the writer clears the bit; the head then holds the next counter and multi-writers
 /// continue from it. A holder that dies (a killed process) leaves the bit set: other writers
@@ -69,12 +72,19 @@ where
     PayloadSize<N>: SupportedPayload,
 {
     ring: Ring<'a, N>,
+    lease: Lease,
+}
+
+/// What a lease holder remembers between publishes; shared by [`ExclusiveWriter`] and the
+/// `std` layer's fleet writer, which owns its ring memory and rebuilds the [`Ring`] per call.
+#[derive(Debug)]
+pub(crate) struct Lease {
     /// `L`: the head counter when the lease was taken.
     first: u64,
     /// Counters up to this one take their slot through [`Ring::take`] (load, check, CAS or
-    /// store); later ones store blindly. See [`ExclusiveWriter::publish`].
+    /// store); later ones store blindly. See [`Lease::publish`].
     checked_until: u64,
-    /// Set once the lease was found broken: dropping must leave the head alone.
+    /// Set once the lease was found broken: releasing must leave the head alone.
     lost: bool,
 }
 
@@ -87,6 +97,14 @@ where
     ///
     /// Fails with [`PublishError::Leased`] if another writer holds the lease.
     pub fn exclusive_writer(&self) -> Result<ExclusiveWriter<'a, N>, PublishError> {
+        Ok(ExclusiveWriter {
+            ring: *self,
+            lease: self.take_lease(0)?,
+        })
+    }
+
+    /// Takes the writer lease and records `owner` (0: unknown) as its holder.
+    pub(crate) fn take_lease(&self, owner: u64) -> Result<Lease, PublishError> {
         let mut word = self.head.counter.load(Ordering::Relaxed);
         loop {
             if word & LEASED != 0 {
@@ -101,8 +119,8 @@ where
                 Ordering::Relaxed,
             ) {
                 Ok(_) => {
-                    return Ok(ExclusiveWriter {
-                        ring: *self,
+                    self.head.lease_owner.store(owner, Ordering::Relaxed);
+                    return Ok(Lease {
                         first: word,
                         // The first lap, L..L + capacity: slots other writers held last.
                         checked_until: word.saturating_add(self.capacity() as u64 - 1),
@@ -114,6 +132,13 @@ where
         }
     }
 
+    /// The owner recorded by the current lease holder (the `std` layer records the process
+    /// id), if a lease is held and its holder recorded one.
+    #[cfg_attr(not(all(feature = "shm", unix)), allow(dead_code))]
+    pub(crate) fn lease_owner(&self) -> Option<u64> {
+        let owner = self.head.lease_owner.load(Ordering::Relaxed);
+        (self.writer_leased() && owner != 0).then_some(owner)
+    }
     /// True while an [`ExclusiveWriter`] holds the ring.
     #[must_use]
     pub fn writer_leased(&self) -> bool {
@@ -151,7 +176,23 @@ where
         version: u64,
         payload: &[u8],
     ) -> Result<NetId64, PublishError> {
-        let ring = self.ring;
+        self.lease.publish(&self.ring, frame_kind, version, payload)
+    }
+}
+
+impl Lease {
+    /// [`ExclusiveWriter::publish`] on `ring`, the ring this lease was taken on.
+    #[inline]
+    pub(crate) fn publish<const N: usize>(
+        &mut self,
+        ring: &Ring<'_, N>,
+        frame_kind: u8,
+        version: u64,
+        payload: &[u8],
+    ) -> Result<NetId64, PublishError>
+    where
+        PayloadSize<N>: SupportedPayload,
+    {
         ring.check_len(payload)?;
         // The head word is this writer's: the load hits its own store. Following it (rather
         // than a cached counter) keeps up with a reset.
@@ -164,13 +205,12 @@ where
         let Some(committed) = seq::committed(counter) else {
             return Err(PublishError::CounterExhausted { counter });
         };
-        // Relaxed: the claim is ordered before the slot stores by the Release fence in take(),
-        // and before the commit by its Release store, so a reader that sees the commit sees
-        // the head past this counter.
-        ring.head
-            .counter
-            .store((counter + 1) | LEASED, Ordering::Relaxed);
         let slot = ring.slot(counter);
+        // The head moves past the counter only after the commit (or the abandon): no reader
+        // needs the head to accept a frame, and the commit's visibility never waits on the
+        // head's cache line, which readers load now and then. Relaxed: nothing is published
+        // through the head.
+        let claimed = (counter + 1) | LEASED;
         if counter > self.checked_until {
             // This writer committed `counter - capacity` into this slot itself, in this lease
             // (counters move by one per publish, and every abandoned one extends
@@ -181,6 +221,7 @@ where
             slot.seq.store(2 * counter + 1, Ordering::Relaxed);
             fence(Ordering::Release);
         } else if let Err(abandoned) = ring.take(slot, counter, Some(self.first)) {
+            ring.head.counter.store(claimed, Ordering::Relaxed);
             // The slot is not this writer's: check it again on the next lap.
             self.checked_until = self
                 .checked_until
@@ -191,7 +232,21 @@ where
         // SYNC: Release pairs with the Acquire seq load in inspect(): a reader that sees the
         // even seq sees every word stored above.
         slot.seq.store(committed, Ordering::Release);
+        ring.head.counter.store(claimed, Ordering::Relaxed);
         Ok(id)
+    }
+
+    /// Hands the ring back to multi-writers, unless the lease was found broken.
+    pub(crate) fn release<const N: usize>(&self, ring: &Ring<'_, N>)
+    where
+        PayloadSize<N>: SupportedPayload,
+    {
+        if self.lost {
+            return;
+        }
+        // SYNC: Release pairs with the Acquire lease CAS of the next holder; multi-writers
+        // order themselves through the slots' seqs.
+        ring.head.counter.fetch_and(!LEASED, Ordering::Release);
     }
 }
 
@@ -200,11 +255,6 @@ where
     PayloadSize<N>: SupportedPayload,
 {
     fn drop(&mut self) {
-        if self.lost {
-            return;
-        }
-        // SYNC: Release pairs with the Acquire lease CAS of the next holder; multi-writers
-        // order themselves through the slots' seqs.
-        self.ring.head.counter.fetch_and(!LEASED, Ordering::Release);
+        self.lease.release(&self.ring);
     }
 }

@@ -2,9 +2,13 @@
 //!
 //! ```text
 //! offset 0    header: magic | layout version | kind | capacity | payload | stride | 2 reserved
-//! offset 64   Head: head word (next counter | lease bit 63)      (own cache line)
-//! offset 128  Head: reset generation                              (own cache line)
-//! offset 192  capacity × Slot<N>, `stride` bytes each
+//! offset 64   Head: head word (next counter | lease bit 63), lease owner  (own cache line)
+//! offset 128  Head: reset generation                                      (own cache line)
+//! offset 192  reserved (zero)
+//! offset 256  capacity × Slot<N>, `stride` bytes each
+//!
+//! Slots start on a 128-byte boundary, so the two lines of a 128-byte slot are the pair the
+//! adjacent-line prefetcher fetches together.
 //! ```
 //!
 //! All words are `u64` atomics in native byte order (the segment never leaves the host). The
@@ -23,8 +27,8 @@ use crate::sync::{AtomicU64, Ordering};
 pub const MAGIC: u64 = u64::from_le_bytes(*b"ORBITRNG");
 /// Version of the layout above; bumped on any incompatible change.
 pub const LAYOUT_VERSION: u64 = 2;
-/// Bytes before the first slot (header line + the head's two lines).
-pub const PREFIX_BYTES: usize = 192;
+/// Bytes before the first slot (header line, the head's two lines, one reserved line).
+pub const PREFIX_BYTES: usize = 256;
 
 /// The header words as they sit in the mapping.
 #[cfg(all(feature = "shm", unix))]
@@ -41,7 +45,7 @@ pub(crate) struct RawHeader {
 
 #[cfg(all(feature = "shm", unix))]
 const _: () = assert!(size_of::<RawHeader>() == 64);
-const _: () = assert!(size_of::<crate::ring::Head>() == PREFIX_BYTES - 64);
+const _: () = assert!(64 + size_of::<crate::ring::Head>() <= PREFIX_BYTES);
 
 /// The ring shape a segment must have: what an attacher expects and what a creator writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -268,7 +272,7 @@ mod tests {
                 },
                 "Stride 64, expected 128",
             ),
-            (fields, "is 100 bytes but its ring needs 2240"),
+            (fields, "is 100 bytes but its ring needs 2304"),
         ];
         for (bad, phrase) in cases {
             let err = bad

@@ -7,7 +7,7 @@
 //! [`Segment`] maps at least `PREFIX_BYTES + capacity * size_of::<Slot<N>>()` bytes — checked
 //! against the object's real size (`fstat`) *before* mapping, so no access faults on a short
 //! object — and the mapping is page-aligned, so the header (offset 0), the head (offset 64)
-//! and the slots (offset `PREFIX_BYTES` = 192) are aligned to their 64-byte alignment. Every field of those
+//! and the slots (offset `PREFIX_BYTES` = 256) are aligned to their 64-byte alignment. Every field of those
 //! types is an atomic integer: any bit pattern another process leaves is a valid value, and
 //! shared mutation through `&` is what atomics are for. References never outlive the mapping
 //! because they borrow the `Segment`.
