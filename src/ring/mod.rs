@@ -641,7 +641,7 @@ where
         let version = slot.version.load(Ordering::Relaxed);
         let clamped = usize::try_from(len).unwrap_or(usize::MAX).min(N);
         let used = words::words_for(clamped);
-        words::load(slot.words(), &mut buf.as_mut()[..used]);
+        words::load(slot.words(), buf.as_mut(), used);
         // SYNC: pairs with the Release fence in claim(): if a load above saw a later writer's
         // store, the reload below sees that writer's odd seq (or later).
         fence(Ordering::Acquire);

@@ -33,11 +33,28 @@ pub(crate) fn store(words: &[AtomicU64], bytes: &[u8]) {
     }
 }
 
-/// Loads `out.len()` leading words of `words` (relaxed; validated by the caller's seq recheck).
+/// Payload words a reader copies whatever the frame's length says (two cache lines' worth).
+///
+/// The length lives in the slot's `meta` word; a copy sized by it cannot issue a single payload
+/// load before that load returns, and under contention every one of them is a miss. Loading a
+/// fixed prefix instead lets all of them go out at once (the words past the frame's length are
+/// copied into the reader's buffer and never exposed).
+pub(crate) const EAGER_WORDS: usize = 16;
+
+/// Loads the leading words of `words` into `out`: the first `min(out.len(), EAGER_WORDS)`
+/// always, then up to `used` (relaxed; validated by the caller's seq recheck). `used` must be
+/// at most `out.len()`.
 #[inline]
-pub(crate) fn load(words: &[AtomicU64], out: &mut [u64]) {
-    for (dst, word) in out.iter_mut().zip(words) {
+pub(crate) fn load(words: &[AtomicU64], out: &mut [u64], used: usize) {
+    let eager = out.len().min(words.len()).min(EAGER_WORDS);
+    for (dst, word) in out[..eager].iter_mut().zip(&words[..eager]) {
         *dst = word.load(Ordering::Relaxed);
+    }
+    if used > eager {
+        let rest = used.min(out.len()).min(words.len());
+        for (dst, word) in out[eager..rest].iter_mut().zip(&words[eager..rest]) {
+            *dst = word.load(Ordering::Relaxed);
+        }
     }
 }
 
@@ -52,13 +69,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn loads_past_the_eager_prefix_by_length() {
+        let words: [AtomicU64; 40] = core::array::from_fn(|i| AtomicU64::new(i as u64 + 1));
+        for used in [0, 1, EAGER_WORDS, EAGER_WORDS + 1, 40] {
+            let mut out = [0u64; 40];
+            load(&words, &mut out, used);
+            for (i, &w) in out.iter().enumerate() {
+                let copied = i < EAGER_WORDS.max(used);
+                assert_eq!(
+                    w,
+                    if copied { i as u64 + 1 } else { 0 },
+                    "used {used} word {i}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn round_trips_every_length() {
         let words: [AtomicU64; 4] = [const { AtomicU64::new(u64::MAX) }; 4];
         let src: [u8; 32] = core::array::from_fn(|i| i as u8 + 1);
         for len in 0..=32 {
             store(&words, &src[..len]);
             let mut out = [0u64; 4];
-            load(&words, &mut out[..words_for(len)]);
+            load(&words, &mut out, words_for(len));
             assert_eq!(bytes(&out, len), &src[..len]);
             if len % 8 != 0 {
                 // The tail of the last word is zeroed, never left over from an older frame.
