@@ -8,7 +8,9 @@
 //!   (odd seq, release fence, relaxed word stores, even seq) — the hardware limit;
 //! * `uds`: a Unix domain stream socket, non-blocking, busy-polled.
 //!
-//! `cargo bench --all-features --bench xproc` (`ORBIT_XPROC_ITERS` sets the round trips).
+//! `cargo bench --all-features --bench xproc` (`ORBIT_XPROC_ITERS` sets the round trips, 200 000
+//! by default, split over `ORBIT_XPROC_ROUNDS` rounds, 5 by default, that interleave the
+//! transports with fresh processes each).
 #![allow(clippy::disallowed_types)] // The floor uses std atomics directly.
 
 use std::env;
@@ -31,12 +33,12 @@ const WORDS: usize = 8; // 64-byte messages
 struct Ping;
 impl OrbitTyped for Ping {
     const KIND: u8 = 70;
-    const CAPACITY: usize = 1024;
+    const CAPACITY: usize = 64;
 }
 struct Pong;
 impl OrbitTyped for Pong {
     const KIND: u8 = 71;
-    const CAPACITY: usize = 1024;
+    const CAPACITY: usize = 64;
 }
 
 /// Pins the calling thread to CPU `id`. By number, not through `get_core_ids`: that lists only
@@ -323,35 +325,51 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(200_000);
+    let rounds: u64 = env::var("ORBIT_XPROC_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
     let pid = std::process::id();
-    let mut rows = Vec::new();
-
-    let floor_name = format!("/orbit-bench-floor-{pid}");
-    let floor = Floor::open(&floor_name, true);
-    let child = spawn_child("floor", &floor_name);
-    rows.push((
+    let names = [
         "floor (seqlock slot)",
-        measure("floor", floor, child, iters),
-    ));
-
-    let fleet = format!("bench-{pid}");
-    let orbit = Orbit::join(&fleet, true);
-    let child = spawn_child("orbit", &fleet);
-    rows.push((
         "orbit (shm fleet rings)",
-        measure("orbit", orbit, child, iters),
-    ));
-
-    let sock = env::temp_dir().join(format!("orbit-bench-{pid}.sock"));
-    let listener = UnixListener::bind(&sock).expect("bind");
-    let child = spawn_child("uds", sock.to_str().expect("utf-8 path"));
-    let (stream, _) = listener.accept().expect("accept");
-    stream.set_nonblocking(true).expect("nonblocking");
-    rows.push((
         "unix socket (busy-poll)",
-        measure("uds", Uds(stream), child, iters),
-    ));
-    let _ = std::fs::remove_file(&sock);
+    ];
+    let new_hist = || Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("histogram");
+    let mut rows: Vec<(&str, Histogram<u64>)> = names.iter().map(|n| (*n, new_hist())).collect();
+    // Rounds interleave the transports (in a rotating order), each with fresh processes, so a
+    // slow phase of the machine or one unlucky placement weighs on all of them alike.
+    let per_round = iters.div_ceil(rounds);
+    for round in 0..rounds {
+        for k in 0..names.len() {
+            let which = (k + round as usize) % names.len();
+            let hist = match which {
+                0 => {
+                    let name = format!("/orbit-bench-floor-{pid}-{round}");
+                    let floor = Floor::open(&name, true);
+                    let child = spawn_child("floor", &name);
+                    measure("floor", floor, child, per_round)
+                }
+                1 => {
+                    let fleet = format!("bench-{pid}-{round}");
+                    let orbit = Orbit::join(&fleet, true);
+                    let child = spawn_child("orbit", &fleet);
+                    measure("orbit", orbit, child, per_round)
+                }
+                _ => {
+                    let sock = env::temp_dir().join(format!("orbit-bench-{pid}-{round}.sock"));
+                    let listener = UnixListener::bind(&sock).expect("bind");
+                    let child = spawn_child("uds", sock.to_str().expect("utf-8 path"));
+                    let (stream, _) = listener.accept().expect("accept");
+                    stream.set_nonblocking(true).expect("nonblocking");
+                    let _ = std::fs::remove_file(&sock);
+                    measure("uds", Uds(stream), child, per_round)
+                }
+            };
+            rows[which].1.add(&hist).expect("same bounds");
+        }
+    }
+    let iters = per_round * rounds;
 
     let floor_p50 = rows[0].1.value_at_quantile(0.5) as f64;
     let floor_p999 = rows[0].1.value_at_quantile(0.999) as f64;
