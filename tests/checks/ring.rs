@@ -620,7 +620,7 @@ where
             );
         }
         let walked_from = from.max(head.saturating_sub(capacity));
-        assert!(after <= walked_from.max(head) + capacity + 1);
+        assert!(after <= walked_from.max(head).saturating_add(capacity + 1));
         if let Some(stalled) = poll.stalled_at {
             assert_eq!(stalled, after);
             assert!(stalled < head);
