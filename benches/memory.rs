@@ -95,7 +95,10 @@ fn main() {
         slot: format!("{} (`size_of::<Slot<64>>()`)", size_of::<Slot<PAYLOAD>>()),
         ring: heap,
         per_reader: format!("{} (a `Cursor`, reader-owned)", size_of_val(&cursor)),
-        note: "slots + 64 B `Head`; no allocation by the crate (static, heap or shared mapping)",
+        note: concat!(
+            "slots + 128 B `Head` (head word and generation on separate lines); ",
+            "no allocation by the crate (static, heap or shared mapping)"
+        ),
     });
     drop((slots, head));
 

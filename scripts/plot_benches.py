@@ -22,9 +22,10 @@ import json
 import math
 from pathlib import Path
 
-IMPLS = ["orbit", "floor", "tokio", "crossbeam", "bus", "disruptor"]
+IMPLS = ["orbit", "orbit-mw", "floor", "tokio", "crossbeam", "bus", "disruptor"]
 COLORS = {
     "orbit": "#1f77b4",
+    "orbit-mw": "#17becf",
     "floor": "#7f7f7f",
     "tokio": "#9467bd",
     "crossbeam": "#2ca02c",
@@ -34,6 +35,7 @@ COLORS = {
 }
 SEMANTICS = {
     "orbit": "lossy broadcast",
+    "orbit-mw": "lossy broadcast, multi-writer publish",
     "floor": "lossy broadcast",
     "tokio": "lossy broadcast",
     "crossbeam": "back-pressure, channel per reader",
