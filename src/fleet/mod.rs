@@ -409,7 +409,11 @@ impl FleetBuilder {
         self
     }
 
-    /// The stuck-writer deadline (default [`DEFAULT_STUCK_AFTER`]).
+    /// The stuck-writer deadline (default [`DEFAULT_STUCK_AFTER`]): how long a reader waits on
+    /// a counter whose writer stopped before counting it lost. The wait starts once the reader
+    /// sees the stall: at once for a slot left half-written, within
+    /// [`Ring::DEFAULT_HEAD_CHECK_POLLS`] polls for a counter whose writer stopped before
+    /// taking its slot.
     #[must_use]
     pub fn stuck_after(mut self, wait: Duration) -> Self {
         self.stuck_after = wait;
