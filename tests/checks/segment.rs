@@ -156,12 +156,18 @@ pub fn check(bytes: &[u8]) {
                 .expect("validated capacity")
                 .with_kind(kind);
             let mut cursor = Cursor::from_start();
+            let mut past_head = 0;
             let poll = ring.poll_with(&mut cursor, Patience::GiveUp, |frame| {
                 assert!(frame.payload.len() <= 64);
                 assert_eq!(frame.id.kind(), kind);
+                assert!(frame.id.matches_counter(frame.counter));
+                past_head += u64::from(frame.counter >= ring.head());
             });
             assert_eq!(poll.accounted(), cursor.next_counter());
-            assert!(cursor.next_counter() <= ring.head());
+            // The cursor passes the head only over frames committed for exactly those counters
+            // (readers accept those on slot evidence alone).
+            let beyond = cursor.next_counter().saturating_sub(ring.head());
+            assert_eq!(beyond, past_head, "passed the head over counters not delivered");
         }
     }
 }
