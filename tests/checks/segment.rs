@@ -167,7 +167,10 @@ pub fn check(bytes: &[u8]) {
             // The cursor passes the head only over frames committed for exactly those counters
             // (readers accept those on slot evidence alone).
             let beyond = cursor.next_counter().saturating_sub(ring.head());
-            assert_eq!(beyond, past_head, "passed the head over counters not delivered");
+            assert_eq!(
+                beyond, past_head,
+                "passed the head over counters not delivered"
+            );
         }
     }
 }
