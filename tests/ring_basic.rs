@@ -390,7 +390,7 @@ fn untouched_slots_are_checked_against_the_head_periodically() {
         let poll = loop {
             polls += 1;
             let poll = ring.poll_with(&mut cursor, Patience::GiveUp, |_| {});
-            if !poll.is_empty() || polls > 1000 {
+            if !poll.is_empty() || polls > 10_000 {
                 break poll;
             }
         };
