@@ -229,7 +229,26 @@ fn exclusive_writer_excludes_other_publishers(kind: Kind) {
     assert_eq!(poll.loss.total(), 0);
 }
 
+fn readers_take_the_fleets_head_check_period(kind: Kind) {
+    let name = unique_name("period");
+    let join = |b: orbit_rs::FleetBuilder| match kind {
+        Kind::Local => b.join(),
+        Kind::Shm => b.join_shm(),
+    };
+    let eager = join(Fleet::builder(&name).head_check_polls(1)).unwrap();
+    let ring = eager.ring::<Telemetry>().unwrap();
+    assert_eq!(ring.ring().head_check_polls(), 1);
+    let _cleanup = common::TestFleet(std::sync::Arc::new(eager));
+    let default = common::join(kind, "period-default", 0).unwrap();
+    let ring = default.0.ring::<Telemetry>().unwrap();
+    assert_eq!(
+        ring.ring().head_check_polls(),
+        orbit_rs::Ring::<{ orbit_rs::fleet::PAYLOAD_MAX }>::DEFAULT_HEAD_CHECK_POLLS
+    );
+}
+
 on_both_backings!(
+    readers_take_the_fleets_head_check_period,
     exclusive_writer_excludes_other_publishers,
     invalid_capacities_are_errors_before_anything_is_allocated,
     node_and_size_are_checked,

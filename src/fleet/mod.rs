@@ -124,7 +124,15 @@ pub(crate) struct RingStore {
     capacity: usize,
     kind: u8,
     node: NodeId,
+    read: ReadPolicy,
+}
+
+/// How a fleet's readers treat writers that stopped: the deadline of the stuck-writer rule, and
+/// how often a caught-up reader looks at the head (see [`Ring::with_head_check_polls`]).
+#[derive(Clone, Copy, Debug)]
+struct ReadPolicy {
     stuck_after: Duration,
+    head_check_polls: u32,
 }
 
 impl RingStore {
@@ -137,7 +145,9 @@ impl RingStore {
             #[cfg(all(feature = "shm", unix))]
             Storage::Shm(segment) => segment.ring(),
         };
-        ring.with_kind(self.kind).with_node(self.node)
+        ring.with_kind(self.kind)
+            .with_node(self.node)
+            .with_head_check_polls(self.read.head_check_polls)
     }
 
     pub(crate) fn publish(&self, frame_kind: u8, version: u64, payload: &[u8]) -> Result<NetId64> {
@@ -185,7 +195,9 @@ impl RingStore {
     pub(crate) fn poll(&self, cursor: &mut RingCursor, visit: impl FnMut(FrameRef<'_>)) -> Poll {
         let next = cursor.cursor.next_counter();
         let patience = match cursor.stalled {
-            Some((counter, since)) if counter == next && since.elapsed() >= self.stuck_after => {
+            Some((counter, since))
+                if counter == next && since.elapsed() >= self.read.stuck_after =>
+            {
                 Patience::GiveUp
             }
             _ => Patience::Wait,
@@ -370,7 +382,7 @@ pub struct Fleet {
     node: NodeId,
     size: u16,
     backing: Backing,
-    stuck_after: Duration,
+    read: ReadPolicy,
     rings: Mutex<HashMap<u8, Arc<RingStore>>>,
 }
 
@@ -391,7 +403,7 @@ pub struct FleetBuilder {
     name: String,
     node: NodeId,
     size: u16,
-    stuck_after: Duration,
+    read: ReadPolicy,
 }
 
 impl FleetBuilder {
@@ -416,7 +428,19 @@ impl FleetBuilder {
     /// taking its slot.
     #[must_use]
     pub fn stuck_after(mut self, wait: Duration) -> Self {
-        self.stuck_after = wait;
+        self.read.stuck_after = wait;
+        self
+    }
+
+    /// How often a caught-up reader of this fleet's rings looks at the head for counters whose
+    /// writer stopped before taking its slot (default
+    /// [`Ring::DEFAULT_HEAD_CHECK_POLLS`]; see [`Ring::with_head_check_polls`]). Readers that
+    /// poll rarely and want such writers noticed within `stuck_after` of real time set a small
+    /// period (1: every poll); spinning readers keep the default, which stays off the writers'
+    /// cache line.
+    #[must_use]
+    pub fn head_check_polls(mut self, polls: u32) -> Self {
+        self.read.head_check_polls = polls;
         self
     }
 
@@ -436,7 +460,7 @@ impl FleetBuilder {
             node: self.node,
             size: self.size,
             backing,
-            stuck_after: self.stuck_after,
+            read: self.read,
             rings: Mutex::new(HashMap::new()),
         })
     }
@@ -464,7 +488,10 @@ impl Fleet {
             name: name.to_string(),
             node: NodeId(0),
             size: DEFAULT_FLEET_SIZE,
-            stuck_after: DEFAULT_STUCK_AFTER,
+            read: ReadPolicy {
+                stuck_after: DEFAULT_STUCK_AFTER,
+                head_check_polls: Ring::<PAYLOAD_MAX>::DEFAULT_HEAD_CHECK_POLLS,
+            },
         }
     }
 
@@ -537,7 +564,7 @@ impl Fleet {
             capacity,
             kind,
             node: self.node,
-            stuck_after: self.stuck_after,
+            read: self.read,
         });
         rings.insert(kind, store.clone());
         Ok(store)

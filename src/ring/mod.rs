@@ -393,6 +393,13 @@ where
         self
     }
 
+    /// The head-check period of this handle's polls (see
+    /// [`with_head_check_polls`](Ring::with_head_check_polls)).
+    #[must_use]
+    pub const fn head_check_polls(&self) -> u32 {
+        self.head_check_polls
+    }
+
     /// Number of slots.
     #[must_use]
     pub const fn capacity(&self) -> usize {
