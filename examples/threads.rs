@@ -62,7 +62,7 @@ fn main() {
         let (published, abandoned) = writer.join().expect("writer thread");
         println!("writer {node}: published {published}, abandoned {abandoned}");
     }
-    let poll = ring.poll_with(&mut cursor, orbit_rs::Patience::GiveUp, |_| {});
+    let poll = ring.with_stall_polls(0).poll(&mut cursor, |_| {});
     delivered += poll.delivered;
     lost += poll.loss.total();
     println!(

@@ -52,9 +52,14 @@ mod typed;
 
 pub use id::{NetId64, NodeId, ParseIdError};
 pub use ring::{
-    Cursor, ExclusiveWriter, Frame, FrameRef, Head, Loss, Patience, PayloadSize, Poll,
-    PublishError, Ring, Slot, SpecError, SupportedPayload,
+    Cursor, ExclusiveWriter, Frame, FrameRef, Head, LeaseToken, Loss, Patience, PayloadSize,
+    Poll, PublishError, Ring, Slot, SpecError, SupportedPayload,
 };
+
+/// The loom suite's must-fail controls (see `tests/loom_ring.rs`); only under `cfg(loom)`.
+#[cfg(loom)]
+#[doc(hidden)]
+pub use sync::mutants as loom_mutants;
 
 #[cfg(feature = "std")]
 pub use error::{Error, Result};

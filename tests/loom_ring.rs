@@ -98,12 +98,12 @@ fn two_lapping_writers_and_a_reader() {
             .collect();
         let reader = ring(&s, 0);
         let mut cursor = Cursor::from_start();
-        let mut accounted = reader.poll_with(&mut cursor, Patience::GiveUp, |f| {
+        let mut accounted = reader.with_stall_polls(0).poll_with(&mut cursor, Patience::Polls, |f| {
             check(&f);
         });
         let ok: Vec<bool> = handles.into_iter().map(|h| h.join().unwrap()).collect();
         assert!(ok.iter().any(|&ok| ok), "at least one writer commits");
-        let last = reader.poll_with(&mut cursor, Patience::GiveUp, |f| {
+        let last = reader.with_stall_polls(0).poll_with(&mut cursor, Patience::Polls, |f| {
             check(&f);
         });
         accounted.delivered += last.delivered;

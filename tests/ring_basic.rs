@@ -89,10 +89,18 @@ fn cursor_at_head_and_from_counter() {
         drain(&ring, &mut from_one).0,
         vec![b"mid".to_vec(), b"new".to_vec()]
     );
-    // A cursor past the head waits for the head to reach it.
+    // A cursor past the head is brought back to it and says so: waiting at 5 would skip
+    // counters 3 and 4 without counting them.
     let mut future = Cursor::from_counter(5);
-    assert!(drain(&ring, &mut future).1.is_empty());
-    assert_eq!(future.next_counter(), 5);
+    let (frames, poll) = drain(&ring, &mut future);
+    assert!(frames.is_empty() && poll.rewound);
+    assert_eq!((future.next_counter(), poll.accounted()), (3, 0));
+    for payload in [b"3", b"4", b"5"] {
+        ring.publish(0, 0, payload).unwrap();
+    }
+    let (frames, poll) = drain(&ring, &mut future);
+    assert_eq!(frames, [b"3".to_vec(), b"4".to_vec(), b"5".to_vec()]);
+    assert!(!poll.rewound);
 }
 
 #[test]
@@ -165,7 +173,7 @@ fn huge_and_hostile_heads_never_overflow() {
             }
         }
         assert!(!ring.writer_leased());
-        let poll = ring.poll_with(&mut cursor, Patience::GiveUp, |_| {});
+        let poll = ring.with_stall_polls(0).poll_with(&mut cursor, Patience::Polls, |_| {});
         let oldest = ring.head().saturating_sub(4);
         let in_window = published
             .iter()
@@ -178,7 +186,7 @@ fn huge_and_hostile_heads_never_overflow() {
             cursor.next_counter() - start,
             "head {start}"
         );
-        let poll = ring.poll_with(&mut from_start, Patience::GiveUp, |_| {});
+        let poll = ring.with_stall_polls(0).poll_with(&mut from_start, Patience::Polls, |_| {});
         assert!(poll.accounted() <= from_start.next_counter());
         let _ = ring.read_head();
         let _ = ring.read(NetId64::from_raw(u64::MAX));
@@ -216,7 +224,7 @@ fn reset_rewinds_live_cursors() {
         ring.publish(0, 0, &[i]).unwrap();
     }
     assert_eq!(drain(&ring, &mut cursor).1.delivered, 3);
-    ring.reset();
+    ring.reset().unwrap();
     assert!(ring.read_head().is_none());
     // More frames than the old cursor position: only the generation reveals the reset.
     for i in 10..15u8 {
@@ -268,7 +276,7 @@ fn stuck_writer_is_skipped_after_patience_and_counted() {
         }
     );
     ring.publish(0, 0, b"after").unwrap();
-    let poll = ring.poll_with(&mut cursor, Patience::GiveUp, |_| {});
+    let poll = ring.with_stall_polls(0).poll_with(&mut cursor, Patience::Polls, |_| {});
     assert_eq!(poll.accounted(), head_of(&ring) - 3);
     assert_eq!(cursor.next_counter(), head_of(&ring));
     // Waiting patience never gives up.
@@ -389,7 +397,7 @@ fn untouched_slots_are_checked_against_the_head_periodically() {
         let mut polls = 0;
         let poll = loop {
             polls += 1;
-            let poll = ring.poll_with(&mut cursor, Patience::GiveUp, |_| {});
+            let poll = ring.with_stall_polls(0).poll_with(&mut cursor, Patience::Polls, |_| {});
             if !poll.is_empty() || polls > 10_000 {
                 break poll;
             }
@@ -414,7 +422,7 @@ fn a_slot_being_written_makes_the_reader_look_at_the_head() {
     assert_eq!(ring.stall_mid_write_for_test(0, 0, b"stuck", 0), Ok(0));
     ring.publish(0, 0, b"next").unwrap();
     let mut cursor = Cursor::from_start();
-    let poll = ring.poll_with(&mut cursor, Patience::GiveUp, |_| {});
+    let poll = ring.with_stall_polls(0).poll_with(&mut cursor, Patience::Polls, |_| {});
     assert_eq!((poll.delivered, poll.loss.unavailable), (1, 1));
     assert_eq!(cursor.next_counter(), 2);
 }

@@ -103,12 +103,12 @@ fn stress_with(capacity: usize, writers: u16, per_writer: u64, readers: usize, h
                         let finished = done.load(Ordering::Acquire);
                         // Once writers are done nothing is in flight: abandoned counters
                         // (SlotBusy) may be skipped at once.
-                        let patience = if finished {
-                            Patience::GiveUp
+                        let reader = if finished {
+                            ring.with_stall_polls(0)
                         } else {
-                            Patience::Polls
+                            ring
                         };
-                        let poll = ring.poll_with(&mut cursor, patience, &mut visit);
+                        let poll = reader.poll_with(&mut cursor, Patience::Polls, &mut visit);
                         delivered += poll.delivered;
                         lost += poll.loss.total();
                         assert!(!poll.rewound);

@@ -88,7 +88,8 @@ fn laps_over_stale_claims_and_a_stuck_slot() {
     assert_eq!(ring.head(), 19);
     assert_eq!(published.len(), 9);
     assert!(published.iter().all(|c| c % 4 != 2));
-    let (frames, poll) = drain(&ring, &mut cursor, Patience::GiveUp);
+    let impatient = ring.with_stall_polls(0);
+    let (frames, poll) = drain(&impatient, &mut cursor, Patience::Polls);
     // The window is 15..19: 7..15 overwritten, 15, 16, 17 delivered; 18 (the stuck slot)
     // looks in flight while nothing after it is committed.
     assert_eq!(
@@ -98,7 +99,7 @@ fn laps_over_stale_claims_and_a_stuck_slot() {
     assert_eq!((poll.loss.overwritten, poll.loss.unavailable), (8, 0));
     assert_eq!(cursor.next_counter(), 18);
     assert_eq!(writer.publish(0, 0, b"after").unwrap().counter(), 19);
-    let (frames, poll) = drain(&ring, &mut cursor, Patience::GiveUp);
+    let (frames, poll) = drain(&impatient, &mut cursor, Patience::Polls);
     assert_eq!(frames.iter().map(|f| f.counter).collect::<Vec<_>>(), [19]);
     assert_eq!((poll.loss.overwritten, poll.loss.unavailable), (0, 1));
 }
@@ -114,8 +115,11 @@ fn a_dead_holder_blocks_writers_until_its_lease_is_broken() {
     std::mem::forget(writer);
     assert_eq!(ring.publish(0, 0, b"x"), Err(PublishError::Leased));
     assert_eq!(ring.exclusive_writer().err(), Some(PublishError::Leased));
-    assert!(ring.break_writer_lease());
-    assert!(!ring.break_writer_lease(), "nothing left to break");
+    let holder = ring.lease_holder().expect("the dead writer's lease");
+    assert!(holder.is_writer());
+    assert!(ring.break_lease(holder, 0));
+    assert!(!ring.break_lease(holder, 0), "nothing left to break");
+    assert_eq!(ring.lease_holder(), None);
     assert_eq!(ring.publish(0, 0, b"x").unwrap().counter(), 1);
     let mut cursor = Cursor::from_start();
     assert_eq!(drain(&ring, &mut cursor, Patience::Polls).1.delivered, 2);
@@ -128,7 +132,7 @@ fn a_broken_lease_is_reported_and_its_holder_stands_down() {
     let ring = Ring::new(&mem, &head).unwrap();
     let mut old = ring.exclusive_writer().unwrap();
     old.publish(0, 0, b"a").unwrap();
-    assert!(ring.break_writer_lease());
+    assert!(ring.break_lease(old.token(), 9));
     assert_eq!(old.publish(0, 0, b"b"), Err(PublishError::LeaseLost));
     assert_eq!(ring.head(), 1, "a lost lease claims nothing");
     let mut new = ring.exclusive_writer().unwrap();
@@ -143,7 +147,7 @@ fn a_broken_lease_is_reported_and_its_holder_stands_down() {
 }
 
 #[test]
-fn reset_keeps_the_lease_and_the_writer_restarts_at_zero() {
+fn a_reset_through_the_holder_keeps_the_lease_and_restarts_counters() {
     let mem = slots::<16>(4);
     let head = Head::new();
     let ring = Ring::new(&mem, &head).unwrap();
@@ -153,7 +157,12 @@ fn reset_keeps_the_lease_and_the_writer_restarts_at_zero() {
         writer.publish(0, 0, &[i]).unwrap();
     }
     assert_eq!(drain(&ring, &mut cursor, Patience::Polls).1.delivered, 3);
-    ring.reset();
+    // Nobody but the holder may reset a leased ring: a reset's head store would race its
+    // plain stores.
+    assert_eq!(ring.reset(), Err(PublishError::Leased));
+    assert_eq!(ring.generation(), 0);
+    writer.reset().unwrap();
+    assert_eq!(ring.generation(), 1);
     assert!(ring.writer_leased());
     assert_eq!(ring.head(), 0);
     assert_eq!(writer.publish(0, 0, b"after").unwrap().counter(), 0);

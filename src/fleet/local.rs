@@ -16,12 +16,14 @@ impl LocalRing {
     pub(crate) fn new(capacity: usize) -> Result<Self, SpecError> {
         // Check before allocating: a huge capacity must be an error, not an allocation abort.
         check_capacity(capacity)?;
+        let head = Box::new(Head::new());
+        head.seed_start();
         Ok(Self {
             slots: (0..capacity)
                 .map(|_| Slot::new())
                 .collect::<Vec<_>>()
                 .into_boxed_slice(),
-            head: Box::new(Head::new()),
+            head,
         })
     }
 

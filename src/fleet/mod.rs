@@ -22,7 +22,7 @@ use std::vec::Vec;
 
 use crate::error::{Error, Result};
 use crate::id::{NetId64, NodeId};
-use crate::ring::{Cursor, Frame, FrameRef, Lease, Loss, Patience, Poll, PublishError, Ring};
+use crate::ring::{Cursor, Frame, FrameRef, HELD, Lease, Loss, Patience, Poll, PublishError, Ring};
 use crate::typed::OrbitTyped;
 use local::LocalRing;
 pub use orbital::Orbital;
@@ -174,7 +174,10 @@ impl RingStore {
             Storage::Local(_) => false,
             #[cfg(all(feature = "shm", unix))]
             Storage::Shm(_) => {
-                ring.lease_owner().is_some_and(shm::process_is_gone) && ring.break_writer_lease()
+                ring.lease_holder().is_some_and(|holder| {
+                    shm::process_is_gone(u64::from(holder.owner()))
+                        && ring.break_lease(holder, std::process::id())
+                })
             }
         }
     }
@@ -182,12 +185,32 @@ impl RingStore {
     /// Takes the writer lease for this process, breaking a dead holder's first.
     fn take_lease(&self) -> Result<Lease> {
         let ring = self.ring();
-        let owner = u64::from(std::process::id());
-        match ring.take_lease(owner) {
+        let owner = std::process::id();
+        match ring.take_lease(owner, HELD) {
             Err(PublishError::Leased) if self.break_dead_lease(&ring) => {
-                Ok(ring.take_lease(owner)?)
+                Ok(ring.take_lease(owner, HELD)?)
             }
             taken => Ok(taken?),
+        }
+    }
+
+    /// Resets the ring under a lease recorded for this process: retries while another reset
+    /// runs, breaks a dead holder's lease first.
+    pub(crate) fn reset(&self) -> Result<()> {
+        let ring = self.ring();
+        let mut attempt = 0;
+        loop {
+            match ring.reset_by(std::process::id()) {
+                Ok(()) => return Ok(()),
+                Err(PublishError::Resetting) if attempt + 1 < PUBLISH_ATTEMPTS => {
+                    attempt += 1;
+                    std::thread::yield_now();
+                }
+                Err(PublishError::Leased) if attempt == 0 && self.break_dead_lease(&ring) => {
+                    attempt += 1;
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
     }
 
@@ -198,7 +221,7 @@ impl RingStore {
             Some((counter, since))
                 if counter == next && since.elapsed() >= self.read.stuck_after =>
             {
-                Patience::GiveUp
+                Patience::GiveUpOn(counter)
             }
             _ => Patience::Wait,
         };
@@ -301,9 +324,12 @@ impl<T: OrbitTyped> FleetRing<T> {
         self.store.cursor_at_head()
     }
 
-    /// Empties the ring and bumps its generation (see [`Ring::reset`]).
-    pub fn reset(&self) {
-        self.store.ring().reset();
+    /// Empties the ring: a new generation starts at the head, live cursors rewind (see
+    /// [`Ring::reset`]). Fails with [`PublishError::Leased`] while a live [`FleetWriter`]
+    /// holds the ring (a dead holder's lease is broken first); the lease holder itself resets
+    /// with [`FleetWriter::reset`].
+    pub fn reset(&self) -> Result<()> {
+        self.store.reset()
     }
 
     /// The core ring handle (kind and node set), for hot loops.
@@ -351,6 +377,14 @@ impl<T: OrbitTyped> FleetWriter<T> {
                 Err(e) => return Err(e.into()),
             }
         }
+    }
+}
+
+impl<T: OrbitTyped> FleetWriter<T> {
+    /// Empties the ring from the lease holder (see [`ExclusiveWriter::reset`](crate::ExclusiveWriter::reset));
+    /// the writer keeps the lease.
+    pub fn reset(&mut self) -> Result<()> {
+        Ok(self.lease.reset(&self.store.ring())?)
     }
 }
 
@@ -633,11 +667,9 @@ impl Fleet {
         Ok(self.ring::<T>()?.cursor_at_head())
     }
 
-    /// Empties `T`'s ring and bumps its generation (live cursors rewind; see
-    /// [`Ring::reset`]).
+    /// Empties `T`'s ring (live cursors rewind); see [`FleetRing::reset`].
     pub fn reset_ring<T: OrbitTyped>(&self) -> Result<()> {
-        self.ring::<T>()?.reset();
-        Ok(())
+        self.ring::<T>()?.reset()
     }
 
     /// Removes the shared-memory names of every ring this handle has opened. Mappings (here
@@ -667,6 +699,7 @@ impl Fleet {
     }
 
     /// Test hook: leaves a frame of `T`'s ring half-written, as a crashed writer would.
+    #[cfg(feature = "__test-hooks")]
     #[doc(hidden)]
     pub fn stall_mid_write_for_test<T: OrbitTyped>(&self, payload: &[u8]) -> Result<u64> {
         Ok(self

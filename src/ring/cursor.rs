@@ -1,16 +1,20 @@
 //! Reader state ([`Cursor`]) and what one poll reports ([`Poll`], [`Loss`], [`Patience`]).
 
-/// A reader's position: the next counter it wants, plus the ring generation it last saw.
+/// A reader's position: the next counter it wants in the generation it last saw.
 ///
 /// Cursors are plain values owned by the reader; any number of them read one ring
-/// independently.
+/// independently. Counters are relative to the generation: they start at 0 on a fresh ring and
+/// again after every [`Ring::reset`](crate::Ring::reset).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Cursor {
+    /// The next counter, relative to `base`.
     pub(crate) next: u64,
-    /// Generation of the ring this cursor belongs to; [`Cursor::ANY_GENERATION`] adopts the
-    /// ring's on the first poll.
-    pub(crate) generation: u64,
+    /// The internal counter the cursor's generation started at; meaningful once `joined`.
+    pub(crate) base: u64,
+    /// False until the first poll adopts the ring's generation (no sentinel value: a shared
+    /// `base` word can hold any value).
+    pub(crate) joined: bool,
     /// Consecutive polls that found `next` stuck (claimed, not committed, later frames
     /// committed).
     pub(crate) stalls: u32,
@@ -19,20 +23,21 @@ pub struct Cursor {
 }
 
 impl Cursor {
-    pub(crate) const ANY_GENERATION: u64 = u64::MAX;
-
     /// Replay whatever is still in the ring (counter 0; the overwritten part is reported lost).
     #[must_use]
     pub const fn from_start() -> Self {
         Self::from_counter(0)
     }
 
-    /// Start at a known next counter.
+    /// Start at a known next counter of the generation the first poll finds. A counter past
+    /// the ring's head is brought back to the head by that poll ([`Poll::rewound`]), so no
+    /// frame published meanwhile is skipped.
     #[must_use]
     pub const fn from_counter(next_counter: u64) -> Self {
         Self {
             next: next_counter,
-            generation: Self::ANY_GENERATION,
+            base: 0,
+            joined: false,
             stalls: 0,
             idle: 0,
         }
@@ -44,9 +49,15 @@ impl Cursor {
         self.next
     }
 
-    pub(crate) const fn in_generation(mut self, generation: u64) -> Self {
-        self.generation = generation;
-        self
+    /// A cursor already in the generation that started at `base`.
+    pub(crate) const fn joined(base: u64, next: u64) -> Self {
+        Self {
+            next,
+            base,
+            joined: true,
+            stalls: 0,
+            idle: 0,
+        }
     }
 }
 
@@ -92,8 +103,11 @@ pub struct Poll {
     /// while later counters are already committed. The next poll retries it; see
     /// [`Patience`].
     pub stalled_at: Option<u64>,
-    /// The ring was reset (or its head moved backwards) since this cursor's last poll; the
-    /// cursor restarted from counter 0 of the new generation.
+    /// The cursor was moved back instead of forward: either the ring was reset since its last
+    /// poll (it restarted at counter 0 of the new generation; frames of the old generation it
+    /// had not read were discarded by the reset, not counted as loss), or it stood past the
+    /// ring's head (a [`Cursor::from_counter`] ahead of the head, or a cursor carried over
+    /// from another ring) and was brought back to the head.
     pub rewound: bool,
 }
 
@@ -125,8 +139,10 @@ pub enum Patience {
     #[default]
     Polls,
     /// Never give up: the caller measures time itself (as the `std` layer does) and asks for
-    /// [`Patience::GiveUp`] once its deadline passes.
+    /// [`Patience::GiveUpOn`] once its deadline for that counter passes.
     Wait,
-    /// Count a stuck counter as unavailable now and walk on.
-    GiveUp,
+    /// Count this counter (the [`Poll::stalled_at`] the caller has waited on) as unavailable if
+    /// it is still stuck, and walk on; any other stuck counter stops the walk as under
+    /// [`Patience::Wait`], so a writer that is mid-write right now is never given up on.
+    GiveUpOn(u64),
 }

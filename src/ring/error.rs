@@ -74,19 +74,33 @@ pub enum PublishError {
         counter: u64,
     },
     /// An [`ExclusiveWriter`](crate::ExclusiveWriter) holds the ring: nothing was claimed.
-    /// Publishing works again once it is dropped (or its lease broken, if its holder died).
+    /// Publishing works again once it is dropped (or its lease broken, if its holder is gone:
+    /// [`Ring::break_lease`](crate::Ring::break_lease)).
     Leased,
     /// This [`ExclusiveWriter`](crate::ExclusiveWriter)'s lease was broken
-    /// ([`Ring::break_writer_lease`](crate::Ring::break_writer_lease)): nothing was claimed,
-    /// and this writer must not publish again.
+    /// ([`Ring::break_lease`](crate::Ring::break_lease)): nothing was claimed, and this writer
+    /// must not publish again.
     LeaseLost,
+    /// A [`Ring::reset`](crate::Ring::reset) holds the ring for a moment: nothing was claimed;
+    /// publish again.
+    Resetting,
+    /// The ring was reset after this writer claimed its counter: the frame would have belonged
+    /// to the old generation, so it was not written (nobody reads that generation any more).
+    /// Publishing again claims a counter of the new one.
+    Reset {
+        /// The abandoned counter (internal, below the new generation's base).
+        counter: u64,
+    },
 }
 
 impl PublishError {
     /// True if publishing again may succeed (the ring moved on; a new counter will be claimed).
     #[must_use]
     pub const fn is_transient(&self) -> bool {
-        matches!(self, Self::SlotBusy { .. } | Self::Lapped { .. })
+        matches!(
+            self,
+            Self::SlotBusy { .. } | Self::Lapped { .. } | Self::Resetting | Self::Reset { .. }
+        )
     }
 }
 
@@ -117,6 +131,11 @@ impl fmt::Display for PublishError {
             }
             Self::Leased => f.write_str("an exclusive writer holds the ring"),
             Self::LeaseLost => f.write_str("this exclusive writer's lease was broken"),
+            Self::Resetting => f.write_str("the ring is being reset; publish again"),
+            Self::Reset { counter } => write!(
+                f,
+                "frame {counter} abandoned: the ring was reset after it was claimed"
+            ),
         }
     }
 }

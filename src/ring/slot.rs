@@ -145,11 +145,14 @@ where
     }
 
     /// Number of `u64` words in a slot: 3 header words, then `N / 8` payload words.
+    #[cfg(feature = "__test-hooks")]
+    #[doc(hidden)]
     pub const RAW_WORDS: usize = 3 + N / 8;
 
-    /// Test and fuzz hook: stores raw values into the slot's words in layout order (`seq`,
-    /// `meta`, `version`, payload…), as a buggy or hostile peer sharing the memory could.
-    /// Extra values are ignored.
+    /// Test and fuzz hook (feature `__test-hooks`): stores raw values into the slot's words in
+    /// layout order (`seq`, `meta`, `version`, payload…), as a buggy or hostile peer sharing
+    /// the memory could. Extra values are ignored.
+    #[cfg(feature = "__test-hooks")]
     #[doc(hidden)]
     pub fn overwrite_raw(&self, raw: &[u64]) {
         use crate::sync::Ordering::Relaxed;

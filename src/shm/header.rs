@@ -2,8 +2,8 @@
 //!
 //! ```text
 //! offset 0    header: magic | layout version | kind | capacity | payload | stride | 2 reserved
-//! offset 64   Head: head word (next counter | lease bit 63), lease owner  (own cache line)
-//! offset 128  Head: reset generation                                      (own cache line)
+//! offset 64   Head: head word (next counter | lease bit 63), lease token, lease epochs (own line)
+//! offset 128  Head: generation base counter, reset count                  (own cache line)
 //! offset 192  reserved (zero)
 //! offset 256  capacity × Slot<N>, `stride` bytes each
 //!
@@ -26,7 +26,7 @@ use crate::sync::{AtomicU64, Ordering};
 /// `b"ORBITRNG"` as a little-endian word.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"ORBITRNG");
 /// Version of the layout above; bumped on any incompatible change.
-pub const LAYOUT_VERSION: u64 = 2;
+pub const LAYOUT_VERSION: u64 = 3;
 /// Bytes before the first slot (header line, the head's two lines, one reserved line).
 pub const PREFIX_BYTES: usize = 256;
 

@@ -136,8 +136,10 @@ where
                 layout,
                 created: true,
             };
-            // The object is fresh and zero-filled by ftruncate: head and slots are already
-            // "empty"; publishing the header makes the segment valid.
+            // The object is fresh and zero-filled by ftruncate: slots are already "empty"; the
+            // head starts at a random counter (cursors tell segments apart by it); publishing
+            // the header makes the segment valid.
+            segment.head().seed_start();
             segment.header().publish(&layout);
             Ok(segment)
         })();

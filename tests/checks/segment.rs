@@ -157,7 +157,7 @@ pub fn check(bytes: &[u8]) {
                 .with_kind(kind);
             let mut cursor = Cursor::from_start();
             let mut past_head = 0;
-            let poll = ring.poll_with(&mut cursor, Patience::GiveUp, |frame| {
+            let poll = ring.with_stall_polls(0).poll_with(&mut cursor, Patience::Polls, |frame| {
                 assert!(frame.payload.len() <= 64);
                 assert_eq!(frame.id.kind(), kind);
                 assert!(frame.id.matches_counter(frame.counter));

@@ -1,0 +1,224 @@
+//! [`Head`]: the ring's control words, and the encodings of the head word and the lease token.
+//!
+//! | line | word         | written by                                    | read by                     |
+//! |------|--------------|-----------------------------------------------|-----------------------------|
+//! | 0    | `word`       | claims (CAS), the lease holder (plain stores) | writers; readers now and then |
+//! | 0    | `lease`      | lease take / close (CAS)                      | the lease holder, every publish |
+//! | 0    | `epochs`     | lease take (RMW)                              | nobody (a token source)     |
+//! | 1    | `base`       | reset, under the lease                        | readers, every frame        |
+//! | 1    | `generation` | reset, under the lease                        | observers (display only)    |
+//!
+//! The two lines keep readers off the writers' line: a caught-up reader checks `base` once per
+//! frame (a line only a reset writes) and loads `word` only when a slot does not hold the frame
+//! it wants.
+
+use crate::sync::{AtomicU64, Ordering};
+
+/// The ring's shared control words: the head word (next counter to claim, plus the writer-lease
+/// flag in bit 63), the lease token, and the generation's base counter, on two cache lines.
+///
+/// Like [`Slot`](crate::Slot), it may live in a `static`, on the heap or inside a shared
+/// mapping; any bit pattern is a valid `Head` (hostile values are survived, not trusted).
+#[repr(C, align(64))]
+pub struct Head {
+    /// Next counter to claim (bits 0..63) and [`LEASED`] (bit 63).
+    pub(crate) word: AtomicU64,
+    /// The lease token ([`LeaseToken`]); `0` when nobody holds or closes a lease.
+    pub(crate) lease: AtomicU64,
+    /// Leases taken so far: the source of token epochs.
+    pub(crate) epochs: AtomicU64,
+    _writers_line: [AtomicU64; 5],
+    /// First counter of the current generation. Counters never restart: a reset moves the
+    /// base to the head, and users see counters relative to it.
+    pub(crate) base: AtomicU64,
+    /// Resets so far (shown to users; the protocol keys generations on `base`).
+    pub(crate) generation: AtomicU64,
+    _readers_line: [AtomicU64; 6],
+}
+
+/// Bit 63 of the head word: a lease is held, so multi-writer claims refuse. Counters never
+/// reach it (the largest representable counter is `2^63 - 2`).
+pub(crate) const LEASED: u64 = 1 << 63;
+
+/// The counter part of a head word.
+pub(crate) const fn counter_of(word: u64) -> u64 {
+    word & !LEASED
+}
+
+impl Head {
+    /// A fresh head: counter 0, generation 0, no writer lease.
+    #[cfg(not(loom))]
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            word: AtomicU64::new(0),
+            lease: AtomicU64::new(0),
+            epochs: AtomicU64::new(0),
+            _writers_line: [const { AtomicU64::new(0) }; 5],
+            base: AtomicU64::new(0),
+            generation: AtomicU64::new(0),
+            _readers_line: [const { AtomicU64::new(0) }; 6],
+        }
+    }
+
+    /// A fresh head: counter 0, generation 0, no writer lease.
+    #[cfg(loom)]
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            word: AtomicU64::new(0),
+            lease: AtomicU64::new(0),
+            epochs: AtomicU64::new(0),
+            _writers_line: core::array::from_fn(|_| AtomicU64::new(0)),
+            base: AtomicU64::new(0),
+            generation: AtomicU64::new(0),
+            _readers_line: core::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+
+    /// A head whose next counter is `counter` (taken modulo 2^63), in generation 0 starting at
+    /// counter 0: restored state, or tests of huge counters.
+    #[must_use]
+    pub fn starting_at(counter: u64) -> Self {
+        let head = Self::new();
+        head.word.store(counter_of(counter), Ordering::Relaxed);
+        head
+    }
+}
+
+#[cfg(feature = "std")]
+impl Head {
+    /// Moves a head nobody uses yet to a random start below 2^40, so cursors can tell this ring
+    /// from another one (a re-created segment, a ring of another fleet handle): a cursor keys
+    /// its generation on the base counter. Users still see counters from 0.
+    pub(crate) fn seed_start(&self) {
+        use core::hash::{BuildHasher, Hasher};
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u32(std::process::id());
+        if let Ok(now) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+            hasher.write_u128(now.as_nanos());
+        }
+        let start = hasher.finish() & ((1 << 40) - 1);
+        self.word.store(start, Ordering::Relaxed);
+        self.base.store(start, Ordering::Relaxed);
+    }
+}
+
+impl Default for Head {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl core::fmt::Debug for Head {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let word = self.word.load(Ordering::Relaxed);
+        f.debug_struct("Head")
+            .field("counter", &counter_of(word))
+            .field("leased", &(word & LEASED != 0))
+            .field("base", &self.base.load(Ordering::Relaxed))
+            .field("generation", &self.generation.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+/// Who holds (or is closing) a ring's writer lease: the identity a lease is taken, checked,
+/// released and broken by.
+///
+/// A token is `state (2 bits) | epoch (30 bits) | owner (32 bits)`: the *owner* is a tag the
+/// taker chose (the `std` layer records which fleet member took it), the *epoch* counts lease
+/// takes on the ring, so a new lease of the same owner never looks like an old one (until
+/// 2^30 further takes).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct LeaseToken(pub(crate) u64);
+
+/// Token state: an exclusive writer holds the lease.
+pub(crate) const HELD: u64 = 1 << 62;
+/// Token state: a reset holds the lease for a moment.
+pub(crate) const RESETTING: u64 = 2 << 62;
+/// Token state: the lease is being released or broken by the closer named in the owner bits.
+pub(crate) const CLOSING: u64 = 3 << 62;
+const STATE_MASK: u64 = 3 << 62;
+const EPOCH_MASK: u64 = (1 << 30) - 1;
+
+impl LeaseToken {
+    pub(crate) const fn new(state: u64, epoch: u64, owner: u32) -> Self {
+        Self(state | ((epoch & EPOCH_MASK) << 32) | owner as u64)
+    }
+
+    /// The tag of whoever holds the lease (or, while it closes, of its closer).
+    #[must_use]
+    pub const fn owner(self) -> u32 {
+        self.0 as u32
+    }
+
+    /// True while an exclusive writer holds the lease.
+    #[must_use]
+    pub const fn is_writer(self) -> bool {
+        self.0 & STATE_MASK == HELD
+    }
+
+    /// True while a reset holds the lease.
+    #[must_use]
+    pub const fn is_reset(self) -> bool {
+        self.0 & STATE_MASK == RESETTING
+    }
+
+    /// True while the lease is being released or broken; [`owner`](Self::owner) is the closer.
+    #[must_use]
+    pub const fn is_closing(self) -> bool {
+        self.0 & STATE_MASK == CLOSING
+    }
+
+    /// The same epoch, in the closing state, closed by `by`.
+    pub(crate) const fn closing_by(self, by: u32) -> Self {
+        Self(CLOSING | (self.0 & (EPOCH_MASK << 32)) | by as u64)
+    }
+
+    /// The raw token word, for logs.
+    #[must_use]
+    pub const fn to_raw(self) -> u64 {
+        self.0
+    }
+}
+
+impl core::fmt::Debug for LeaseToken {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let state = match self.0 & STATE_MASK {
+            HELD => "writer",
+            RESETTING => "reset",
+            CLOSING => "closing",
+            _ => "invalid",
+        };
+        write!(
+            f,
+            "LeaseToken({state}, owner {}, epoch {})",
+            self.owner(),
+            (self.0 >> 32) & EPOCH_MASK
+        )
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn head_is_two_lines() {
+        assert_eq!(core::mem::size_of::<Head>(), 128);
+        assert_eq!(core::mem::offset_of!(Head, base), 64);
+    }
+
+    #[test]
+    fn tokens_keep_owner_epoch_and_state_apart() {
+        let t = LeaseToken::new(HELD, (1 << 30) + 5, u32::MAX);
+        assert!(t.is_writer() && !t.is_reset() && !t.is_closing());
+        assert_eq!(t.owner(), u32::MAX);
+        let c = t.closing_by(7);
+        assert!(c.is_closing());
+        assert_eq!(c.owner(), 7);
+        assert_eq!((c.0 >> 32) & EPOCH_MASK, 5);
+        assert_ne!(LeaseToken::new(HELD, 0, 0).0, 0, "a held token is never the free word");
+    }
+}

@@ -1,0 +1,456 @@
+//! The read path: inspecting a slot, the poll walk, and the point reads (`read_head`, `read`).
+
+use super::head::LEASED;
+use super::slot::{seq, unpack_meta};
+use super::{
+    Cursor, Frame, FrameRef, Patience, PayloadSize, Poll, Ring, Slot, SupportedPayload, words,
+};
+use crate::id::{NetId64, NodeId};
+use crate::sync::{Ordering, fence, mutant, mutants};
+
+/// Test hook (feature `__test-hooks`): slot `seq` loads made by ring reads on this thread,
+/// so tests can check that a poll's work is bounded by the capacity whatever memory holds.
+#[cfg(feature = "__test-hooks")]
+#[doc(hidden)]
+pub fn slot_loads_for_test() -> u64 {
+    SLOT_LOADS.with(core::cell::Cell::get)
+}
+
+#[cfg(feature = "__test-hooks")]
+std::thread_local! {
+    static SLOT_LOADS: core::cell::Cell<u64> = const { core::cell::Cell::new(0) };
+}
+
+/// Counts one slot `seq` load for [`slot_loads_for_test`]; nothing without the hooks.
+#[inline(always)]
+fn count_slot_load() {
+    #[cfg(feature = "__test-hooks")]
+    SLOT_LOADS.with(|loads| loads.set(loads.get() + 1));
+}
+
+/// Header words of a validated frame copy; the payload stays in the reader's buffer.
+#[derive(Clone, Copy)]
+struct Header {
+    node: NodeId,
+    kind: u8,
+    version: u64,
+    len: usize,
+}
+
+/// What a reader found in a counter's slot.
+enum Inspect {
+    /// A committed, validated frame for the counter.
+    Frame(Header),
+    /// The counter's writer has not committed. `taken`: the slot is odd — a writer is at work
+    /// on it (for this counter, or an older one that may have died there); otherwise the slot
+    /// holds an older lap and no writer has taken it for this counter yet.
+    Pending { taken: bool },
+    /// A later lap holds (or took, during the copy) the slot.
+    Gone,
+    /// Committed for this counter but failing validation, or an unrepresentable counter.
+    Invalid,
+}
+
+/// The walk's memory of committed counters past a pending one, so the stuck-writer rule costs
+/// O(capacity) per poll however many pending counters the walk meets (hostile memory
+/// included): the scan only moves forward.
+#[derive(Default)]
+struct LaterCommits {
+    /// A committed counter the scan found (0: none yet).
+    found: u64,
+    /// Counters below this one have been scanned.
+    scanned: u64,
+}
+
+impl LaterCommits {
+    /// True if some counter in `(counter, head)`, within one window of it, is committed.
+    fn after<const N: usize>(&mut self, ring: &Ring<'_, N>, counter: u64, head: u64) -> bool
+    where
+        PayloadSize<N>: SupportedPayload,
+    {
+        if self.found > counter {
+            return true;
+        }
+        let end = head.min(counter.saturating_add(ring.capacity() as u64));
+        let mut later = self.scanned.max(counter.saturating_add(1));
+        while later < end {
+            if ring.holds_committed(later) {
+                self.found = later;
+                self.scanned = later + 1;
+                return true;
+            }
+            later += 1;
+        }
+        self.scanned = self.scanned.max(later);
+        false
+    }
+}
+
+impl<const N: usize> Ring<'_, N>
+where
+    PayloadSize<N>: SupportedPayload,
+{
+    /// Delivers every frame after `cursor` to `visit`, in counter order, and advances the
+    /// cursor past everything it accounted for. Uses [`Patience::Polls`].
+    pub fn poll<F: FnMut(FrameRef<'_>)>(&self, cursor: &mut Cursor, visit: F) -> Poll {
+        self.poll_with(cursor, Patience::Polls, visit)
+    }
+
+    /// [`poll`](Ring::poll) with an explicit stuck-writer [`Patience`].
+    pub fn poll_with<F: FnMut(FrameRef<'_>)>(
+        &self,
+        cursor: &mut Cursor,
+        patience: Patience,
+        visit: F,
+    ) -> Poll {
+        self.walk(cursor, patience, u64::MAX, visit)
+    }
+
+    /// [`poll_with`](Ring::poll_with), delivering at most `limit` frames: the cursor then rests
+    /// on the first frame not delivered, so nothing is skipped; poll again for the rest.
+    pub fn poll_limit<F: FnMut(FrameRef<'_>)>(
+        &self,
+        cursor: &mut Cursor,
+        patience: Patience,
+        limit: usize,
+        visit: F,
+    ) -> Poll {
+        self.walk(cursor, patience, limit as u64, visit)
+    }
+
+    /// Copies frames after `cursor` into `out` (no allocation) and returns how many were
+    /// filled. Stops when `out` is full — the cursor then rests on the first frame that did not
+    /// fit, so nothing is skipped; poll again for the rest.
+    pub fn poll_into(&self, cursor: &mut Cursor, out: &mut [Frame<N>]) -> (usize, Poll) {
+        let mut filled = 0;
+        let limit = out.len() as u64;
+        let poll = self.walk(cursor, Patience::Polls, limit, |frame| {
+            if let Some(slot) = out.get_mut(filled) {
+                slot.id = frame.id;
+                slot.counter = frame.counter;
+                slot.kind = frame.kind;
+                slot.version = frame.version;
+                slot.payload.clear();
+                // Cannot fail: a delivered payload is at most N bytes.
+                let _ = slot.payload.extend_from_slice(frame.payload);
+                filled += 1;
+            }
+        });
+        (filled, poll)
+    }
+
+    /// True if the slot of `counter` holds exactly that counter's committed frame.
+    #[inline]
+    pub(super) fn holds_committed(&self, counter: u64) -> bool {
+        count_slot_load();
+        seq::committed(counter) == Some(self.slot(counter).seq.load(Ordering::Relaxed))
+    }
+
+    /// True if a cursor wanting internal counter `next` stands past a head of `head`: nothing
+    /// it could have read puts it there. (A reader may legitimately stand at `head + 1`: an
+    /// exclusive writer moves the head after its commit, and the reader took the frame at
+    /// `head` on slot evidence.)
+    fn ahead(&self, next: u64, head: u64) -> bool {
+        next > head && !self.holds_committed(next - 1)
+    }
+
+    /// Puts a cursor that is new, or was in another generation, into the current one: a cursor
+    /// of an older generation restarts at counter 0; one past the head is brought back to it.
+    #[cold]
+    fn join(&self, cursor: &mut Cursor, poll: &mut Poll) {
+        let (base, head) = self.generation_start();
+        if cursor.joined {
+            poll.rewound = true;
+            cursor.next = 0;
+        }
+        cursor.base = base;
+        cursor.joined = true;
+        cursor.stalls = 0;
+        cursor.idle = 0;
+        if self.ahead(base.saturating_add(cursor.next), head) {
+            poll.rewound = true;
+            cursor.next = head - base;
+        }
+    }
+
+    /// The poll walk: delivers at most `limit` frames, inspecting at most `capacity + 1` slots
+    /// (a reader found a lap behind inspects its slot, jumps, then walks one window), with
+    /// O(capacity) work in all.
+    fn walk<F: FnMut(FrameRef<'_>)>(
+        &self,
+        cursor: &mut Cursor,
+        patience: Patience,
+        limit: u64,
+        mut visit: F,
+    ) -> Poll {
+        let mut poll = Poll::default();
+        // SYNC: Acquire pairs with the Release lease close that ends a reset: a base that
+        // changed is seen with the head that came with it.
+        let current = self.head.base.load(Ordering::Acquire);
+        if !cursor.joined || cursor.base != current {
+            self.join(cursor, &mut poll);
+        }
+        let base = cursor.base;
+        // Internal counters from here on; the cursor keeps them relative to `base`.
+        let stalled_on = base.saturating_add(cursor.next);
+        let mut next = stalled_on;
+        let mut stalls = cursor.stalls;
+        let mut idle = cursor.idle;
+        // Set once this poll has looked at the head: from then on the head decides.
+        let mut looked = false;
+        let mut later = LaterCommits::default();
+        let mut buf = <PayloadSize<N> as SupportedPayload>::ZERO_BUF;
+        for _ in 0..=self.capacity() {
+            let found = self.inspect(next, &mut buf);
+            if let Inspect::Frame(header) = found {
+                // SYNC: inspect()'s Acquire seq load synchronised with the frame's commit, and
+                // so with any reset before its claim (claim's Acquire CAS, or the lease holder
+                // resetting in program order): a frame of a newer generation shows a new base
+                // here. The poll ends; the next one rejoins.
+                let same_generation = self.head.base.load(Ordering::Relaxed) == base;
+                if poll.delivered >= limit || !(same_generation || mutant(mutants::NO_BASE_CHECK))
+                {
+                    break;
+                }
+                let counter = next.wrapping_sub(base);
+                visit(FrameRef {
+                    id: NetId64::new(self.kind, header.node, counter),
+                    counter,
+                    kind: header.kind,
+                    version: header.version,
+                    payload: words::bytes(buf.as_ref(), header.len),
+                });
+                poll.delivered += 1;
+                next += 1;
+                continue;
+            }
+            if let Inspect::Pending { taken: false } = found {
+                let stalled_here = next == stalled_on && stalls > 0;
+                if !stalled_here && !looked && idle.saturating_add(1) < self.head_check_polls {
+                    // No writer has taken this slot for the counter: the end of the stream as
+                    // far as the slots tell, without touching the head.
+                    idle += 1;
+                    break;
+                }
+            }
+            idle = 0;
+            looked = true;
+            let head = self.head_counter();
+            if next >= head {
+                if self.ahead(next, head) {
+                    // A cursor from another ring (same base, say a re-created segment): back
+                    // to the head, never past frames uncounted.
+                    poll.rewound = true;
+                    next = head.max(base);
+                    continue;
+                }
+                break; // The end of the stream.
+            }
+            let oldest = head.saturating_sub(self.capacity() as u64);
+            if next < oldest {
+                poll.loss.overwritten += oldest - next;
+                next = oldest;
+                continue;
+            }
+            match found {
+                Inspect::Gone | Inspect::Frame(_) => poll.loss.overwritten += 1,
+                Inspect::Invalid => poll.loss.unavailable += 1,
+                Inspect::Pending { .. } => {
+                    if !later.after(self, next, head) {
+                        break; // A writer is still at work here, and nothing after it yet.
+                    }
+                    let prior = if next == stalled_on { stalls } else { 0 };
+                    let give_up = match patience {
+                        Patience::Polls => prior >= self.stall_polls,
+                        Patience::Wait => false,
+                        Patience::GiveUpOn(counter) => base.checked_add(counter) == Some(next),
+                    };
+                    if !give_up {
+                        poll.stalled_at = Some(next - base);
+                        stalls = prior.saturating_add(1);
+                        break;
+                    }
+                    poll.loss.unavailable += 1;
+                }
+            }
+            next += 1;
+        }
+        if poll.stalled_at.is_none() {
+            stalls = 0;
+        }
+        cursor.next = next - base;
+        cursor.stalls = stalls;
+        cursor.idle = idle;
+        poll
+    }
+
+    /// Reads internal counter `counter`'s slot into `buf`, accepting only that counter's frame.
+    fn inspect(
+        &self,
+        counter: u64,
+        buf: &mut <PayloadSize<N> as SupportedPayload>::Buf,
+    ) -> Inspect {
+        let Some(want) = seq::committed(counter) else {
+            return Inspect::Invalid;
+        };
+        let slot = self.slot(counter);
+        count_slot_load();
+        // SYNC: Acquire pairs with the Release store of the even seq in publish().
+        let before = slot.seq.load(Ordering::Acquire);
+        if before != want {
+            return if before < want {
+                Inspect::Pending {
+                    taken: seq::is_writing(before),
+                }
+            } else {
+                Inspect::Gone
+            };
+        }
+        self.copy(slot, before, buf)
+    }
+
+    /// Copies a slot whose seq was `before` (an even, committed value) into `buf`, rechecks the
+    /// seq and validates the copy.
+    fn copy(
+        &self,
+        slot: &Slot<N>,
+        before: u64,
+        buf: &mut <PayloadSize<N> as SupportedPayload>::Buf,
+    ) -> Inspect {
+        let (kind, node, len) = unpack_meta(slot.meta.load(Ordering::Relaxed));
+        let version = slot.version.load(Ordering::Relaxed);
+        let clamped = usize::try_from(len).unwrap_or(usize::MAX).min(N);
+        let used = words::words_for(clamped);
+        words::load(slot.words(), buf.as_mut(), used);
+        if !mutant(mutants::NO_READER_FENCE) {
+            // SYNC: pairs with the Release fence in take(): if a load above saw a later writer's
+            // store, the reload below sees that writer's odd seq (or later).
+            fence(Ordering::Acquire);
+        }
+        let after = slot.seq.load(Ordering::Relaxed);
+        if after != before {
+            return Inspect::Gone;
+        }
+        if len > N as u64 {
+            return Inspect::Invalid;
+        }
+        Inspect::Frame(Header {
+            node: NodeId(node),
+            kind,
+            version,
+            len: clamped,
+        })
+    }
+
+    /// The newest committed, valid frame of the current generation still held by a slot, if
+    /// any.
+    ///
+    /// This looks at what slots hold, not at the poll window: if the newest counters were
+    /// abandoned or are still being written, the newest frame that did commit is returned
+    /// (the "latest value" of a one-slot ring survives an abandoned write).
+    #[must_use]
+    pub fn read_head(&self) -> Option<Frame<N>> {
+        // A reset during the scan: look once more in the new generation.
+        self.try_read_head().or_else(|| self.try_read_head())?
+    }
+
+    /// One scan for [`read_head`](Ring::read_head): `None` if the generation changed under it.
+    fn try_read_head(&self) -> Option<Option<Frame<N>>> {
+        let (base, end) = self.generation_end();
+        let oldest = end.saturating_sub(self.capacity() as u64).max(base);
+        let mut buf = <PayloadSize<N> as SupportedPayload>::ZERO_BUF;
+        let mut best: Option<(u64, Header, <PayloadSize<N> as SupportedPayload>::Buf)> = None;
+        // Walking back from the newest counter, a slot holds exactly that counter, an older lap
+        // of it, or (a writer raced us) a newer one; once the best frame found is at least the
+        // counter being visited, no slot still to visit can hold anything newer.
+        for counter in (oldest..end).rev() {
+            if best.as_ref().is_some_and(|(held, ..)| *held >= counter) {
+                break;
+            }
+            if let Some((held, header)) = self.inspect_latest(counter, base, &mut buf)
+                && best.as_ref().is_none_or(|(newest, ..)| *newest < held)
+            {
+                best = Some((held, header, buf));
+            }
+        }
+        if self.head.base.load(Ordering::Relaxed) != base {
+            return None;
+        }
+        Some(best.and_then(|(held, header, buf)| self.owned(held - base, header, &buf)))
+    }
+
+    /// The current base, and one past the newest counter that may be committed: the head, or
+    /// the head + 1 while a lease holder may have committed at the head before moving it.
+    fn generation_end(&self) -> (u64, u64) {
+        let (base, head) = self.generation_start();
+        let leased = self.head.word.load(Ordering::Relaxed) & LEASED != 0;
+        (base, head.saturating_add(u64::from(leased)))
+    }
+
+    /// Reads whatever committed frame of the generation starting at `base` the slot of
+    /// `counter` holds (any lap the head has reached, including one a writer committed after
+    /// the caller loaded the head); returns the frame's own internal counter with the header.
+    fn inspect_latest(
+        &self,
+        counter: u64,
+        base: u64,
+        buf: &mut <PayloadSize<N> as SupportedPayload>::Buf,
+    ) -> Option<(u64, Header)> {
+        let slot = self.slot(counter);
+        count_slot_load();
+        // SYNC: Acquire pairs with the Release store of the even seq in publish().
+        let before = slot.seq.load(Ordering::Acquire);
+        if before == 0 || seq::is_writing(before) {
+            return None;
+        }
+        let held = before / 2 - 1;
+        // A later lap is genuine only if the head has reached it: its writer claimed it before
+        // committing, and our acquire load of the seq makes that claim visible to the head
+        // load below. Anything else is a corrupt or hostile slot.
+        if held & self.mask != counter & self.mask
+            || held < base
+            || (held > counter && held >= self.generation_end().1)
+        {
+            return None;
+        }
+        match self.copy(slot, before, buf) {
+            Inspect::Frame(header) => Some((held, header)),
+            Inspect::Pending { .. } | Inspect::Gone | Inspect::Invalid => None,
+        }
+    }
+
+    /// The frame with exactly this id (kind, node and counter), if a slot still holds it.
+    #[must_use]
+    pub fn read(&self, id: NetId64) -> Option<Frame<N>> {
+        let (base, end) = self.generation_end();
+        let newest = (end - base).checked_sub(1)?;
+        // The newest counter <= `newest` whose low 40 bits are the id's.
+        let back = newest.wrapping_sub(id.counter()) & NetId64::COUNTER_MASK;
+        let counter = newest.checked_sub(back)?;
+        let mut buf = <PayloadSize<N> as SupportedPayload>::ZERO_BUF;
+        match self.inspect(base + counter, &mut buf) {
+            Inspect::Frame(header)
+                if NetId64::new(self.kind, header.node, counter) == id
+                    && self.head.base.load(Ordering::Relaxed) == base =>
+            {
+                self.owned(counter, header, &buf)
+            }
+            Inspect::Frame(_) | Inspect::Pending { .. } | Inspect::Gone | Inspect::Invalid => None,
+        }
+    }
+
+    fn owned(
+        &self,
+        counter: u64,
+        header: Header,
+        buf: &<PayloadSize<N> as SupportedPayload>::Buf,
+    ) -> Option<Frame<N>> {
+        Frame::from_ref(&FrameRef {
+            id: NetId64::new(self.kind, header.node, counter),
+            counter,
+            kind: header.kind,
+            version: header.version,
+            payload: words::bytes(buf.as_ref(), header.len),
+        })
+    }
+}
