@@ -1,5 +1,10 @@
 #!/usr/bin/env bash
-# loom models of the seq protocol (preemption bounds are set inside the tests).
+# loom models of the ring protocol and their must-fail controls (tests/loom_ring.rs). Each
+# model prints how many executions loom explored and fails below its floor; each control
+# switches one protocol guard off and must fail. One test thread: the controls flip a
+# process-wide switch.
 set -euo pipefail
-RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 \
-    timeout 900 cargo test --release --target-dir target/loom --test loom_ring
+RUSTFLAGS="--cfg loom" \
+    timeout 1500 cargo test --release --target-dir target/loom --test loom_ring -- \
+    --test-threads=1 --nocapture 2>&1 | tee target/loom.log | grep -E "^loom |^test |test result|panicked|error" | grep -v "^test .* ok$" || true
+grep -q "test result: ok" target/loom.log

@@ -9,7 +9,6 @@ import struct
 from pathlib import Path
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
-MAX_COUNTER = (1 << 63) - 2
 
 
 def u64(value):
@@ -52,198 +51,193 @@ def netid_seeds():
 
 
 # --- ring_hostile -------------------------------------------------------------------------
+# Byte order of tests/checks/ring.rs (`run`, `World::overwrite`, `World::step`); a missing byte
+# reads as 0.
 
 SIZES = {8: 0, 32: 1, 40: 2}
-PATIENCE = {"default": 0, "polls": 1, "wait": 2, "giveup": 3}
 
 
-def ring(n, capacity_log2, kind, node, stall, head_mode, head_small, head_raw=None):
-    out = bytes([SIZES[n], capacity_log2, kind, node, 4 if stall is None else stall])
-    out += bytes([head_mode, head_small])
-    if head_mode % 8 == 7:
-        out += u64(head_raw)
-    return out
+def ring(n, capacity_log2, k, p, head_mode, head_small, memory, kind=1, node=3, head_raw=None):
+    """Settings, the starting head (mode 0-6, or 7 with a raw u64) and the memory byte (0: blank
+    slots, anything else: one hostile slot per capacity follows)."""
+    out = bytes([SIZES[n], capacity_log2, kind, node, k, p, head_mode, head_small])
+    out += u64(head_raw) if head_mode == 7 else b""
+    return out + bytes([memory])
 
 
-def slot(seq="committed", lap=0, id_=("ok", 0), length=("ok", 8), kind=1, version=2, fill=0x41):
-    """One slot: lap (0 window, 1 / 2 laps back, 3 one lap ahead, 4 off by one, 5 raw)."""
-    out = bytes([lap[0]]) + u64(lap[1]) if isinstance(lap, tuple) else bytes([lap])
-    out += {
-        "committed": b"\x00",
-        "writing": b"\x04",
-        "zero": b"\x05",
-    }.get(seq, b"")
-    if isinstance(seq, tuple):  # ("raw", value) or ("near", delta 0..4)
-        out += b"\x07" + u64(seq[1]) if seq[0] == "raw" else bytes([6, seq[1]])
-    mode, arg = id_
-    if mode == "raw":
-        out += b"\x07" + u64(arg)
-    else:
-        out += bytes([{"ok": 0, "kind": 5, "counter": 6}[mode], arg])
-        out += b"\x00" if mode == "counter" else b""
+def slot(seq=0, length=("ok", 8), kind=1, node=3, version=2, fill=0x41, raw=None):
+    """Hostile words of one slot. seq: 0 committed for the window counter of the slot, 1 being
+    written, 2 a lap older, 3 a lap later, 4 zero, 5 odd a lap older, 6 off by one, 7 raw."""
+    out = bytes([seq]) + (u64(raw) if seq % 8 == 7 else b"")
     mode, arg = length
-    out += bytes([{"ok": 0, "over": 6, "huge": 7}[mode], arg])
-    return out + bytes([0, kind, version, fill])
+    if mode == "raw_meta":
+        return out + bytes([3]) + u64(arg) + bytes([version, fill])
+    out += bytes([{"ok": 0, "over": 1, "huge": 2}[mode]])
+    out += bytes([arg]) if mode in ("ok", "over") else b""
+    return out + bytes([kind, node, version, fill])
 
 
 def counter(mode, small=0, raw=None):
     """some_counter: 0 zero, 1 head - small, 2 head + small, 3 window start, 4 raw, 5 head."""
-    return bytes([mode, small]) + (u64(raw) if mode == 4 else b"")
+    return bytes([mode + 6 * small]) + (u64(raw) if mode == 4 else b"")
 
 
-def poll(cursor, patience="default"):
-    return bytes([0, cursor, PATIENCE[patience]])
+PATIENCE = {"polls": 0, "wait": 1, "giveup_here": 2, "giveup_next": 3}
 
 
-def publish(kind=1, version=5, length=8, fill=0x30):
-    return bytes([6, kind, version, 0, length, fill])
+def poll(cursor):
+    return bytes([0, cursor])
 
 
-def stall(length=16, words=1):
-    return bytes([13, 2, length, words])
+def poll_with(cursor, patience):
+    return bytes([1, cursor, PATIENCE[patience]])
 
 
-READ_HEAD = bytes([10])
-RESET = bytes([14])
+def poll_limit(cursor, patience, limit):
+    return bytes([2, cursor, PATIENCE[patience], limit])
 
 
-def read_seen(back=0):
-    return bytes([11, 0, back])
+def poll_into(cursor, frames):
+    return bytes([3, cursor, frames])
 
 
-def read_near(mode, small=0, node=0):
-    return bytes([11, 1]) + counter(mode, small) + bytes([node])
+def publish(kind=1, length=8):
+    return bytes([4, 0, kind, length])
+
+
+def stall(length=8, words=1):
+    return bytes([5, 0, length, words])
+
+
+CLAIM_ONLY = bytes([6, 0])
+READ_HEAD = bytes([8, 0])
+RESET = bytes([10, 0])
+TAKE_WRITER = bytes([12, 0])
+POLL_ALL = bytes([15, 0])
+
+
+def overwrite(index, *slot_args, **slot_kwargs):
+    return bytes([7, 0, index]) + slot(*slot_args, **slot_kwargs)
+
+
+def read_seen(index=0):
+    return bytes([9, 0, 0, index])
+
+
+def read_near(node, *counter_args):
+    return bytes([9, 0, 1, node]) + counter(*counter_args)
 
 
 def set_cursor(which, mode, *counter_args):
-    return bytes([12, which, mode]) + (counter(*counter_args) if mode == 2 else b"")
+    """mode 0 from_start, 1 cursor_at_head, 2 from_counter(counter_args)."""
+    return bytes([11, which, mode]) + (counter(*counter_args) if mode == 2 else b"")
 
 
-def poll_twice(cursor, give_up=False):
-    return bytes([0x8F if give_up else 0x0F, cursor])
+def writer_publish(frames, cursor=1):
+    return bytes([13, cursor, 0, frames - 1])
+
+
+WRITER_RESET = bytes([13, 0, 2])
+WRITER_DROP = bytes([13, 0, 3])
+
+
+def stuck(odd=True, patience="polls", rounds=1, fill=0):
+    """A stuck write (odd) or an abandoned claim, then a later commit, `rounds` times."""
+    which = {"polls": 0, "giveup_here": 1, "giveup_other": 2}[patience]
+    return bytes([14, 0, (0 if odd else 1) | which << 1 | (rounds - 1) << 3, fill])
 
 
 def ring_seeds():
     seeds = {}
-    # An honest ring of 4 slots, head 6: every slot committed for its window counter.
+    # An honest ring of 4 slots at head 6, every slot committed for its window counter.
     seeds["honest"] = (
-        ring(32, 2, 7, 3, 1, 2, 6)
+        ring(32, 2, 1, 2, 0, 6, 1)
         + b"".join(slot(fill=0x41 + i) for i in range(4))
         + counter(1, 3)
-        + poll(0)
-        + poll(1)
-        + poll(2, "giveup")
-        + publish()
-        + poll(1)
-        + READ_HEAD
-        + read_seen()
-        + read_near(1, 2, 3)
-        + poll_twice(0)
+        + POLL_ALL + publish() + poll(1) + READ_HEAD + read_seen() + read_near(3, 1, 2)
+        + poll_into(0, 2) + poll_limit(2, "polls", 1) + POLL_ALL
     )
-    # A stuck writer: counter 9 of 8 slots is odd, later counters committed.
+    # Stuck writers lap after lap: odd slots, slots odd for an older counter, untaken claims,
+    # under every patience.
     seeds["stuck_writer"] = (
-        ring(8, 3, 1, 0, 2, 2, 12)
-        + b"".join(slot("writing" if i == 1 else "committed", fill=i) for i in range(8))
-        + counter(3)
-        + b"".join(poll(0, "polls") for _ in range(4))
-        + poll(2, "wait")
-        + poll(2, "giveup")
-        + stall(8, 0)
-        + publish()
-        + poll_twice(1)
-        + READ_HEAD
-    )
-    # Hostile words: lengths past N, foreign kinds, wrong id counters, later laps, raw seqs.
-    seeds["hostile_words"] = (
-        ring(40, 3, 9, 1, 0, 0, 20)
-        + slot(length=("over", 3))
-        + slot(length=("huge", 0))
-        + slot(id_=("kind", 8))
-        + slot(id_=("counter", 1))
-        + slot(lap=3)
-        + slot(lap=1)
-        + slot(("raw", 2**64 - 1))
-        + slot(("near", 3), id_=("raw", 0x0900_0000_0000_0015))
-        + counter(0)
-        + poll(0)
-        + READ_HEAD
-        + publish(length=40)
-        + publish(length=48)
-        + poll(0, "giveup")
-        + bytes([9, 2])
-        + slot(lap=2)
-        + poll(1)
-    )
-    # The last representable counters: publishes run into CounterExhausted.
-    seeds["max_counter"] = (
-        ring(8, 1, 0, 0, None, 4, 6)
-        + slot()
-        + slot("writing")
-        + counter(2, 1)
-        + publish()
-        + publish()
-        + publish()
-        + poll(0, "giveup")
-        + poll(1)
-        + READ_HEAD
-        + read_near(5)
-    )
-    # A head about to wrap u64: the claim wraps it to 0, cursors rewind.
-    seeds["head_wraps"] = (
-        ring(32, 0, 2, 2, 0, 5, 1)
-        + slot()
+        ring(8, 3, 2, 3, 0, 12, 0)
         + counter(5)
-        + publish()
-        + publish()
-        + publish()
-        + poll(0)
-        + poll(1)
-        + poll(2)
-        + READ_HEAD
+        + stuck(True, "polls", 4, 3) + stuck(False, "polls", 4, 5)
+        + stuck(True, "giveup_here", 2) + stuck(False, "giveup_here", 2)
+        + stuck(True, "giveup_other", 2) + POLL_ALL
+        + stall() + publish() + poll_with(1, "wait") + poll_with(1, "giveup_next")
+        + poll_with(1, "giveup_here") + POLL_ALL
     )
-    # The id counter wraps at 2^40 inside the window.
-    seeds["id_counter_wrap"] = (
-        ring(8, 2, 4, 9, 3, 3, 9)
-        + b"".join(slot(fill=i) for i in range(4))
-        + counter(3)
-        + poll(2)
-        + publish()
-        + publish()
-        + read_seen(1)
-        + read_near(1, 3, 9)
-        + READ_HEAD
-    )
-    # Reset with live cursors, then a cursor past the head and one far behind.
-    seeds["reset"] = (
-        ring(32, 1, 0, 0, 1, 1, 5)
-        + slot()
-        + slot()
-        + counter(2, 4)
-        + poll(0)
-        + poll(1)
-        + RESET
-        + poll(0)
-        + publish()
-        + poll(1)
-        + set_cursor(2, 2, 2, 9)
-        + poll(2)
-        + set_cursor(0, 1)
-        + publish()
-        + poll(0)
-        + poll_twice(1, True)
-    )
-    # One slot, lapped over and over.
+    # One slot: every stuck write blocks the ring until the slot is overwritten.
     seeds["single_slot"] = (
-        ring(8, 0, 5, 5, 0, 2, 40)
-        + slot(lap=1)
-        + counter(4, raw=3)
-        + b"".join(publish(fill=i) for i in range(3))
-        + poll(0)
-        + poll(2)
-        + stall(8, 1)
-        + publish()
-        + poll(1, "wait")
-        + READ_HEAD
+        ring(8, 0, 1, 1, 0, 3, 0)
+        + counter(0)
+        + stuck(True, "polls", 3) + stuck(False, "polls", 2) + publish() + POLL_ALL
+        + overwrite(0, 0) + POLL_ALL + publish() + POLL_ALL
+    )
+    # Resets from the ring and from the exclusive writer; cursors of older generations rewind.
+    seeds["reset"] = (
+        ring(40, 3, 0, 1, 0, 5, 0)
+        + counter(1, 2)
+        + publish() + publish() + poll(0) + RESET + publish() + POLL_ALL + RESET + RESET
+        + TAKE_WRITER + writer_publish(3) + RESET + publish() + POLL_ALL + WRITER_RESET
+        + writer_publish(2) + POLL_ALL + WRITER_DROP + publish() + POLL_ALL + READ_HEAD
+    )
+    # Hostile words in every slot of 16: odd, older and later laps, bad lengths, raw seqs.
+    seeds["hostile_words"] = (
+        ring(32, 4, 1, 2, 1, 20, 1)
+        + b"".join(
+            slot(
+                seq=i % 7,
+                length=[("ok", i), ("over", 1), ("huge", 0)][i % 3],
+                node=i,
+                fill=i,
+            )
+            for i in range(15)
+        )
+        + slot(7, raw=2 * 40 + 2)
+        + counter(3)
+        + poll_with(0, "polls") + poll_with(1, "wait") + poll_with(2, "giveup_here")
+        + POLL_ALL + overwrite(5, 1) + poll(2) + stall() + publish() + POLL_ALL
+        + read_near(0, 1, 1) + READ_HEAD
+    )
+    # A cursor past the head, and slots forged a lap past it.
+    seeds["cursor_past_head"] = (
+        ring(8, 2, 1, 2, 0, 4, 1)
+        + b"".join(slot(3 if i % 2 else 0) for i in range(4))
+        + counter(2, 5)
+        + POLL_ALL + set_cursor(0, 2, 4, 0, 2**64 - 1) + poll(0) + publish() + POLL_ALL
+    )
+    # The last representable counters: publishes run out, claims are refused.
+    seeds["max_counter"] = (
+        ring(8, 2, 1, 1, 4, 4, 0)
+        + counter(5)
+        + publish() + POLL_ALL + stuck(True, "polls", 2) + publish() + publish() + CLAIM_ONLY
+        + TAKE_WRITER + writer_publish(4) + WRITER_DROP + POLL_ALL + RESET + publish() + POLL_ALL
+    )
+    # The 40-bit id counter wraps inside the window.
+    seeds["id_counter_wrap"] = (
+        ring(32, 3, 1, 1, 3, 4, 1)
+        + b"".join(slot(fill=i) for i in range(8))
+        + counter(3)
+        + POLL_ALL + publish() + publish() + read_seen(1) + read_near(3, 3)
+        + stuck(False, "polls", 3, 2) + POLL_ALL
+    )
+    # An exclusive writer: multi-writer publishes, claims and resets are refused meanwhile.
+    seeds["exclusive_writer"] = (
+        ring(8, 2, 1, 0, 0, 0, 0)
+        + counter(0)
+        + TAKE_WRITER + writer_publish(4) + publish() + stall() + CLAIM_ONLY + RESET
+        + TAKE_WRITER + stuck() + POLL_ALL + writer_publish(4) + READ_HEAD + WRITER_DROP
+        + stuck(True, "polls", 2) + POLL_ALL
+    )
+    # A raw head with the lease bit set (dropped) and a slot claiming a counter far past it.
+    seeds["head_wraps"] = (
+        ring(8, 2, 0, 0, 7, 0, 1, head_raw=2**64 - 3)
+        + b"".join(slot(i) for i in range(3))
+        + slot(7, raw=2 * (3 + 4 * 1000) + 2)
+        + counter(4, raw=2**63)
+        + POLL_ALL + READ_HEAD + publish() + READ_HEAD + POLL_ALL
     )
     return seeds
 

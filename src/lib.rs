@@ -52,8 +52,8 @@ mod typed;
 
 pub use id::{NetId64, NodeId, ParseIdError};
 pub use ring::{
-    Cursor, ExclusiveWriter, Frame, FrameRef, Head, LeaseToken, Loss, Patience, PayloadSize,
-    Poll, PublishError, Ring, Slot, SpecError, SupportedPayload,
+    Cursor, ExclusiveWriter, Frame, FrameRef, Head, LeaseToken, Loss, Patience, PayloadSize, Poll,
+    PublishError, Ring, Slot, SpecError, SupportedPayload,
 };
 
 /// The loom suite's must-fail controls (see `tests/loom_ring.rs`); only under `cfg(loom)`.

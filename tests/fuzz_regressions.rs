@@ -57,31 +57,35 @@ fn ring_hostile_corpus() {
     assert!(replay("ring_hostile", ring::check) >= 5);
 }
 
-/// `ring_hostile` finding (library bug, fixed in 128e9f5): a cursor that starts past the head
-/// waits on its first poll (`ring_basic.rs`: "A cursor past the head waits for the head to
-/// reach it"), but that poll records the ring's generation, so the second poll takes
-/// `next > head` for a head that moved backwards: it reports `rewound` and replays the ring
-/// from counter 0, although nothing changed between the two polls.
+/// `ring_hostile` finding (library bug, fixed in 128e9f5): a cursor that started past the head
+/// waited on its first poll, but that poll recorded the ring's generation, so the second poll
+/// took `next > head` for a head that moved backwards: it reported `rewound` and replayed the
+/// ring from counter 0, although nothing changed between the two polls. Under the current
+/// contract a cursor past the head is brought back *to the head* (`rewound`) by its first
+/// poll: it neither replays what came before the head nor skips what is published after it.
 #[test]
-fn cursor_past_the_head_keeps_waiting() {
-    let slots: Vec<Slot<8>> = (0..4).map(|_| Slot::new()).collect();
+fn cursor_past_the_head_is_brought_back_to_the_head() {
+    let slots: Vec<Slot<8>> = (0..8).map(|_| Slot::new()).collect();
     let head = Head::new();
     let ring = Ring::new(&slots, &head).unwrap();
     ring.publish(0, 0, b"a").unwrap();
     let mut future = Cursor::from_counter(5);
-    assert!(ring.poll(&mut future, |_| {}).is_empty());
-    assert_eq!(future.next_counter(), 5);
+    let first = ring.poll(&mut future, |frame| panic!("replayed {frame:?}"));
+    assert!(first.rewound && first.is_empty(), "{first:?}");
+    assert_eq!(future.next_counter(), 1, "brought back to the head");
     let second = ring.poll(&mut future, |frame| panic!("replayed {frame:?}"));
-    assert!(!second.rewound, "{second:?}");
-    assert!(second.is_empty(), "{second:?}");
-    assert_eq!(future.next_counter(), 5);
-    // Once the head reaches it, the cursor delivers from there on.
+    assert!(!second.rewound && second.is_empty(), "{second:?}");
+    assert_eq!(future.next_counter(), 1);
+    // Everything published from the head on is delivered: nothing skipped, nothing replayed.
     for i in 1..=5u8 {
         ring.publish(0, 0, &[i]).unwrap();
     }
     let mut got = Vec::new();
     let poll = ring.poll(&mut future, |frame| got.push(frame.counter));
-    assert_eq!((got, poll.accounted()), (vec![5], 1));
+    assert_eq!(
+        (got, poll.accounted(), poll.rewound),
+        (vec![1, 2, 3, 4, 5], 5, false)
+    );
 }
 
 /// Found while writing the `ring_hostile` shadow model (library bug, fixed in 128e9f5): a rewind
@@ -106,7 +110,7 @@ fn stall_budget_restarts_after_a_reset() {
     for _ in 0..2 {
         assert_eq!(ring.poll(&mut cursor, |_| {}).stalled_at, Some(0));
     }
-    ring.reset();
+    ring.reset().unwrap();
     stuck_then_committed();
     let poll = ring.poll(&mut cursor, |_| {});
     assert!(poll.rewound);

@@ -1,12 +1,27 @@
-//! loom models of the seq protocol. Run with:
-//! `RUSTFLAGS="--cfg loom" cargo test --release --test loom_ring`
+//! loom models of the ring protocol: seq, lease, reset. Run with `.ci/loom.sh`
+//! (`RUSTFLAGS="--cfg loom" cargo test --release --test loom_ring -- --test-threads=1`).
+//!
+//! Every role runs in a spawned thread and the model's main thread only joins them: loom does
+//! not schedule a spawned thread before the main thread's next operation when that operation
+//! is a load, so a reader on the main thread would see far fewer schedules. Every model counts
+//! the executions loom explored, prints the count and fails below a floor: a model that ran
+//! once proved nothing.
+//!
+//! Each protocol guard has a **must-fail control**: the same model with the guard switched
+//! off (`orbit_rs::loom_mutants`, compiled only under `cfg(loom)`), which must panic.
 #![cfg(loom)]
+#![allow(clippy::disallowed_types)] // Execution counters are std atomics outside the model.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use loom::sync::Arc;
 use loom::thread;
-use orbit_rs::{Cursor, FrameRef, Head, NodeId, Patience, Ring, Slot};
+use orbit_rs::loom_mutants as mutants;
+use orbit_rs::{Cursor, FrameRef, Head, NetId64, NodeId, Patience, PublishError, Ring, Slot};
 
-/// 16-byte payloads whose two words must come from one writer: `[tag; 16]`.
+/// 16-byte payloads whose two words must come from one writer: `[tag; 16]`, with the tag in
+/// the version word and the id's node too.
 fn check(frame: &FrameRef<'_>) -> u8 {
     let tag = frame.payload[0];
     assert!(
@@ -39,140 +54,394 @@ fn ring(s: &Shared, node: u16) -> Ring<'_, 16> {
     Ring::new(&s.slots, &s.head)
         .unwrap()
         .with_node(NodeId(node))
+        .with_head_check_polls(1)
 }
 
-#[test]
+fn publish(s: &Shared, tag: u8) -> Result<NetId64, PublishError> {
+    ring(s, u16::from(tag)).publish(0, u64::from(tag), &[tag; 16])
+}
+
+/// What a reader thread saw: frames as (tag, counter), whether a poll rewound, and its
+/// accounting (delivered + lost since the last rewind) against its cursor.
+#[derive(Debug, Default)]
+struct Seen {
+    frames: Vec<(u8, u64, usize)>,
+    rewinds: usize,
+    accounted: u64,
+    next: u64,
+}
+
+/// Polls `polls` times (giving up at once on stuck counters when `impatient`).
+fn read(s: &Shared, polls: usize, impatient: bool) -> Seen {
+    let reader = ring(s, 0);
+    let reader = if impatient {
+        reader.with_stall_polls(0)
+    } else {
+        reader
+    };
+    let mut cursor = Cursor::from_start();
+    let mut seen = Seen::default();
+    for _ in 0..polls {
+        let mut frames = Vec::new();
+        let poll = reader.poll_with(&mut cursor, Patience::Polls, |f| {
+            frames.push((check(&f), f.counter));
+        });
+        if poll.rewound {
+            seen.rewinds += 1;
+            seen.accounted = 0;
+        }
+        let generation = seen.rewinds;
+        seen.frames
+            .extend(frames.into_iter().map(|(t, c)| (t, c, generation)));
+        seen.accounted += poll.accounted();
+        thread::yield_now();
+    }
+    seen.next = cursor.next_counter();
+    seen
+}
+
+/// Runs `model` under loom with a preemption bound, counts and prints the executions, and
+/// fails if fewer than `floor` were explored.
+fn explore(name: &str, bound: usize, floor: usize, model: impl Fn() + Sync + Send + 'static) {
+    static EXECUTIONS: AtomicUsize = AtomicUsize::new(0);
+    EXECUTIONS.store(0, Relaxed);
+    let bound = std::env::var("ORBIT_LOOM_BOUND")
+        .ok()
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(bound);
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(bound);
+    builder.check(move || {
+        EXECUTIONS.fetch_add(1, Relaxed);
+        model();
+    });
+    let n = EXECUTIONS.load(Relaxed);
+    println!("loom model {name}: {n} executions explored (preemption bound {bound})");
+    assert!(
+        n >= floor,
+        "{name}: only {n} executions explored, floor {floor}"
+    );
+}
+
+/// Runs `model` with the protocol guard `mutant` switched off; loom must find an execution
+/// that fails the model's own check whose message contains `expect` (not loom giving up).
+fn must_fail(
+    name: &str,
+    mutant: u32,
+    bound: usize,
+    expect: &str,
+    model: impl Fn() + Sync + Send + 'static,
+) {
+    mutants::ACTIVE.store(mutant, Relaxed);
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound = Some(bound);
+        builder.check(model);
+    }));
+    mutants::ACTIVE.store(0, Relaxed);
+    let Err(payload) = outcome else {
+        panic!("control {name}: loom found no failing execution with the guard switched off");
+    };
+    let message = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default();
+    assert!(
+        message.contains(expect),
+        "control {name}: failed, but not as the model checks: {message:?}"
+    );
+    println!("loom control {name}: failed as it must ({message})");
+}
+
+// ---- seq protocol -------------------------------------------------------------------------
+
+/// One writer publishes two frames on a one-slot ring while a reader polls: no torn frame,
+/// order kept, every counter delivered or counted.
 fn one_writer_one_reader() {
-    let mut builder = loom::model::Builder::new();
-    builder.preemption_bound = Some(3);
-    builder.check(|| {
-        let s = shared(1);
-        let w = s.clone();
-        let writer = thread::spawn(move || {
-            let ring = ring(&w, 1);
-            ring.publish(0, 1, &[1; 16]).unwrap();
-            let ring = ring.with_node(NodeId(2));
-            ring.publish(0, 2, &[2; 16]).unwrap();
-        });
-        let reader = ring(&s, 0);
-        let mut cursor = Cursor::from_start();
-        let mut seen = Vec::new();
-        let mut accounted = 0;
-        for _ in 0..2 {
-            let poll = reader.poll_with(&mut cursor, Patience::Wait, |f| seen.push(check(&f)));
-            accounted += poll.accounted();
-        }
-        writer.join().unwrap();
-        let poll = reader.poll_with(&mut cursor, Patience::Wait, |f| seen.push(check(&f)));
-        accounted += poll.accounted();
-        assert!(
-            seen.windows(2).all(|w| w[0] < w[1]),
-            "out of order {seen:?}"
-        );
-        assert_eq!(accounted, 2);
-        assert_eq!(cursor.next_counter(), 2);
-        assert_eq!(
-            seen.last(),
-            Some(&2),
-            "the newest frame is delivered once writing ends"
-        );
+    let s = shared(1);
+    let w = s.clone();
+    let writer = thread::spawn(move || {
+        publish(&w, 1).unwrap();
+        publish(&w, 2).unwrap();
     });
+    let r = s.clone();
+    let reader = thread::spawn(move || read(&r, 2, false));
+    writer.join().unwrap();
+    let seen = reader.join().unwrap();
+    assert!(seen.frames.windows(2).all(|w| w[0].1 < w[1].1), "{seen:?}");
+    assert_eq!(seen.accounted, seen.next, "{seen:?}");
+    // Afterwards a fresh poll finds the newest frame intact.
+    let tail = read(&s, 1, false);
+    assert_eq!(tail.frames.last().map(|f| f.0), Some(2));
 }
 
 #[test]
+fn seq_one_writer_one_reader() {
+    explore("one_writer_one_reader", 3, 50, one_writer_one_reader);
+}
+
+#[test]
+fn control_seq_without_the_reader_fence() {
+    must_fail(
+        "reader fence removed",
+        mutants::NO_READER_FENCE,
+        3,
+        "torn frame",
+        one_writer_one_reader,
+    );
+}
+
+/// Two multi-writers race for the one slot while a reader polls: the slot CAS lets exactly one
+/// writer in at a time; frames are never torn; every counter is accounted.
 fn two_lapping_writers_and_a_reader() {
-    let mut builder = loom::model::Builder::new();
-    builder.preemption_bound = Some(3);
-    builder.check(|| {
-        // Capacity 1: the two writers' counters always race for the same slot.
-        let s = shared(1);
-        let handles: Vec<_> = [1u8, 2]
-            .into_iter()
-            .map(|tag| {
-                let w = s.clone();
-                thread::spawn(move || {
-                    let ring = ring(&w, u16::from(tag));
-                    ring.publish(0, u64::from(tag), &[tag; 16]).is_ok()
-                })
-            })
-            .collect();
-        let reader = ring(&s, 0);
-        let mut cursor = Cursor::from_start();
-        let mut accounted = reader.with_stall_polls(0).poll_with(&mut cursor, Patience::Polls, |f| {
-            check(&f);
-        });
-        let ok: Vec<bool> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-        assert!(ok.iter().any(|&ok| ok), "at least one writer commits");
-        let last = reader.with_stall_polls(0).poll_with(&mut cursor, Patience::Polls, |f| {
-            check(&f);
-        });
-        accounted.delivered += last.delivered;
-        accounted.loss.overwritten += last.loss.overwritten;
-        accounted.loss.unavailable += last.loss.unavailable;
-        assert_eq!(accounted.accounted(), cursor.next_counter());
-        // A counter abandoned by its writer (SlotBusy) with nothing committed after it is
-        // indistinguishable from one still being written: it stays pending until a later
-        // frame commits. Everything else is accounted for.
-        assert!(
-            cursor.next_counter() == 2 || ok.contains(&false),
-            "{ok:?} {accounted:?}"
-        );
-        // The slot ends committed by exactly one writer, intact.
-        let head = reader.read_head().expect("a committed frame");
-        check(&head.as_ref());
-    });
+    let s = shared(1);
+    let writers: Vec<_> = [1u8, 2]
+        .into_iter()
+        .map(|tag| {
+            let w = s.clone();
+            thread::spawn(move || publish(&w, tag))
+        })
+        .collect();
+    let r = s.clone();
+    let reader = thread::spawn(move || read(&r, 1, true));
+    let results: Vec<_> = writers.into_iter().map(|h| h.join().unwrap()).collect();
+    let seen = reader.join().unwrap();
+    assert_eq!(seen.accounted, seen.next, "{seen:?}");
+    for result in &results {
+        assert!(result.is_ok() || result.is_err_and(|e| e.is_transient()));
+    }
+    assert!(results.iter().any(Result::is_ok), "{results:?}");
+    let head = ring(&s, 0).read_head().expect("a committed frame");
+    check(&head.as_ref());
 }
 
-/// A multi-writer racing the writer lease on a one-slot ring: the multi-writer may claim
-/// counter 0 before the lease and take its slot only after the lease holder came by (the
-/// stale claimant the first-lap CAS guards against), or be refused. The lease holder then
-/// publishes twice more; with its second lap on a plain store, a stale claimant that could
-/// still take the slot would tear a frame. A reader polls throughout.
 #[test]
-fn a_stale_claimant_never_shares_a_slot_with_the_lease_holder() {
-    let mut builder = loom::model::Builder::new();
-    builder.preemption_bound = Some(3);
-    builder.check(|| {
-        let s = shared(1);
-        let m = s.clone();
-        let multi = thread::spawn(move || ring(&m, 1).publish(0, 1, &[1; 16]));
-        let e = s.clone();
-        let exclusive = thread::spawn(move || {
-            let ring = ring(&e, 2);
-            let Ok(mut writer) = ring.exclusive_writer() else {
-                unreachable!("only one thread takes the lease");
-            };
-            let first = writer.publish(0, 2, &[2; 16]);
-            let ring = ring.with_node(NodeId(3));
-            drop(writer);
-            let mut writer = ring.exclusive_writer().unwrap();
-            let second = writer.publish(0, 3, &[3; 16]);
-            (first, second)
-        });
-        let reader = ring(&s, 0);
-        let mut cursor = Cursor::from_start();
-        let mut accounted = reader
-            .poll_with(&mut cursor, Patience::GiveUp, |f| {
-                check(&f);
+fn seq_two_lapping_writers_and_a_reader() {
+    explore(
+        "two_lapping_writers_and_a_reader",
+        2,
+        200,
+        two_lapping_writers_and_a_reader,
+    );
+}
+
+// ---- lease: blind stores --------------------------------------------------------------------
+
+/// A multi-writer races the lease on a one-slot ring: it may claim counter 0 before the lease
+/// and take its slot only after the lease holder came by (a stale claimant), or be refused. The
+/// holder publishes twice: its second frame is a blind store, which must never meet a stale
+/// claimant inside the slot.
+fn blind_store_with_a_stale_claimant() {
+    let s = shared(1);
+    let m = s.clone();
+    let multi = thread::spawn(move || publish(&m, 1));
+    let e = s.clone();
+    let exclusive = thread::spawn(move || {
+        let ring = ring(&e, 2);
+        let mut writer = ring.exclusive_writer().expect("the only lease taker");
+        let first = writer.publish(0, 2, &[2; 16]);
+        let second = writer.publish(0, 2, &[2; 16]);
+        (first, second)
+    });
+    let multi = multi.join().unwrap();
+    let (first, second) = exclusive.join().unwrap();
+    assert!(
+        multi.is_ok() || multi.is_err_and(|e| e.is_transient() || e == PublishError::Leased),
+        "{multi:?}"
+    );
+    assert!(first.is_ok() || first.is_err_and(|e| e.is_transient()));
+    assert!(second.is_ok() || second.is_err_and(|e| e.is_transient()));
+    // The slot's final frame is whole: a stale claimant inside it next to a blind store would
+    // leave words of both (readers racing writers are the seq models' part).
+    let frame = ring(&s, 0).read_head().expect("a committed frame");
+    check(&frame.as_ref());
+    let mut cursor = Cursor::from_start();
+    let poll = ring(&s, 0).with_stall_polls(0).poll(&mut cursor, |f| {
+        check(&f);
+    });
+    assert_eq!(poll.accounted(), cursor.next_counter());
+}
+
+#[test]
+fn lease_blind_store_with_a_stale_claimant() {
+    explore(
+        "blind_store_with_a_stale_claimant",
+        4,
+        1000,
+        blind_store_with_a_stale_claimant,
+    );
+}
+
+#[test]
+fn control_lease_blind_store_on_the_first_lap() {
+    must_fail(
+        "blind store without the first-lap CAS",
+        mutants::NO_FIRST_LAP_CAS,
+        3,
+        "torn frame",
+        blind_store_with_a_stale_claimant,
+    );
+}
+
+// ---- reset ----------------------------------------------------------------------------------
+
+/// A multi-writer publishes two frames while another thread resets the ring and a reader polls
+/// twice. A frame is delivered under exactly the counter its writer was told (ids are relative
+/// to the generation the frame belongs to), so none is delivered in the wrong generation or
+/// twice; a writer that claimed before the reset and finished after it got an error, never an
+/// id of the new generation.
+fn reset_against_a_writer_and_a_reader() {
+    let s = shared(2);
+    let w = s.clone();
+    let writer = thread::spawn(move || [publish(&w, 1), publish(&w, 2)]);
+    let x = s.clone();
+    let resetter = thread::spawn(move || {
+        ring(&x, 0)
+            .reset()
+            .or_else(|e| match e {
+                PublishError::Resetting => Ok(()),
+                other => Err(other),
             })
-            .accounted();
-        let multi = multi.join().unwrap();
-        let (first, second) = exclusive.join().unwrap();
+            .unwrap();
+    });
+    let r = s.clone();
+    let reader = thread::spawn(move || read(&r, 2, true));
+    let published = writer.join().unwrap();
+    resetter.join().unwrap();
+    let seen = reader.join().unwrap();
+    let head = ring(&s, 0).head();
+    let mut told = Vec::new();
+    for (tag, result) in [1u8, 2].into_iter().zip(published) {
+        match result {
+            Ok(id) => {
+                assert!(id.counter() < 2, "tag {tag}: id {id} of no generation");
+                told.push((tag, id.counter()));
+            }
+            Err(e) => assert!(e.is_transient(), "{e}"),
+        }
+    }
+    for &(tag, counter, generation) in &seen.frames {
+        // The id the writer got names the generation its claim was made in: the reader must
+        // deliver the frame under the same counter, whatever generation it was in.
+        let _ = generation;
         assert!(
-            matches!(multi, Ok(_) | Err(orbit_rs::PublishError::Leased))
-                || multi.is_err_and(|e| e.is_transient()),
-            "{multi:?}"
+            told.contains(&(tag, counter)),
+            "tag {tag} delivered as counter {counter}, writer was told {told:?} (seen {seen:?})"
         );
-        assert!(first.is_ok() || first.is_err_and(|e| e.is_transient()));
-        assert!(second.is_ok() || second.is_err_and(|e| e.is_transient()));
-        accounted += reader
-            .poll_with(&mut cursor, Patience::GiveUp, |f| {
-                check(&f);
-            })
-            .accounted();
-        assert_eq!(accounted, cursor.next_counter());
-        if let Some(frame) = reader.read_head() {
-            check(&frame.as_ref());
+    }
+    let mut tags: Vec<u8> = seen.frames.iter().map(|f| f.0).collect();
+    tags.dedup();
+    assert_eq!(
+        tags.len(),
+        seen.frames.len(),
+        "a frame delivered twice: {seen:?}"
+    );
+    assert!(head <= 2);
+}
+
+#[test]
+fn reset_against_a_writer_and_a_reader_model() {
+    explore(
+        "reset_against_a_writer_and_a_reader",
+        2,
+        500,
+        reset_against_a_writer_and_a_reader,
+    );
+}
+
+#[test]
+fn control_reset_without_the_readers_base_check() {
+    must_fail(
+        "reader delivers without the base check",
+        mutants::NO_BASE_CHECK,
+        2,
+        "writer was told",
+        reset_against_a_writer_and_a_reader,
+    );
+}
+
+// ---- lease identity ---------------------------------------------------------------------------
+
+/// A holder (owner 1) took the lease and published; then, concurrently: its release (drop), a
+/// breaker that takes it for gone and breaks its token, a second taker (owner 2) that publishes
+/// twice, and a multi-writer. Whichever wins, the release and the break end the same lease at
+/// most once, the second holder is never refused as `LeaseLost` (nobody breaks it, and a
+/// broken holder's release leaves it alone), no lease is left behind, frames stay intact.
+///
+/// Breaking is only ever safe for a holder that is gone or between operations, as here: a
+/// holder broken inside a publish cannot be stopped (see `ExclusiveWriter`).
+fn release_against_break_and_take() {
+    // Leaked so the first holder's writer can move into a thread (one small leak per execution).
+    let s: &'static Shared = Box::leak(Box::new(Shared {
+        slots: (0..1).map(|_| Slot::new()).collect(),
+        head: Head::new(),
+    }));
+    let mut first = ring(s, 1).exclusive_writer_for(1).expect("first taker");
+    first.publish(0, 1, &[1; 16]).unwrap();
+    let release = thread::spawn(move || drop(first));
+    let breaker = thread::spawn(move || {
+        let ring = ring(s, 0);
+        match ring.lease_holder() {
+            // A closing token names its closer, here the live first holder releasing: only a
+            // gone closer's close may be taken over, so the breaker leaves it alone.
+            Some(holder) if holder.owner() == 1 && holder.is_writer() => {
+                Some((holder, ring.break_lease(holder, 9)))
+            }
+            _ => None,
         }
     });
+    let second = thread::spawn(move || {
+        let mut writer = match ring(s, 2).exclusive_writer_for(2) {
+            Ok(w) => w,
+            Err(e) => return Err(e),
+        };
+        Ok([
+            writer.publish(0, 2, &[2; 16]),
+            writer.publish(0, 2, &[2; 16]),
+        ])
+    });
+    let multi = thread::spawn(move || publish(s, 3));
+    release.join().unwrap();
+    let broke = breaker.join().unwrap();
+    let second = second.join().unwrap();
+    let multi = multi.join().unwrap();
+    for result in second.iter().flatten() {
+        assert!(
+            result.is_ok() || result.is_err_and(|e| e.is_transient()),
+            "the second holder was never broken, yet: {result:?}"
+        );
+    }
+    assert!(
+        multi.is_ok() || multi.is_err_and(|e| e.is_transient() || e == PublishError::Leased),
+        "{multi:?}"
+    );
+    let ring = ring(s, 0);
+    assert!(!ring.writer_leased(), "every lease ended");
+    assert_eq!(ring.lease_holder(), None, "every lease ended");
+    let frame = ring.read_head().unwrap_or_else(|| {
+        panic!("no frame: {ring:?} second {second:?} multi {multi:?} breaker {broke:?}")
+    });
+    check(&frame.as_ref());
+}
+
+#[test]
+fn lease_release_against_break_and_take() {
+    explore(
+        "release_against_break_and_take",
+        2,
+        500,
+        release_against_break_and_take,
+    );
+}
+
+#[test]
+fn control_lease_release_without_the_token() {
+    must_fail(
+        "release clears the lease without checking the token",
+        mutants::RELEASE_WITHOUT_TOKEN,
+        2,
+        "the second holder was never broken",
+        release_against_break_and_take,
+    );
 }

@@ -173,7 +173,9 @@ fn huge_and_hostile_heads_never_overflow() {
             }
         }
         assert!(!ring.writer_leased());
-        let poll = ring.with_stall_polls(0).poll_with(&mut cursor, Patience::Polls, |_| {});
+        let poll = ring
+            .with_stall_polls(0)
+            .poll_with(&mut cursor, Patience::Polls, |_| {});
         let oldest = ring.head().saturating_sub(4);
         let in_window = published
             .iter()
@@ -186,7 +188,9 @@ fn huge_and_hostile_heads_never_overflow() {
             cursor.next_counter() - start,
             "head {start}"
         );
-        let poll = ring.with_stall_polls(0).poll_with(&mut from_start, Patience::Polls, |_| {});
+        let poll = ring
+            .with_stall_polls(0)
+            .poll_with(&mut from_start, Patience::Polls, |_| {});
         assert!(poll.accounted() <= from_start.next_counter());
         let _ = ring.read_head();
         let _ = ring.read(NetId64::from_raw(u64::MAX));
@@ -276,7 +280,9 @@ fn stuck_writer_is_skipped_after_patience_and_counted() {
         }
     );
     ring.publish(0, 0, b"after").unwrap();
-    let poll = ring.with_stall_polls(0).poll_with(&mut cursor, Patience::Polls, |_| {});
+    let poll = ring
+        .with_stall_polls(0)
+        .poll_with(&mut cursor, Patience::Polls, |_| {});
     assert_eq!(poll.accounted(), head_of(&ring) - 3);
     assert_eq!(cursor.next_counter(), head_of(&ring));
     // Waiting patience never gives up.
@@ -397,7 +403,9 @@ fn untouched_slots_are_checked_against_the_head_periodically() {
         let mut polls = 0;
         let poll = loop {
             polls += 1;
-            let poll = ring.with_stall_polls(0).poll_with(&mut cursor, Patience::Polls, |_| {});
+            let poll = ring
+                .with_stall_polls(0)
+                .poll_with(&mut cursor, Patience::Polls, |_| {});
             if !poll.is_empty() || polls > 10_000 {
                 break poll;
             }
@@ -422,7 +430,9 @@ fn a_slot_being_written_makes_the_reader_look_at_the_head() {
     assert_eq!(ring.stall_mid_write_for_test(0, 0, b"stuck", 0), Ok(0));
     ring.publish(0, 0, b"next").unwrap();
     let mut cursor = Cursor::from_start();
-    let poll = ring.with_stall_polls(0).poll_with(&mut cursor, Patience::Polls, |_| {});
+    let poll = ring
+        .with_stall_polls(0)
+        .poll_with(&mut cursor, Patience::Polls, |_| {});
     assert_eq!((poll.delivered, poll.loss.unavailable), (1, 1));
     assert_eq!(cursor.next_counter(), 2);
 }

@@ -1,5 +1,6 @@
 //! Arbitrary bytes become a ring's slot words and head, then polls, publishes, reads, raw
-//! overwrites and resets run against it; documented invariants and a shadow model must hold.
+//! overwrites, resets, an exclusive writer and stuck-writer scenarios run against it; properties
+//! of the documented contract must hold after every step (no shadow model of the walk).
 //! Checks: `tests/checks/ring.rs`.
 #![no_main]
 

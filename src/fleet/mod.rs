@@ -173,12 +173,10 @@ impl RingStore {
         match &self.storage {
             Storage::Local(_) => false,
             #[cfg(all(feature = "shm", unix))]
-            Storage::Shm(_) => {
-                ring.lease_holder().is_some_and(|holder| {
-                    shm::process_is_gone(u64::from(holder.owner()))
-                        && ring.break_lease(holder, std::process::id())
-                })
-            }
+            Storage::Shm(_) => ring.lease_holder().is_some_and(|holder| {
+                shm::process_is_gone(u64::from(holder.owner()))
+                    && ring.break_lease(holder, std::process::id())
+            }),
         }
     }
 

@@ -12,6 +12,9 @@ pub struct Cursor {
     pub(crate) next: u64,
     /// The internal counter the cursor's generation started at; meaningful once `joined`.
     pub(crate) base: u64,
+    /// The ring's base word as the cursor last saw it: the generation's identity. Equal to
+    /// `base` unless shared memory held a base past the head (then `base` is the head).
+    pub(crate) key: u64,
     /// False until the first poll adopts the ring's generation (no sentinel value: a shared
     /// `base` word can hold any value).
     pub(crate) joined: bool,
@@ -37,6 +40,7 @@ impl Cursor {
         Self {
             next: next_counter,
             base: 0,
+            key: 0,
             joined: false,
             stalls: 0,
             idle: 0,
@@ -49,11 +53,12 @@ impl Cursor {
         self.next
     }
 
-    /// A cursor already in the generation that started at `base`.
-    pub(crate) const fn joined(base: u64, next: u64) -> Self {
+    /// A cursor already in the generation whose base word is `key` (effective base `base`).
+    pub(crate) const fn joined(key: u64, base: u64, next: u64) -> Self {
         Self {
             next,
             base,
+            key,
             joined: true,
             stalls: 0,
             idle: 0,

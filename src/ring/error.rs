@@ -84,6 +84,9 @@ pub enum PublishError {
     /// A [`Ring::reset`](crate::Ring::reset) holds the ring for a moment: nothing was claimed;
     /// publish again.
     Resetting,
+    /// A writer lease is being released or broken right now: nothing was claimed; publish
+    /// again. (A closer that died mid-close keeps it so until its closing lease is broken.)
+    LeaseEnding,
     /// The ring was reset after this writer claimed its counter: the frame would have belonged
     /// to the old generation, so it was not written (nobody reads that generation any more).
     /// Publishing again claims a counter of the new one.
@@ -99,7 +102,11 @@ impl PublishError {
     pub const fn is_transient(&self) -> bool {
         matches!(
             self,
-            Self::SlotBusy { .. } | Self::Lapped { .. } | Self::Resetting | Self::Reset { .. }
+            Self::SlotBusy { .. }
+                | Self::Lapped { .. }
+                | Self::Resetting
+                | Self::LeaseEnding
+                | Self::Reset { .. }
         )
     }
 }
@@ -132,6 +139,7 @@ impl fmt::Display for PublishError {
             Self::Leased => f.write_str("an exclusive writer holds the ring"),
             Self::LeaseLost => f.write_str("this exclusive writer's lease was broken"),
             Self::Resetting => f.write_str("the ring is being reset; publish again"),
+            Self::LeaseEnding => f.write_str("a writer lease is ending; publish again"),
             Self::Reset { counter } => write!(
                 f,
                 "frame {counter} abandoned: the ring was reset after it was claimed"

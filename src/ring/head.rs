@@ -86,6 +86,18 @@ impl Head {
     }
 }
 
+/// Test hook (feature `__test-hooks`): any values shared memory could hold.
+#[cfg(feature = "__test-hooks")]
+impl Head {
+    /// Stores raw values into the head word (counter and lease bit) and the generation base,
+    /// as a hostile or corrupt peer sharing the memory could.
+    #[doc(hidden)]
+    pub fn forge_for_test(&self, word: u64, base: u64) {
+        self.word.store(word, Ordering::Relaxed);
+        self.base.store(base, Ordering::Relaxed);
+    }
+}
+
 #[cfg(feature = "std")]
 impl Head {
     /// Moves a head nobody uses yet to a random start below 2^40, so cursors can tell this ring
@@ -171,6 +183,15 @@ impl LeaseToken {
         self.0 & STATE_MASK == CLOSING
     }
 
+    /// What a publisher or taker that found this token in the lease word is told.
+    pub(crate) const fn refusal(self) -> crate::PublishError {
+        match self.0 & STATE_MASK {
+            HELD => crate::PublishError::Leased,
+            RESETTING => crate::PublishError::Resetting,
+            _ => crate::PublishError::LeaseEnding,
+        }
+    }
+
     /// The same epoch, in the closing state, closed by `by`.
     pub(crate) const fn closing_by(self, by: u32) -> Self {
         Self(CLOSING | (self.0 & (EPOCH_MASK << 32)) | by as u64)
@@ -219,6 +240,10 @@ mod tests {
         assert!(c.is_closing());
         assert_eq!(c.owner(), 7);
         assert_eq!((c.0 >> 32) & EPOCH_MASK, 5);
-        assert_ne!(LeaseToken::new(HELD, 0, 0).0, 0, "a held token is never the free word");
+        assert_ne!(
+            LeaseToken::new(HELD, 0, 0).0,
+            0,
+            "a held token is never the free word"
+        );
     }
 }

@@ -138,15 +138,12 @@ where
                 .lease
                 .compare_exchange(0, token.0, Ordering::Acquire, Ordering::Relaxed)
         {
-            return Err(if LeaseToken(current).is_reset() {
-                PublishError::Resetting
-            } else {
-                PublishError::Leased
-            });
+            return Err(LeaseToken(current).refusal());
         }
         // SYNC: Acquire pairs with the Release head store of the last close; multi-writers
         // that claim after this RMW see the bit and refuse.
         let word = self.head.word.fetch_or(LEASED, Ordering::Acquire);
+        self.confirm_take(token, owner)?;
         let first = counter_of(word);
         let base = self.head.base.load(Ordering::Relaxed).min(first);
         Ok(Lease {
@@ -158,6 +155,45 @@ where
             checked_until: first.saturating_add(self.capacity() as u64 - 1),
             lost: false,
         })
+    }
+
+    /// After setting the lease bit, checks that the lease is still `token`'s: a breaker that
+    /// took the taker for gone may have closed it between the token CAS and the bit. Then the
+    /// bit belongs to whoever holds the lease word now — or, if nobody does, to nobody: the
+    /// taker clears it the way a closer would (holding the word in the closing state, so no
+    /// new lease can be taken meanwhile) and reports the lease lost.
+    fn confirm_take(&self, token: LeaseToken, owner: u32) -> Result<(), PublishError> {
+        for _ in 0..64 {
+            let current = self.head.lease.load(Ordering::Acquire);
+            if current == token.0 {
+                return Ok(());
+            }
+            if current == 0 {
+                let closing = token.closing_by(owner);
+                if self
+                    .head
+                    .lease
+                    .compare_exchange(0, closing.0, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    self.clear_lease_bit(counter_of(self.head.word.load(Ordering::Relaxed)));
+                    let _ = self.head.lease.compare_exchange(
+                        closing.0,
+                        0,
+                        Ordering::Release,
+                        Ordering::Relaxed,
+                    );
+                    return Err(PublishError::LeaseLost);
+                }
+                continue;
+            }
+            if !LeaseToken(current).is_closing() {
+                return Err(PublishError::LeaseLost); // The bit is the next holder's.
+            }
+            // A closer is at work; its own bit check may already be behind it.
+            core::hint::spin_loop();
+        }
+        Err(PublishError::LeaseLost)
     }
 
     /// Who holds the writer lease (or is closing it), if anyone.
@@ -236,17 +272,31 @@ where
         // is gone (or is this closer), takers wait for a free lease word, and multi-writers
         // refuse while the bit is set. If the bit is not set (a taker died before setting it),
         // multi-writers are claiming: the CAS leaves their counters alone.
-        let mut word = self.head.word.load(Ordering::Relaxed);
+        let word = self.head.word.load(Ordering::Relaxed);
         let mut head = counter_of(word);
         if recover && word & LEASED != 0 {
             head = self.recover_in_flight(head);
         }
+        self.clear_lease_bit(head);
+        // SYNC: Release pairs with the Acquire of the next taker's CAS. Freed last: until now
+        // no lease could be taken, so the bit cleared above was this lease's.
+        let _ =
+            self.head
+                .lease
+                .compare_exchange(closing.0, 0, Ordering::Release, Ordering::Relaxed);
+        true
+    }
+
+    /// Clears the lease bit, leaving the head at `head` (or where claims moved it, if the bit
+    /// was not set). Called only while holding the lease word in the closing state.
+    fn clear_lease_bit(&self, head: u64) {
+        let mut word = self.head.word.load(Ordering::Relaxed);
         while word & LEASED != 0 {
             // SYNC: Release pairs with the Acquire claim CAS of multi-writers (write.rs) and the
             // next taker's RMW: they see the lease's commits, and a reset's base.
             match self.head.word.compare_exchange_weak(
                 word,
-                head,
+                head.max(counter_of(word)),
                 Ordering::Release,
                 Ordering::Relaxed,
             ) {
@@ -254,15 +304,6 @@ where
                 Err(now) => word = now,
             }
         }
-        // SYNC: Release pairs with the Acquire of the next taker's CAS. Freed last: until now
-        // no lease could be taken, so the bit cleared above was this lease's.
-        let _ = self.head.lease.compare_exchange(
-            closing.0,
-            0,
-            Ordering::Release,
-            Ordering::Relaxed,
-        );
-        true
     }
 
     /// A dead lease holder's next counter is `counter`: if it died with that slot taken,
@@ -326,6 +367,28 @@ where
     /// lease and its next frame is counter 0 of the new generation.
     pub fn reset(&mut self) -> Result<(), PublishError> {
         self.lease.reset(&self.ring)
+    }
+}
+
+#[cfg(feature = "__test-hooks")]
+impl<const N: usize> ExclusiveWriter<'_, N>
+where
+    PayloadSize<N>: SupportedPayload,
+{
+    /// Test hook (feature `__test-hooks`): publishes and commits one frame but leaves the head
+    /// where it was, as the holder stands between its commit and its head store (or died
+    /// there). Its next publish moves on as usual.
+    #[doc(hidden)]
+    pub fn publish_without_head_for_test(
+        &mut self,
+        frame_kind: u8,
+        version: u64,
+        payload: &[u8],
+    ) -> Result<NetId64, PublishError> {
+        let before = self.ring.head.word.load(Ordering::Relaxed);
+        let id = self.publish(frame_kind, version, payload)?;
+        self.ring.head.word.store(before, Ordering::Relaxed);
+        Ok(id)
     }
 }
 

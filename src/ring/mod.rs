@@ -89,12 +89,12 @@ mod write;
 
 pub use cursor::{Cursor, Loss, Patience, Poll};
 pub use error::{PublishError, SpecError};
-pub use head::{Head, LeaseToken};
 #[cfg(feature = "std")]
 pub(crate) use head::HELD;
+pub use head::{Head, LeaseToken};
+pub use lease::ExclusiveWriter;
 #[cfg(feature = "std")]
 pub(crate) use lease::Lease;
-pub use lease::ExclusiveWriter;
 #[cfg(feature = "__test-hooks")]
 #[doc(hidden)]
 pub use read::slot_loads_for_test;
@@ -351,8 +351,8 @@ where
     /// A cursor that sees only frames claimed after this call.
     #[must_use]
     pub fn cursor_at_head(&self) -> Cursor {
-        let (base, head) = self.generation_start();
-        Cursor::joined(base, head - base)
+        let (key, base, head) = self.generation_start();
+        Cursor::joined(key, base, head - base)
     }
 
     /// The internal counter the head word holds (no lease bit).
@@ -361,14 +361,14 @@ where
         counter_of(self.head.word.load(Ordering::Relaxed))
     }
 
-    /// The current generation's base and the head, with the base clamped to the head (a hostile
-    /// base past the head must not put cursors past it).
-    fn generation_start(&self) -> (u64, u64) {
-        // SYNC: Acquire pairs with the Release that ends a reset (the lease close): the head
-        // loaded after it is the new generation's or later.
-        let base = self.head.base.load(Ordering::Acquire);
+    /// The current generation's base word (its identity), its effective base (clamped to the
+    /// head: a hostile base past the head must not put cursors past it) and the head.
+    fn generation_start(&self) -> (u64, u64, u64) {
+        // SYNC: Acquire pairs with the Release base store of a reset: the head loaded after it
+        // is the new generation's or later.
+        let key = self.head.base.load(Ordering::Acquire);
         let head = self.head_counter();
-        (base.min(head), head)
+        (key, key.min(head), head)
     }
 
     #[inline]

@@ -158,11 +158,12 @@ where
     /// of an older generation restarts at counter 0; one past the head is brought back to it.
     #[cold]
     fn join(&self, cursor: &mut Cursor, poll: &mut Poll) {
-        let (base, head) = self.generation_start();
+        let (key, base, head) = self.generation_start();
         if cursor.joined {
             poll.rewound = true;
             cursor.next = 0;
         }
+        cursor.key = key;
         cursor.base = base;
         cursor.joined = true;
         cursor.stalls = 0;
@@ -187,10 +188,10 @@ where
         // SYNC: Acquire pairs with the Release lease close that ends a reset: a base that
         // changed is seen with the head that came with it.
         let current = self.head.base.load(Ordering::Acquire);
-        if !cursor.joined || cursor.base != current {
+        if !cursor.joined || cursor.key != current {
             self.join(cursor, &mut poll);
         }
-        let base = cursor.base;
+        let (key, base) = (cursor.key, cursor.base);
         // Internal counters from here on; the cursor keeps them relative to `base`.
         let stalled_on = base.saturating_add(cursor.next);
         let mut next = stalled_on;
@@ -207,9 +208,8 @@ where
                 // so with any reset before its claim (claim's Acquire CAS, or the lease holder
                 // resetting in program order): a frame of a newer generation shows a new base
                 // here. The poll ends; the next one rejoins.
-                let same_generation = self.head.base.load(Ordering::Relaxed) == base;
-                if poll.delivered >= limit || !(same_generation || mutant(mutants::NO_BASE_CHECK))
-                {
+                let same_generation = self.head.base.load(Ordering::Relaxed) == key;
+                if poll.delivered >= limit || !(same_generation || mutant(mutants::NO_BASE_CHECK)) {
                     break;
                 }
                 let counter = next.wrapping_sub(base);
@@ -356,7 +356,7 @@ where
 
     /// One scan for [`read_head`](Ring::read_head): `None` if the generation changed under it.
     fn try_read_head(&self) -> Option<Option<Frame<N>>> {
-        let (base, end) = self.generation_end();
+        let (key, base, end) = self.generation_end();
         let oldest = end.saturating_sub(self.capacity() as u64).max(base);
         let mut buf = <PayloadSize<N> as SupportedPayload>::ZERO_BUF;
         let mut best: Option<(u64, Header, <PayloadSize<N> as SupportedPayload>::Buf)> = None;
@@ -373,18 +373,19 @@ where
                 best = Some((held, header, buf));
             }
         }
-        if self.head.base.load(Ordering::Relaxed) != base {
+        if self.head.base.load(Ordering::Relaxed) != key {
             return None;
         }
         Some(best.and_then(|(held, header, buf)| self.owned(held - base, header, &buf)))
     }
 
-    /// The current base, and one past the newest counter that may be committed: the head, or
-    /// the head + 1 while a lease holder may have committed at the head before moving it.
-    fn generation_end(&self) -> (u64, u64) {
-        let (base, head) = self.generation_start();
+    /// The current base word and effective base (see `generation_start`), and one past the
+    /// newest counter that may be committed: the head, or the head + 1 while a lease holder may
+    /// have committed at the head before moving it.
+    fn generation_end(&self) -> (u64, u64, u64) {
+        let (key, base, head) = self.generation_start();
         let leased = self.head.word.load(Ordering::Relaxed) & LEASED != 0;
-        (base, head.saturating_add(u64::from(leased)))
+        (key, base, head.saturating_add(u64::from(leased)))
     }
 
     /// Reads whatever committed frame of the generation starting at `base` the slot of
@@ -409,7 +410,7 @@ where
         // load below. Anything else is a corrupt or hostile slot.
         if held & self.mask != counter & self.mask
             || held < base
-            || (held > counter && held >= self.generation_end().1)
+            || (held > counter && held >= self.generation_end().2)
         {
             return None;
         }
@@ -422,7 +423,7 @@ where
     /// The frame with exactly this id (kind, node and counter), if a slot still holds it.
     #[must_use]
     pub fn read(&self, id: NetId64) -> Option<Frame<N>> {
-        let (base, end) = self.generation_end();
+        let (key, base, end) = self.generation_end();
         let newest = (end - base).checked_sub(1)?;
         // The newest counter <= `newest` whose low 40 bits are the id's.
         let back = newest.wrapping_sub(id.counter()) & NetId64::COUNTER_MASK;
@@ -431,7 +432,7 @@ where
         match self.inspect(base + counter, &mut buf) {
             Inspect::Frame(header)
                 if NetId64::new(self.kind, header.node, counter) == id
-                    && self.head.base.load(Ordering::Relaxed) == base =>
+                    && self.head.base.load(Ordering::Relaxed) == key =>
             {
                 self.owned(counter, header, &buf)
             }

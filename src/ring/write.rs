@@ -35,10 +35,16 @@ where
     /// committed seq.
     pub(super) fn claim(&self, payload: &[u8]) -> Result<(u64, u64, &Slot<N>), PublishError> {
         self.check_len(payload)?;
-        // One RMW on the head claims the counter: a CAS, because it must also refuse while a
-        // lease is held (its holder moves the head with plain stores).
+        let counter = self.claim_counter()?;
+        self.take_claimed(counter)
+    }
+
+    /// Claims the next counter with one RMW on the head: a CAS, because it must also refuse
+    /// while a lease is held (its holder moves the head with plain stores).
+    #[inline]
+    fn claim_counter(&self) -> Result<u64, PublishError> {
         let mut word = self.head.word.load(Ordering::Relaxed);
-        let counter = loop {
+        loop {
             if word & LEASED != 0 {
                 return Err(self.lease_refusal());
             }
@@ -54,16 +60,27 @@ where
                 Ordering::Acquire,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => break word,
+                Ok(_) => return Ok(word),
                 Err(now) => word = now,
             }
-        };
+        }
+    }
+
+    /// After the claim of `counter`: checks its generation and takes its slot; returns the
+    /// counter, its generation's base and the slot.
+    #[inline]
+    fn take_claimed(&self, counter: u64) -> Result<(u64, u64, &Slot<N>), PublishError> {
         // A counter below the base was claimed before a reset that has happened since: the
         // frame would belong to a generation nobody reads any more. Abandon it before touching
         // the slot (readers of the old generation move on at their next base check).
-        let base = self.head.base.load(Ordering::Relaxed);
+        let mut base = self.head.base.load(Ordering::Relaxed);
         if counter < base && !mutant(mutants::NO_CLAIM_BASE_CHECK) {
-            return Err(PublishError::Reset { counter });
+            // A genuine base never passes the head (a reset moves it *to* the head); one past
+            // it is hostile memory, which must not stop every writer: ignore it.
+            if base <= self.head_counter() {
+                return Err(PublishError::Reset { counter });
+            }
+            base = counter;
         }
         let slot = self.slot(counter);
         self.take(slot, counter, None)?;
@@ -174,12 +191,14 @@ where
         words::store(slot.words(), &payload[..stored.min(payload.len())]);
     }
 
-    /// Why a claim found the lease bit set: a reset (transient) or an exclusive writer.
+    /// Why a claim found the lease bit set: an exclusive writer holds the ring, or (transient)
+    /// a reset holds it, or a lease is ending.
     #[cold]
     fn lease_refusal(&self) -> PublishError {
         match self.lease_holder() {
-            Some(token) if token.is_reset() => PublishError::Resetting,
-            _ => PublishError::Leased,
+            Some(token) => token.refusal(),
+            // The lease ended between our two loads.
+            None => PublishError::LeaseEnding,
         }
     }
 }
@@ -204,13 +223,7 @@ where
         words: usize,
     ) -> Result<u64, PublishError> {
         let (counter, base, slot) = self.claim(payload)?;
-        self.write_words(
-            slot,
-            frame_kind,
-            version,
-            payload,
-            words.saturating_mul(8),
-        );
+        self.write_words(slot, frame_kind, version, payload, words.saturating_mul(8));
         Ok(counter - base)
     }
 
@@ -218,22 +231,29 @@ where
     /// between its claim and its slot CAS would. Returns the counter (relative).
     #[doc(hidden)]
     pub fn claim_only_for_test(&self) -> Result<u64, PublishError> {
-        let mut word = self.head.word.load(Ordering::Relaxed);
-        loop {
-            if word & LEASED != 0 {
-                return Err(self.lease_refusal());
-            }
-            match self.head.word.compare_exchange_weak(
-                word,
-                word + 1,
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => break,
-                Err(now) => word = now,
-            }
-        }
+        let counter = self.claim_counter()?;
         let base = self.head.base.load(Ordering::Relaxed);
-        Ok(super::head::counter_of(word).saturating_sub(base))
+        Ok(counter.saturating_sub(base))
+    }
+
+    /// Publishes like [`Ring::publish`], but runs `pause` between the claim of the counter and
+    /// the rest (generation check, slot CAS, stores, commit): a writer preempted right after
+    /// its claim, while others act.
+    #[doc(hidden)]
+    pub fn publish_with_pause_for_test(
+        &self,
+        frame_kind: u8,
+        version: u64,
+        payload: &[u8],
+        pause: impl FnOnce(),
+    ) -> Result<NetId64, PublishError> {
+        self.check_len(payload)?;
+        let counter = self.claim_counter()?;
+        pause();
+        let (counter, base, slot) = self.take_claimed(counter)?;
+        let id = self.write(slot, counter, base, frame_kind, version, payload);
+        let committed = seq::committed(counter).unwrap_or(u64::MAX);
+        slot.seq.store(committed, Ordering::Release);
+        Ok(id)
     }
 }

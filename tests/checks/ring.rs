@@ -1,32 +1,66 @@
-//! Hostile ring memory: arbitrary bytes become the slot words and head of a ring, then a
-//! sequence of polls (`poll`, `poll_with` under every `Patience`, `poll_into` with 0–3 frame
-//! buffers), publishes, stuck writes, `read_head` / `read`, raw overwrites, cursor swaps and
-//! resets runs against it. Shared by the `ring_hostile` fuzz target and
-//! `tests/hostile_props.rs`.
+//! Hostile ring memory, checked against the documented contract only (no model of the walk).
+//! Shared by the `ring_hostile` fuzz target, `tests/hostile_props.rs` and the corpus replay in
+//! `tests/fuzz_regressions.rs`.
 //!
-//! [`check`] decodes the bytes with a bias towards meaningful memory (seq words committed or
-//! pending for counters near the head, in-range lengths and nodes), so random bytes
-//! reach deep states too. A missing byte reads as 0. Two kinds of checks run after every step:
+//! [`check`] decodes bytes into ring settings (payload size, capacity, kind, node, stall polls
+//! `k`, head-check period `p`), a starting head, slot words (biased towards seq values committed
+//! or pending near the head, lengths in and out of range) and a program of up to 48 steps: polls
+//! (`poll`, `poll_with` every `Patience`, `poll_limit`, `poll_into`) on three cursors, publishes,
+//! stuck writes, abandoned claims, raw overwrites, `read_head`, `read`, resets, new cursors, an
+//! exclusive writer (take, publish, reset, drop) and stuck-writer scenarios. A missing byte
+//! reads as 0. After every step these properties must hold:
 //!
-//! * **Documented invariants**, from the real outputs only: no panic; every delivered frame has
-//!   at most `N` payload bytes, the ring's kind and an id matching its counter; counters
-//!   strictly increase from the cursor; the cursor passes the head only over frames delivered
-//!   (slots committed for exactly those counters) and moves at most one window past the
-//!   walk's start; `accounted() == new_next - old_next` (from 0 when `rewound`); a delivered
-//!   frame of the window reads back by id; a committed publish is readable and is the newest frame; polls in a row that never
-//!   give up settle within four polls.
-//! * **A shadow model** of the slot words (single-threaded, so every outcome is determined):
-//!   each poll, publish, `read_head` and `read` must match it exactly, frame contents included.
+//! 1. **Frames**: no panic; a delivered frame has at most `N` payload bytes, the ring's kind, an
+//!    id matching its counter; counters strictly increase within a poll, from the restart point.
+//! 2. **Accounting**: `delivered + overwritten + unavailable == new_next - from`, where `from` is
+//!    the old position, 0 after a reset (`rewound` is then required), or the head when the
+//!    cursor stood past it (the only other reason allowed for `rewound`).
+//! 3. **Nothing skipped uncounted**: past the head the cursor moves only over frames it
+//!    delivered, and not at all unless some forged slot claims a counter at or past the head;
+//!    `stalled_at` is the new position, below the head; a delivered frame in the window reads
+//!    back by id unchanged.
+//! 4. **O(capacity)**: a poll makes at most `2 * capacity + 2` slot seq loads (see `max_loads`),
+//!    `read_head` at most `capacity`, `read` at most 1.
+//! 5. **Bounded polls per stuck counter, on every lap**: in deliberate scenarios (a stuck write,
+//!    or an abandoned claim, then a later commit; repeated over laps, so later laps find the
+//!    slot odd for an older counter), a fresh reader accounts for the counter within `k + 1`
+//!    polls (slot odd) or `p + k + 1` (slot untaken) under `Patience::Polls`, within 1 or
+//!    `p + 1` under `GiveUpOn(c)`, and never under `GiveUpOn` of another counter. At the end,
+//!    every cursor settles (a poll accounts nothing) within a bounded number of polls.
+//! 6. **Give-up only after that counter's own wait**: `stalled_at` runs are tracked across
+//!    polls; while memory is unchanged, a cursor stalled `s` polls in a row at `c` stalls again
+//!    at `c` (nothing accounted) unless its patience gives up on `c` (`Polls` with `s >= k`,
+//!    `GiveUpOn(c)`), and then it counts `c` unavailable and moves past it.
+//! 7. **No frame twice, none across a reset**: each publish carries a unique version tag; a
+//!    delivered tagged frame was published in the current generation at that counter with that
+//!    payload, and no cursor is handed the same one twice.
+//! 8. **Publish / read**: a publish returns an id for `head() - 1`, moves the head by one exactly
+//!    when it claims (errors as documented), reads back by id, and is what `read_head` returns
+//!    (unless a forged slot claims the head); `read` / `read_head` return only frames of the
+//!    current generation that match their id; right after a reset the ring reads empty.
 
+use orbit_rs::ring::slot_loads_for_test;
 use orbit_rs::{
-    Cursor, Frame, FrameRef, Head, NetId64, NodeId, Patience, PayloadSize, Poll, PublishError,
-    Ring, Slot, SupportedPayload,
+    Cursor, ExclusiveWriter, Frame, FrameRef, NetId64, NodeId, Patience, PayloadSize, Poll,
+    PublishError, Ring, Slot, SupportedPayload,
 };
+use std::collections::HashSet;
 
 /// The largest counter whose seq values fit a `u64` (ring protocol docs: `c <= 2^63 - 2`).
 const MAX_COUNTER: u64 = (1 << 63) - 2;
 /// Steps decoded from one input at most.
 const MAX_STEPS: usize = 48;
+/// Version words of our publishes: this tag in the top byte, the publish serial below it.
+/// Hostile version words always have a zero top byte, so a tagged frame is one we published.
+const TAG: u64 = 0xA5 << 56;
+
+/// Slot seq loads a poll may make: at most `capacity + 1` slots inspected, the stuck-writer scan
+/// of later commits loads each counter strictly between the first pending counter of the window
+/// and the head at most once (`capacity - 1`), and the cursor-past-the-head test loads one slot
+/// at most twice (at the join or at the walk's start, and after frames delivered past the head).
+const fn max_loads(capacity: u64) -> u64 {
+    2 * capacity + 2
+}
 
 /// Runs one hostile-memory scenario decoded from `bytes`; panics on a violation.
 pub fn check(bytes: &[u8]) {
@@ -43,420 +77,54 @@ struct Input<'a>(&'a [u8]);
 
 impl Input<'_> {
     fn byte(&mut self) -> u8 {
-        match self.0.split_first() {
-            Some((&first, rest)) => {
-                self.0 = rest;
-                first
-            }
-            None => 0,
-        }
+        let (&first, rest) = self.0.split_first().unwrap_or((&0, &[]));
+        self.0 = rest;
+        first
     }
-
     fn u64(&mut self) -> u64 {
         u64::from_le_bytes(core::array::from_fn(|_| self.byte()))
     }
-
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
-fn run<const N: usize>(input: &mut Input<'_>)
-where
-    PayloadSize<N>: SupportedPayload,
-{
-    let capacity = 1usize << (input.byte() % 5);
-    let kind = input.byte();
-    let node = NodeId(u16::from(input.byte()));
-    let stall_polls = match input.byte() % 5 {
-        4 => None,
-        polls => Some(u32::from(polls)),
-    };
-    // Small head-check periods keep the settle check short; the default is exercised by the
-    // stable tests.
-    let head_check_polls = u32::from(input.byte() % 5);
-    let start = initial_head(input, capacity as u64);
-
-    let slots: Vec<Slot<N>> = (0..capacity).map(|_| Slot::new()).collect();
-    let head = Head::starting_at(start);
-    let mut ring = Ring::new(&slots, &head)
-        .expect("a power-of-two capacity")
-        .with_kind(kind)
-        .with_node(node);
-    if let Some(polls) = stall_polls {
-        ring = ring.with_stall_polls(polls);
-    }
-    ring = ring.with_head_check_polls(head_check_polls);
-    assert_eq!(
-        (
-            ring.capacity(),
-            ring.head(),
-            ring.generation(),
-            ring.kind(),
-            ring.node()
-        ),
-        (capacity, start, 0, kind, node)
-    );
-    let shadow = Shadow {
-        words: vec![vec![0; Slot::<N>::RAW_WORDS]; capacity],
-        head: start,
-        generation: 0,
-        kind,
-        node,
-        stall_polls: stall_polls.unwrap_or(Ring::<N>::DEFAULT_STALL_POLLS),
-        head_check_polls,
-    };
-    let mut world = World {
-        ring,
-        slots: &slots,
-        shadow,
-        cursors: Vec::new(),
-        ids: Vec::new(),
-    };
-    for index in 0..capacity {
-        world.overwrite(input, index);
-    }
-    world.cursors.push(Tracked::new(Cursor::from_start(), None));
-    let at_head = world.ring.cursor_at_head();
-    world.cursors.push(Tracked::new(at_head, Some(0)));
-    let counter = world.some_counter(input);
-    world
-        .cursors
-        .push(Tracked::new(Cursor::from_counter(counter), None));
-
-    for _ in 0..MAX_STEPS {
-        if input.is_empty() {
-            break;
-        }
-        world.step(input);
-    }
-    world.finish();
+/// A published frame, by serial.
+struct Published {
+    generation: u64,
+    counter: u64,
+    kind: u8,
+    payload: Vec<u8>,
 }
 
-/// The initial head counter. Bit 63 of a head word is the writer lease, which
-/// `Head::starting_at` drops: the counter is at most 2^63 - 1.
-fn initial_head(input: &mut Input<'_>, capacity: u64) -> u64 {
-    let mode = input.byte();
-    let small = u64::from(input.byte());
-    let head = match mode % 8 {
-        0 | 1 => small % (3 * capacity + 1),
-        2 => small,
-        3 => (1 << 40) - 8 + small % 16,   // the id counter wraps
-        4 => MAX_COUNTER - 8 + small % 16, // the last representable counters
-        5 => u64::MAX - small % 16,        // the lease bit set: dropped
-        6 => (1 << 63) - small % 4,        // at and past MAX_COUNTER
-        _ => input.u64(),
-    };
-    head & !(1 << 63)
-}
-
-/// A reader cursor and the model's view of it (the cursor's own fields are private).
+/// A reader cursor and what the checker remembers about it.
+#[derive(Default)]
 struct Tracked {
     cursor: Cursor,
-    next: u64,
-    generation: Option<u64>,
-    stalls: u32,
-    /// Polls in a row that ended at an untouched slot without looking at the head.
-    idle: u32,
+    /// The generation base the cursor is in, once known (`cursor_at_head`, or after a poll).
+    joined: Option<u64>,
+    /// `(counter, polls in a row)` of the current `stalled_at` run.
+    stalled: Option<(u64, u32)>,
+    /// `World::mutations` at its last poll.
+    seen_at: u64,
+    /// Serials of tagged frames delivered to it.
+    delivered: HashSet<u64>,
 }
 
 impl Tracked {
-    fn new(cursor: Cursor, generation: Option<u64>) -> Self {
+    fn new(cursor: Cursor, joined: Option<u64>) -> Self {
         Self {
-            next: cursor.next_counter(),
             cursor,
-            generation,
-            stalls: 0,
-            idle: 0,
+            joined,
+            seen_at: u64::MAX,
+            ..Self::default()
         }
     }
 }
 
-/// Which poll entry point to call.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug)]
 enum How {
-    /// `Ring::poll`.
     Poll,
-    /// `Ring::poll_with`.
     With(Patience),
-    /// `Ring::poll_into` with a buffer of this many frames.
+    Limit(Patience, usize),
     Into(usize),
-}
-
-/// What a single-threaded reader must find for one counter.
-enum Look<const N: usize> {
-    Frame(Frame<N>),
-    /// `taken`: the slot holds this counter's odd seq.
-    Pending {
-        taken: bool,
-    },
-    Gone,
-    Invalid,
-}
-
-/// What one poll must report.
-#[derive(Debug, PartialEq)]
-struct Outcome<const N: usize> {
-    frames: Vec<Frame<N>>,
-    overwritten: u64,
-    unavailable: u64,
-    stalled_at: Option<u64>,
-    rewound: bool,
-    next: u64,
-}
-
-/// Plain copy of everything stored in the ring's memory.
-struct Shadow {
-    /// Raw words per slot, in layout order: seq, id, meta, version, payload.
-    words: Vec<Vec<u64>>,
-    head: u64,
-    generation: u64,
-    kind: u8,
-    node: NodeId,
-    stall_polls: u32,
-    head_check_polls: u32,
-}
-
-impl Shadow {
-    fn capacity(&self) -> u64 {
-        self.words.len() as u64
-    }
-
-    fn slot(&self, counter: u64) -> &[u64] {
-        &self.words[(counter % self.capacity()) as usize]
-    }
-
-    fn slot_mut(&mut self, counter: u64) -> &mut Vec<u64> {
-        let capacity = self.capacity();
-        &mut self.words[(counter % capacity) as usize]
-    }
-
-    /// What inspecting `counter` finds: committed for it, or pending / gone / invalid.
-    fn look<const N: usize>(&self, counter: u64) -> Look<N> {
-        if counter > MAX_COUNTER {
-            return Look::Invalid;
-        }
-        let want = 2 * counter + 2;
-        match self.slot(counter)[0].cmp(&want) {
-            core::cmp::Ordering::Less => Look::Pending {
-                taken: self.slot(counter)[0] == want - 1,
-            },
-            core::cmp::Ordering::Greater => Look::Gone,
-            core::cmp::Ordering::Equal => self.validate(counter),
-        }
-    }
-
-    /// The frame a slot committed for `counter` holds, if its words pass validation.
-    fn validate<const N: usize>(&self, counter: u64) -> Look<N> {
-        // Layout: seq, meta (kind 0..8 | node 8..24 | len 32..64), version, payload.
-        let words = self.slot(counter);
-        let len = words[1] >> 32;
-        if len > N as u64 {
-            return Look::Invalid;
-        }
-        let id = NetId64::new(self.kind, NodeId((words[1] >> 8) as u16), counter);
-        let bytes: Vec<u8> = words[3..].iter().flat_map(|w| w.to_ne_bytes()).collect();
-        let frame = FrameRef {
-            id,
-            counter,
-            kind: words[1] as u8,
-            version: words[2],
-            payload: &bytes[..len as usize],
-        };
-        Look::Frame(Frame::from_ref(&frame).expect("len <= N"))
-    }
-
-    fn committed_after(&self, counter: u64) -> bool {
-        let end = self.head.min(counter.saturating_add(self.capacity()));
-        (counter + 1..end).any(|later| later <= MAX_COUNTER && self.slot(later)[0] == 2 * later + 2)
-    }
-
-    /// Mirrors `Ring::poll_with` (and `Ring::poll_into`, which stops before the frame past
-    /// `limit`) over the shadow words.
-    fn poll<const N: usize>(&self, cursor: &mut Tracked, how: How) -> Outcome<N> {
-        let (patience, limit) = match how {
-            How::Poll => (Patience::Polls, usize::MAX),
-            How::With(patience) => (patience, usize::MAX),
-            How::Into(limit) => (Patience::Polls, limit),
-        };
-        let mut out = Outcome {
-            frames: Vec::new(),
-            overwritten: 0,
-            unavailable: 0,
-            stalled_at: None,
-            rewound: false,
-            next: 0,
-        };
-        // A cursor that knows its generation restarts at 0 after a reset; one that does not
-        // (from_start / from_counter, never polled) adopts the ring's. A rewind clears the
-        // stall count (regression: stall_budget_restarts_after_a_reset). A cursor past the
-        // head just waits (regression: cursor_past_the_head_keeps_waiting).
-        if let Some(generation) = cursor.generation
-            && generation != self.generation
-        {
-            out.rewound = true;
-            cursor.stalls = 0;
-            cursor.idle = 0;
-            cursor.next = 0;
-        }
-        cursor.generation = Some(self.generation);
-        let mut next = cursor.next;
-        let mut stalls = cursor.stalls;
-        let mut idle = cursor.idle;
-        // Set once this poll has looked at the head: from then on the head decides.
-        let mut looked = false;
-        // At most capacity + 1 slots inspected; a slot committed for exactly the cursor's
-        // counter is delivered without looking at the head.
-        for _ in 0..=self.capacity() {
-            let look = self.look::<N>(next);
-            if let Look::Frame(frame) = look {
-                if out.frames.len() >= limit {
-                    break;
-                }
-                out.frames.push(frame);
-                next += 1;
-                continue;
-            }
-            // A pending counter whose slot no writer has taken ends the poll without the
-            // head, except every head_check_polls-th time in a row, while stalled here, or
-            // once this poll has looked at the head.
-            if let Look::Pending { taken: false } = look {
-                let stalled_here = next == cursor.next && stalls > 0;
-                if !stalled_here && !looked && idle.saturating_add(1) < self.head_check_polls {
-                    idle += 1;
-                    break;
-                }
-            }
-            idle = 0;
-            looked = true;
-            if next >= self.head {
-                break;
-            }
-            let oldest = self.head.saturating_sub(self.capacity());
-            if next < oldest {
-                out.overwritten += oldest - next;
-                next = oldest;
-                continue;
-            }
-            match look {
-                Look::Frame(_) | Look::Gone => out.overwritten += 1,
-                Look::Invalid => out.unavailable += 1,
-                Look::Pending { .. } => {
-                    if !self.committed_after(next) {
-                        break;
-                    }
-                    let prior = if next == cursor.next { stalls } else { 0 };
-                    let give_up = match patience {
-                        Patience::Polls => prior >= self.stall_polls,
-                        Patience::Wait => false,
-                        Patience::GiveUp => true,
-                    };
-                    if !give_up {
-                        out.stalled_at = Some(next);
-                        stalls = prior.saturating_add(1);
-                        break;
-                    }
-                    out.unavailable += 1;
-                }
-            }
-            next += 1;
-        }
-        if out.stalled_at.is_none() {
-            stalls = 0;
-        }
-        cursor.next = next;
-        cursor.stalls = stalls;
-        cursor.idle = idle;
-        out.next = next;
-        out
-    }
-
-    /// Claims a counter like `Ring::publish`: the error, or the counter with its slot odd.
-    fn claim<const N: usize>(&mut self, len: usize) -> Result<u64, PublishError> {
-        if len > N {
-            return Err(PublishError::PayloadTooLarge { len, max: N });
-        }
-        // An exhausted counter is refused without moving the head (it never reaches bit 63,
-        // the writer lease).
-        let counter = self.head;
-        if counter > MAX_COUNTER {
-            return Err(PublishError::CounterExhausted { counter });
-        }
-        self.head += 1;
-        let writing = 2 * counter + 1;
-        let seq = self.slot(counter)[0];
-        if seq >= writing {
-            return Err(PublishError::Lapped { counter });
-        }
-        if seq % 2 == 1 {
-            return Err(PublishError::SlotBusy {
-                counter,
-                holder: seq / 2,
-            });
-        }
-        self.slot_mut(counter)[0] = writing;
-        Ok(counter)
-    }
-
-    /// Stores a claimed frame's words; at most `max_words` payload words.
-    fn write(
-        &mut self,
-        counter: u64,
-        frame_kind: u8,
-        version: u64,
-        payload: &[u8],
-        max_words: usize,
-    ) -> NetId64 {
-        let id = NetId64::new(self.kind, self.node, counter);
-        let node = u64::from(self.node.get());
-        let words = self.slot_mut(counter);
-        words[1] = u64::from(frame_kind) | (node << 8) | ((payload.len() as u64) << 32);
-        words[2] = version;
-        let stored = &payload[..payload.len().min(max_words.saturating_mul(8))];
-        for (word, chunk) in words[3..].iter_mut().zip(stored.chunks(8)) {
-            let mut raw = [0u8; 8];
-            raw[..chunk.len()].copy_from_slice(chunk);
-            *word = u64::from_ne_bytes(raw);
-        }
-        id
-    }
-
-    /// Mirrors `Ring::read_head`: walking back from the newest counter, the newest valid frame
-    /// a slot of the window holds (another lap of that counter,
-    /// never one the head has not reached), stopping once nothing newer can follow.
-    fn read_head<const N: usize>(&self) -> Option<Frame<N>> {
-        let mask = self.capacity() - 1;
-        let mut best: Option<Frame<N>> = None;
-        for counter in (self.head.saturating_sub(self.capacity())..self.head).rev() {
-            if best.as_ref().is_some_and(|b| b.counter >= counter) {
-                break;
-            }
-            let seq = self.slot(counter)[0];
-            if seq == 0 || seq % 2 == 1 {
-                continue;
-            }
-            let held = seq / 2 - 1;
-            if held & mask != counter & mask || held >= self.head {
-                continue;
-            }
-            if let Look::Frame(frame) = self.validate::<N>(held)
-                && best.as_ref().is_none_or(|b| b.counter < held)
-            {
-                best = Some(frame);
-            }
-        }
-        best
-    }
-
-    /// Mirrors `Ring::read`: the newest counter below the head whose low 40 bits are the id's.
-    fn read<const N: usize>(&self, id: NetId64) -> Option<Frame<N>> {
-        let newest = self.head.checked_sub(1)?;
-        let back = newest.wrapping_sub(id.counter()) & NetId64::COUNTER_MASK;
-        match self.look::<N>(newest.checked_sub(back)?) {
-            Look::Frame(frame) if frame.id == id => Some(frame),
-            _ => None,
-        }
-    }
 }
 
 struct World<'a, const N: usize>
@@ -465,414 +133,656 @@ where
 {
     ring: Ring<'a, N>,
     slots: &'a [Slot<N>],
-    shadow: Shadow,
-    cursors: Vec<Tracked>,
-    /// Ids delivered or published so far (the newest last), for `read`.
+    writer: Option<ExclusiveWriter<'a, N>>,
+    cap: u64,
+    k: u32,
+    p: u32,
+    /// Internal counter of the current generation's start, and resets so far.
+    base: u64,
+    generation: u64,
+    published: Vec<Published>,
     ids: Vec<NetId64>,
+    /// Largest counter a raw overwrite wrote a committed seq for.
+    forged: Option<u64>,
+    /// Steps that changed slots or head so far.
+    mutations: u64,
+    /// Serial of the last publish, while nothing else changed memory since.
+    newest: Option<u64>,
+    cursors: [Tracked; 3],
 }
 
-impl<const N: usize> World<'_, N>
+fn run<const N: usize>(input: &mut Input<'_>)
+where
+    PayloadSize<N>: SupportedPayload,
+{
+    let cap = 1u64 << (input.byte() % 5);
+    let (kind, node) = (input.byte(), NodeId(u16::from(input.byte())));
+    let (k, p) = (u32::from(input.byte() % 4), u32::from(input.byte() % 4));
+    let small = |input: &mut Input<'_>| u64::from(input.byte());
+    let start = match input.byte() % 8 {
+        0 | 1 => small(input) % (3 * cap + 1),
+        2 => small(input),
+        3 => (1 << 40) - 8 + small(input) % 16, // the id counter wraps
+        4 => MAX_COUNTER - 8 + small(input) % 16, // the last representable counters
+        5 => (1 << 63) - small(input) % 4,      // at and past MAX_COUNTER
+        6 => u64::MAX - small(input) % 16,      // the lease bit set: dropped
+        _ => input.u64(),
+    } & !(1 << 63);
+    let slots: Vec<Slot<N>> = (0..cap).map(|_| Slot::new()).collect();
+    let head = orbit_rs::Head::starting_at(start);
+    let ring = Ring::new(&slots, &head)
+        .expect("power of two")
+        .with_kind(kind)
+        .with_node(node);
+    let ring = ring.with_stall_polls(k).with_head_check_polls(p);
+    assert_eq!(
+        (ring.head(), ring.generation(), ring.head_check_polls()),
+        (start, 0, p)
+    );
+    let mut w = World {
+        ring,
+        slots: &slots,
+        writer: None,
+        cap,
+        k,
+        p,
+        base: 0,
+        generation: 0,
+        published: Vec::new(),
+        ids: Vec::new(),
+        forged: None,
+        mutations: 0,
+        newest: None,
+        cursors: Default::default(),
+    };
+    if input.byte() % 4 != 0 {
+        (0..cap as usize).for_each(|index| w.overwrite(input, index));
+    }
+    let from = w.some_counter(input);
+    w.cursors = [
+        Tracked::new(Cursor::from_start(), None),
+        Tracked::new(w.ring.cursor_at_head(), Some(0)),
+        Tracked::new(Cursor::from_counter(from), None),
+    ];
+    for _ in 0..MAX_STEPS {
+        if input.0.is_empty() {
+            break;
+        }
+        w.step(input);
+    }
+    w.finish();
+}
+
+impl<'a, const N: usize> World<'a, N>
 where
     PayloadSize<N>: SupportedPayload,
 {
     fn step(&mut self, input: &mut Input<'_>) {
         let op = input.byte();
+        let which = usize::from(input.byte() % 3);
         match op % 16 {
-            0..=5 => {
-                let which = usize::from(input.byte()) % self.cursors.len();
-                let how = match input.byte() % 6 {
-                    0 => How::Poll,
-                    1 => How::With(Patience::Polls),
-                    2 => How::With(Patience::Wait),
-                    3 => How::With(Patience::GiveUp),
-                    _ => How::Into(usize::from(input.byte() % 4)),
-                };
-                self.poll(which, how);
+            0 => self.poll(which, How::Poll),
+            1 => {
+                let patience = self.patience(which, input);
+                self.poll(which, How::With(patience));
             }
-            6 | 7 => self.publish(input),
-            8 => self.exclusive_burst(input),
+            2 => {
+                let patience = self.patience(which, input);
+                self.poll(which, How::Limit(patience, usize::from(input.byte() % 4)));
+            }
+            3 => self.poll(which, How::Into(usize::from(input.byte() % 4))),
+            4 => {
+                let kind = input.byte();
+                let _ = self.publish(false, kind, usize::from(input.byte()) % (N + 9));
+            }
+            5 => {
+                let (len, words) = (usize::from(input.byte()) % (N + 1), input.byte() % 5);
+                let payload = vec![0xEE; len];
+                let r =
+                    self.claim(|ring| ring.stall_mid_write_for_test(2, 7, &payload, words.into()));
+                assert!(!matches!(r, Err(PublishError::PayloadTooLarge { .. })));
+            }
+            6 if self.base + self.ring.head() < MAX_COUNTER => {
+                let _ = self.claim(|ring| ring.claim_only_for_test());
+            }
+            7 => {
+                let at = usize::from(input.byte()) % self.slots.len();
+                self.overwrite(input, at);
+            }
+            8 => self.read_head(),
             9 => {
-                let index = usize::from(input.byte()) % self.slots.len();
-                self.overwrite(input, index);
-            }
-            10 => self.read_head(),
-            11 => {
-                let id = self.some_id(input);
+                let id = match input.byte() % 3 {
+                    0 if !self.ids.is_empty() => {
+                        self.ids[usize::from(input.byte()) % self.ids.len()]
+                    }
+                    1 => {
+                        let node = NodeId(input.byte().into());
+                        NetId64::new(self.ring.kind(), node, self.some_counter(input))
+                    }
+                    _ => NetId64::from_raw(input.u64()),
+                };
                 self.read(id);
             }
-            12 => {
-                let which = usize::from(input.byte()) % self.cursors.len();
+            10 => self.reset(None),
+            11 => {
                 self.cursors[which] = match input.byte() % 3 {
                     0 => Tracked::new(Cursor::from_start(), None),
-                    1 => Tracked::new(self.ring.cursor_at_head(), Some(self.shadow.generation)),
-                    _ => {
-                        let counter = self.some_counter(input);
-                        let cursor = Cursor::from_counter(counter);
-                        assert_eq!(cursor.next_counter(), counter);
-                        Tracked::new(cursor, None)
+                    1 => {
+                        let cursor = self.ring.cursor_at_head();
+                        assert_eq!(cursor.next_counter(), self.ring.head());
+                        Tracked::new(cursor, Some(self.base))
                     }
+                    _ => Tracked::new(Cursor::from_counter(self.some_counter(input)), None),
                 };
             }
-            13 => self.stall_mid_write(input),
-            14 => {
-                self.ring.reset();
-                self.shadow.head = 0;
-                self.shadow.generation += 1;
-                for words in &mut self.shadow.words {
-                    words[0] = 0;
-                }
-                assert_eq!(
-                    (self.ring.head(), self.ring.generation()),
-                    (0, self.shadow.generation)
-                );
-            }
-            _ => {
-                let which = usize::from(input.byte()) % self.cursors.len();
-                let patience = if op & 0x80 == 0 {
-                    Patience::Wait
-                } else {
-                    Patience::GiveUp
-                };
-                self.poll_until_quiet(which, patience);
-            }
+            12 => self.take_writer(),
+            13 => match input.byte() % 4 {
+                0 | 1 => (0..=input.byte() % 4).for_each(|_| {
+                    let _ = self.publish(true, 3, which * 4);
+                }),
+                2 => self.reset(Some(())),
+                _ => self.drop_writer(),
+            },
+            14 => self.stuck(input),
+            _ => (0..3).for_each(|which| self.poll(which, How::Poll)),
         }
     }
 
-    /// Final state: every cursor polls twice without giving up, then a fresh cursor sees a
-    /// new publish.
-    fn finish(&mut self) {
-        for which in 0..self.cursors.len() {
-            self.poll_until_quiet(which, Patience::GiveUp);
-            self.poll_until_quiet(which, Patience::Wait);
-        }
-        let before = self.cursors.len();
-        self.cursors.push(Tracked::new(
-            self.ring.cursor_at_head(),
-            Some(self.shadow.generation),
-        ));
-        let published = self.publish_frame(3, 99, b"final");
-        let (_, frames) = self.poll(before, How::With(Patience::GiveUp));
-        if let Ok(id) = published {
-            // First: hostile slots committed for counters past the head may follow it.
-            let ids: Vec<NetId64> = frames.iter().map(|frame| frame.id).collect();
-            assert_eq!(
-                ids.first(),
-                Some(&id),
-                "a cursor at the head must see the next publish"
-            );
-        }
-    }
-
-    /// Polls one cursor and checks the documented invariants and the shadow model.
-    fn poll(&mut self, which: usize, how: How) -> (Poll, Vec<Frame<N>>) {
-        let head = self.ring.head();
-        let capacity = self.ring.capacity() as u64;
-        let kind = self.ring.kind();
-        let tracked = &mut self.cursors[which];
-        let before = tracked.cursor.next_counter();
-        assert_eq!(before, tracked.next, "cursor position");
-
-        let mut frames: Vec<Frame<N>> = Vec::new();
-        let mut visit = |frame: FrameRef<'_>| {
-            assert!(
-                frame.payload.len() <= N,
-                "payload of {}",
-                frame.payload.len()
-            );
-            assert_eq!(frame.id.kind(), kind, "delivered a foreign kind");
-            assert!(frame.id.matches_counter(frame.counter), "{frame:?}");
-            if let Some(previous) = frames.last() {
-                assert!(previous.counter < frame.counter, "counter order");
-            }
-            frames.push(Frame::from_ref(&frame).expect("payload <= N"));
-        };
-        let poll = match how {
-            How::Poll => self.ring.poll(&mut tracked.cursor, visit),
-            How::With(patience) => self.ring.poll_with(&mut tracked.cursor, patience, visit),
-            How::Into(len) => {
-                let mut unused = Frame::empty();
-                unused.counter = u64::MAX;
-                let mut out = vec![unused.clone(); len];
-                let (filled, poll) = self.ring.poll_into(&mut tracked.cursor, &mut out);
-                assert_eq!(filled as u64, poll.delivered);
-                assert!(out[filled..].iter().all(|frame| *frame == unused));
-                out[..filled].iter().for_each(|frame| visit(frame.as_ref()));
-                poll
-            }
-        };
-        let after = tracked.cursor.next_counter();
-
-        // Documented invariants, from the outputs alone.
-        assert_eq!(poll.delivered, frames.len() as u64);
-        let from = if poll.rewound { 0 } else { before };
-        assert_eq!(poll.accounted(), after - from, "accounting of {poll:?}");
-        assert!(
-            frames
-                .iter()
-                .all(|f| f.counter >= from && f.counter < after)
-        );
-        // The cursor passes the head only over frames committed for exactly those counters,
-        // and a poll inspects at most capacity + 1 slots.
-        for counter in from.max(head)..after {
-            assert!(
-                frames.iter().any(|f| f.counter == counter),
-                "cursor {after} passed head {head} over counter {counter} not delivered"
-            );
-        }
-        let walked_from = from.max(head.saturating_sub(capacity));
-        assert!(after <= walked_from.max(head).saturating_add(capacity + 1));
-        if let Some(stalled) = poll.stalled_at {
-            assert_eq!(stalled, after);
-            assert!(stalled < head);
-            assert_ne!(how, How::With(Patience::GiveUp));
-        }
-
-        // The shadow model, exactly.
-        let expected = self.shadow.poll::<N>(tracked, how);
-        let found = Outcome {
-            frames,
-            overwritten: poll.loss.overwritten,
-            unavailable: poll.loss.unavailable,
-            stalled_at: poll.stalled_at,
-            rewound: poll.rewound,
-            next: after,
-        };
-        assert_eq!(found, expected, "poll from {before}, head {head}");
-
-        // Read-back by id covers the window (an id holds only 40 counter bits).
-        let window = head.saturating_sub(capacity)..head;
-        for frame in found.frames.iter().filter(|f| window.contains(&f.counter)) {
-            assert_eq!(self.ring.read(frame.id).as_ref(), Some(frame), "read by id");
-            self.ids.push(frame.id);
-        }
-        (poll, found.frames)
-    }
-
-    /// Polls in a row that never give up settle. A poll inspects at most capacity + 1 slots,
-    /// and hostile memory can need three of them (frames committed for exact counters below
-    /// the window, the window, frames past the head); a caught-up cursor looks at the head at
-    /// least once in every `head_check_polls` polls. So within `5 * period + 1` polls there is
-    /// a run of `period + 1` quiet polls (nothing accounted, no rewind), or the cursor rests on
-    /// a stuck counter under `Patience::Wait`, reporting it on every poll.
-    fn poll_until_quiet(&mut self, which: usize, patience: Patience) {
-        let period = self.shadow.head_check_polls.max(1) as usize;
-        let mut quiet = 0;
-        for _ in 0..5 * period + 1 {
-            let at = self.cursors[which].next;
-            let (poll, _) = self.poll(which, How::With(patience));
-            if let Some(stalled) = poll.stalled_at {
-                assert_eq!(patience, Patience::Wait);
-                let (again, _) = self.poll(which, How::With(patience));
-                assert_eq!(again.stalled_at, Some(stalled), "{again:?}");
-                assert_eq!(again.accounted(), 0, "{again:?}");
-                return;
-            }
-            if poll.is_empty() && !poll.rewound {
-                assert_eq!(
-                    self.cursors[which].next, at,
-                    "an empty poll moved the cursor"
-                );
-                quiet += 1;
-                if quiet > period {
-                    return;
-                }
-            } else {
-                quiet = 0;
-            }
-        }
-        panic!("polls in a row never settled");
-    }
-
-    fn publish(&mut self, input: &mut Input<'_>) {
-        let frame_kind = input.byte();
-        let version = u64::from(input.byte()) << (input.byte() % 64);
-        let len = usize::from(input.byte()) % (N + 9);
-        let fill = input.byte();
-        let payload: Vec<u8> = (0..len).map(|i| fill.wrapping_add(i as u8)).collect();
-        let _ = self.publish_frame(frame_kind, version, &payload);
-    }
-
-    /// Takes the writer lease, publishes 1–4 frames through it (same outcomes as multi-writer
-    /// publishes, single-threaded), and drops it.
-    fn exclusive_burst(&mut self, input: &mut Input<'_>) {
-        let ring = self.ring;
-        let mut writer = ring.exclusive_writer().expect("no lease is held");
-        assert!(ring.writer_leased());
-        assert_eq!(ring.publish(0, 0, b"x"), Err(PublishError::Leased));
-        assert_eq!(ring.exclusive_writer().err(), Some(PublishError::Leased));
-        for _ in 0..=input.byte() % 4 {
-            let frame_kind = input.byte();
-            let len = usize::from(input.byte()) % (N + 9);
-            let payload = vec![input.byte(); len];
-            let published = writer.publish(frame_kind, 5, &payload);
-            let expected = self.shadow.claim::<N>(len).map(|counter| {
-                let id = self
-                    .shadow
-                    .write(counter, frame_kind, 5, &payload, usize::MAX);
-                self.shadow.slot_mut(counter)[0] = 2 * counter + 2;
-                id
-            });
-            assert_eq!(published, expected, "exclusive publish");
-            assert_eq!(
-                ring.head(),
-                self.shadow.head,
-                "head after exclusive publish"
-            );
-            if let Ok(id) = published {
-                assert_eq!(
-                    &ring.read(id).expect("reads back").payload[..],
-                    &payload[..]
-                );
-                self.ids.push(id);
-            }
-        }
-        drop(writer);
-        assert!(!ring.writer_leased());
-        assert_eq!(ring.head(), self.shadow.head);
-    }
-
-    fn publish_frame(
-        &mut self,
-        frame_kind: u8,
-        version: u64,
-        payload: &[u8],
-    ) -> Result<NetId64, PublishError> {
-        let published = self.ring.publish(frame_kind, version, payload);
-        let expected = self.shadow.claim::<N>(payload.len()).map(|counter| {
-            let id = self
-                .shadow
-                .write(counter, frame_kind, version, payload, usize::MAX);
-            self.shadow.slot_mut(counter)[0] = 2 * counter + 2;
-            id
-        });
-        assert_eq!(published, expected, "publish");
-        assert_eq!(self.ring.head(), self.shadow.head, "head after publish");
-        if let Ok(id) = published {
-            let counter = self.shadow.head.wrapping_sub(1);
-            let frame = self.ring.read(id).expect("a committed frame reads back");
-            assert_eq!(
-                (frame.id, frame.counter, frame.kind, frame.version),
-                (id, counter, frame_kind, version)
-            );
-            assert_eq!(&frame.payload[..], payload);
-            let newest = self.ring.read_head().expect("a committed frame is held");
-            assert_eq!(newest, frame, "read_head after publish");
-            self.ids.push(id);
-        }
-        published
-    }
-
-    fn stall_mid_write(&mut self, input: &mut Input<'_>) {
-        let frame_kind = input.byte();
-        let len = usize::from(input.byte()) % (N + 1);
-        let words = usize::from(input.byte() % 8);
-        let payload = vec![0xEE; len];
-        let stalled = self
-            .ring
-            .stall_mid_write_for_test(frame_kind, 7, &payload, words);
-        let expected = self.shadow.claim::<N>(len).inspect(|&counter| {
-            self.shadow.write(counter, frame_kind, 7, &payload, words);
-        });
-        assert_eq!(stalled, expected, "stall_mid_write_for_test");
-        assert_eq!(self.ring.head(), self.shadow.head);
-    }
-
-    fn read_head(&mut self) {
-        let found = self.ring.read_head();
-        if let Some(frame) = &found {
-            // Regression: read_head_ignores_slots_claiming_counters_past_the_head.
-            assert!(frame.counter < self.ring.head());
-            assert!(frame.payload.len() <= N);
-            assert_eq!(frame.id.kind(), self.ring.kind());
-            assert!(frame.id.matches_counter(frame.counter));
-        }
-        assert_eq!(found, self.shadow.read_head::<N>(), "read_head");
-    }
-
-    fn read(&mut self, id: NetId64) {
-        let found = self.ring.read(id);
-        if let Some(frame) = &found {
-            assert_eq!(frame.id, id);
-            assert!(frame.counter < self.ring.head());
-            assert!(frame.payload.len() <= N);
-        }
-        assert_eq!(found, self.shadow.read::<N>(id), "read {id}");
-    }
-
-    /// Fills one slot's words from the input, biased towards counters near the head.
-    fn overwrite(&mut self, input: &mut Input<'_>, index: usize) {
-        let capacity = self.shadow.capacity();
-        let head = self.shadow.head;
-        // The counter of the window below the head that maps to this slot; then maybe a lap
-        // before or after it.
-        let window = head.wrapping_sub(capacity);
-        let mut counter = window.wrapping_add((index as u64).wrapping_sub(window) % capacity);
-        counter = match input.byte() % 8 {
-            1 => counter.wrapping_sub(capacity),
-            2 => counter.wrapping_sub(2 * capacity),
-            3 => counter.wrapping_add(capacity),
-            4 => counter.wrapping_add(1),
-            5 => input.u64(),
-            _ => counter,
-        };
-        let seq = match input.byte() % 8 {
-            0..=3 => counter.wrapping_mul(2).wrapping_add(2),
-            4 => counter.wrapping_mul(2).wrapping_add(1),
-            5 => 0,
-            6 => counter
-                .wrapping_mul(2)
-                .wrapping_add(u64::from(input.byte() % 5)),
-            _ => input.u64(),
-        };
-        let node = match input.byte() % 8 {
-            0..=4 => u64::from(input.byte()),
-            5 => u64::from(input.byte()) << 8,
-            6 => 0xFFFF,
-            _ => input.u64() & 0xFFFF,
-        };
-        let len = match input.byte() % 8 {
-            0..=5 => u64::from(input.byte()) % (N as u64 + 1),
-            6 => N as u64 + 1 + u64::from(input.byte()),
-            _ => u64::from(u32::MAX) - u64::from(input.byte()),
-        };
-        let junk = u64::from(input.byte() % 4) << 24; // meta bits 24..32 are unused
-        let meta = (len << 32) | junk | (node << 8) | u64::from(input.byte());
-        let version = u64::from(input.byte());
-        let fill = u64::from_ne_bytes([input.byte(); 8]);
-        let mut raw = vec![seq, meta, version];
-        raw.extend((0..N as u64 / 8).map(|j| fill.wrapping_add(j)));
-        self.slots[index].overwrite_raw(&raw);
-        self.shadow.words[index] = raw;
-    }
-
-    /// A counter for a cursor: around the head, around the window start, or anything.
+    /// A counter relative to the current generation: 0, near the head, the window start, raw.
     fn some_counter(&self, input: &mut Input<'_>) -> u64 {
-        let head = self.shadow.head;
-        let mode = input.byte();
-        let small = u64::from(input.byte() % 32);
-        match mode % 6 {
+        let (head, small) = (self.ring.head(), u64::from(input.byte()));
+        match small % 6 {
             0 => 0,
-            1 => head.saturating_sub(small),
-            2 => head.saturating_add(small),
-            3 => head.saturating_sub(self.shadow.capacity()),
+            1 => head.saturating_sub(small >> 3),
+            2 => head + (small >> 3),
+            3 => head.saturating_sub(self.cap),
             4 => input.u64(),
             _ => head,
         }
     }
 
-    /// An id for `read`: one seen before, one built near the head, or anything.
-    fn some_id(&self, input: &mut Input<'_>) -> NetId64 {
+    fn patience(&self, which: usize, input: &mut Input<'_>) -> Patience {
+        let next = self.cursors[which].cursor.next_counter();
         match input.byte() % 4 {
-            0 => {
-                let back = usize::from(input.byte() % 4);
-                let seen = self.ids.len().checked_sub(1 + back);
-                seen.map_or(NetId64::from_raw(0), |i| self.ids[i])
+            0 => Patience::Polls,
+            1 => Patience::Wait,
+            2 => Patience::GiveUpOn(next),
+            n => Patience::GiveUpOn(next.wrapping_add(u64::from(n))),
+        }
+    }
+
+    /// Fills slot `index` with hostile words decoded from the input, biased towards seq values
+    /// of the counter the slot holds in the window (or of laps around it).
+    fn overwrite(&mut self, input: &mut Input<'_>, index: usize) {
+        let (cap, head) = (self.cap, self.base + self.ring.head());
+        let at = index as u64;
+        let w = if head > at {
+            head - 1 - (head - 1 - at) % cap
+        } else {
+            at
+        };
+        let committed = |c: u64| c.saturating_mul(2).saturating_add(2);
+        let mode = input.byte();
+        let seq = match mode % 8 {
+            0 => committed(w),
+            1 => 2 * w + 1,
+            2 => w.checked_sub(cap).map_or(0, committed),
+            3 => committed(w + cap),
+            4 => 0,
+            5 => w.checked_sub(cap).map_or(1, |c| 2 * c + 1),
+            6 => committed((w + u64::from(mode >> 3) % 3).saturating_sub(1)),
+            _ => input.u64(),
+        };
+        if seq != 0 && seq % 2 == 0 {
+            self.forged = self.forged.max(Some(seq / 2 - 1));
+        }
+        let how = input.byte();
+        let len = match how % 4 {
+            0 => u64::from(input.byte()) % (N as u64 + 1),
+            1 => N as u64 + 1 + u64::from(input.byte() % 8),
+            _ => u64::from(u32::MAX),
+        };
+        let meta = if how % 4 == 3 {
+            input.u64()
+        } else {
+            let junk = if how & 4 != 0 {
+                u64::from(input.byte()) << 24
+            } else {
+                0
+            };
+            u64::from(input.byte()) | u64::from(input.byte()) << 8 | junk | len << 32
+        };
+        let version = u64::from(input.byte()) * 0x0101_0101_0101;
+        let fill = u64::from(input.byte()) * 0x0101_0101_0101_0101;
+        let mut words = vec![fill; Slot::<N>::RAW_WORDS];
+        words[..3].copy_from_slice(&[seq, meta, version]);
+        self.slots[index].overwrite_raw(&words);
+        self.changed();
+    }
+
+    fn changed(&mut self) {
+        self.mutations += 1;
+        self.newest = None;
+    }
+
+    fn forged_past_head(&self) -> bool {
+        self.forged
+            .is_some_and(|f| f >= self.base + self.ring.head())
+    }
+
+    /// Properties 1, 2, 3, 4, 6 and 7 around one poll of `t`.
+    fn poll_tracked(&mut self, t: &mut Tracked, how: How) -> Poll {
+        let (ring, cap) = (self.ring, self.cap);
+        let (head, old) = (ring.head(), t.cursor.next_counter());
+        let mut frames: Vec<Frame<N>> = Vec::new();
+        let mut visit = |f: FrameRef<'_>| {
+            assert!(f.payload.len() <= N, "payload of {} bytes", f.payload.len());
+            frames.push(Frame::from_ref(&f).expect("fits"));
+        };
+        let loads_before = slot_loads_for_test();
+        let (patience, poll) = match how {
+            How::Poll => (Patience::Polls, ring.poll(&mut t.cursor, visit)),
+            How::With(patience) => (patience, ring.poll_with(&mut t.cursor, patience, visit)),
+            How::Limit(patience, n) => {
+                (patience, ring.poll_limit(&mut t.cursor, patience, n, visit))
             }
-            1 | 2 => {
-                let counter = self.some_counter(input);
-                NetId64::new(self.shadow.kind, NodeId(u16::from(input.byte())), counter)
+            How::Into(n) => {
+                let mut out = vec![Frame::empty(); n];
+                let (filled, poll) = ring.poll_into(&mut t.cursor, &mut out);
+                assert_eq!(filled as u64, poll.delivered);
+                out[..filled].iter().for_each(|f| visit(f.as_ref()));
+                (Patience::Polls, poll)
             }
-            _ => NetId64::from_raw(input.u64()),
+        };
+        let loads = slot_loads_for_test() - loads_before;
+        assert!(
+            loads <= max_loads(cap),
+            "{how:?}: {loads} slot loads, capacity {cap}"
+        );
+        let new = t.cursor.next_counter();
+        let ctx = || format!("{how:?} from {old} to {new}, head {head}: {poll:?}");
+        assert_eq!(ring.head(), head);
+        // 2. Where the poll restarted from, and the accounting from there.
+        let from = if t.joined.is_some_and(|b| b != self.base) {
+            assert!(poll.rewound, "a reset not reported: {}", ctx());
+            0
+        } else if poll.rewound {
+            assert!(
+                old > head,
+                "rewound without a reset or a cursor past the head: {}",
+                ctx()
+            );
+            head
+        } else {
+            assert!(
+                old <= head || self.forged_past_head(),
+                "left past the head: {}",
+                ctx()
+            );
+            old
+        };
+        assert!(
+            new >= from && poll.accounted() == new - from,
+            "accounting: {}",
+            ctx()
+        );
+        // 1. Frames.
+        assert_eq!(poll.delivered, frames.len() as u64, "{}", ctx());
+        if let How::Limit(_, n) | How::Into(n) = how {
+            assert!(frames.len() <= n, "over the limit: {}", ctx());
+        }
+        let mut expect = from;
+        for f in &frames {
+            assert!(
+                f.counter >= expect && f.counter < new,
+                "frame {} out of order: {}",
+                f.counter,
+                ctx()
+            );
+            assert!(
+                f.id.kind() == ring.kind() && f.id.matches_counter(f.counter),
+                "{f:?}"
+            );
+            expect = f.counter + 1;
+        }
+        // 3. Past the head only over delivered frames, and only where a slot was forged.
+        let floor = head.max(from);
+        let beyond = frames.iter().filter(|f| f.counter >= floor).count() as u64;
+        assert_eq!(
+            new.saturating_sub(floor),
+            beyond,
+            "passed the head uncounted: {}",
+            ctx()
+        );
+        assert!(
+            new <= head || self.forged_past_head(),
+            "past the head: {}",
+            ctx()
+        );
+        if let Some(at) = poll.stalled_at {
+            assert!(at == new && at < head, "stalled_at: {}", ctx());
+        }
+        for f in frames
+            .iter()
+            .filter(|f| f.counter < head && head - f.counter <= cap)
+        {
+            assert_eq!(
+                ring.read(f.id).as_ref(),
+                Some(f),
+                "a delivered frame reads back: {}",
+                ctx()
+            );
+        }
+        // 7. Tagged frames: published in this generation, there, once per cursor.
+        for f in &frames {
+            if let Some(serial) = self.tagged(f) {
+                assert!(
+                    t.delivered.insert(serial),
+                    "frame {serial} delivered twice: {}",
+                    ctx()
+                );
+            }
+        }
+        // 6. A stall run at `old`, memory unchanged since: stall again unless patience is spent.
+        if let (true, Some((c, run))) = (t.seen_at == self.mutations, t.stalled) {
+            if c == old {
+                let give_up = match patience {
+                    Patience::Polls => run >= self.k,
+                    Patience::Wait => false,
+                    Patience::GiveUpOn(d) => d == c,
+                };
+                if give_up {
+                    assert!(
+                        new > c && poll.loss.unavailable >= 1,
+                        "gave up on {c} after {run}: {}",
+                        ctx()
+                    );
+                } else {
+                    assert!(
+                        poll.stalled_at == Some(c) && new == c,
+                        "gave up on {c} after {run}: {}",
+                        ctx()
+                    );
+                }
+            }
+        }
+        t.stalled = poll.stalled_at.map(|c| match t.stalled {
+            Some((prev, run)) if prev == c && c == old && !poll.rewound => (c, run + 1),
+            _ => (c, 1),
+        });
+        t.seen_at = self.mutations;
+        t.joined = Some(self.base);
+        poll
+    }
+
+    fn poll(&mut self, which: usize, how: How) {
+        let mut t = std::mem::take(&mut self.cursors[which]);
+        self.poll_tracked(&mut t, how);
+        self.cursors[which] = t;
+    }
+
+    /// Property 7 (and 8 for reads): a tagged frame is one of this generation's publishes, at
+    /// its counter, with its payload. Returns its serial.
+    fn tagged(&self, f: &Frame<N>) -> Option<u64> {
+        if f.version >> 56 != TAG >> 56 {
+            return None;
+        }
+        let serial = f.version & !TAG;
+        let rec = &self.published[usize::try_from(serial).expect("small")];
+        assert_eq!(
+            rec.generation, self.generation,
+            "frame {serial} of an older generation: {f:?}"
+        );
+        assert_eq!(
+            (rec.counter, rec.kind, &rec.payload[..]),
+            (f.counter, f.kind, &f.payload[..])
+        );
+        Some(serial)
+    }
+
+    /// Property 8: a publish through the ring or the exclusive writer.
+    fn publish(&mut self, writer: bool, kind: u8, len: usize) -> Result<NetId64, PublishError> {
+        let serial = self.published.len() as u64;
+        let payload: Vec<u8> = (0..len)
+            .map(|i| (serial as u8) ^ (i as u8).wrapping_mul(37))
+            .collect();
+        let (before, leased) = (self.ring.head(), self.writer.is_some());
+        let result = match self.writer.as_mut() {
+            Some(w) if writer => w.publish(kind, TAG | serial, &payload),
+            _ => self.ring.publish(kind, TAG | serial, &payload),
+        };
+        self.changed();
+        let (after, internal) = (self.ring.head(), self.base + before);
+        match result {
+            Ok(id) => {
+                assert!(after == before + 1 && internal <= MAX_COUNTER && len <= N);
+                assert!(id.kind() == self.ring.kind() && id.node() == self.ring.node());
+                assert!(id.matches_counter(before), "{id:?} for counter {before}");
+                self.published.push(Published {
+                    generation: self.generation,
+                    counter: before,
+                    kind,
+                    payload: payload.clone(),
+                });
+                self.ids.push(id);
+                let frame = Frame::from_ref(&FrameRef {
+                    id,
+                    counter: before,
+                    kind,
+                    version: TAG | serial,
+                    payload: &payload,
+                });
+                assert_eq!(self.ring.read(id), frame, "a publish reads back");
+                if !self.forged_past_head() {
+                    assert_eq!(
+                        self.ring.read_head(),
+                        frame,
+                        "a publish is the newest frame"
+                    );
+                }
+                self.newest = Some(serial);
+            }
+            Err(PublishError::PayloadTooLarge { .. }) => assert!(len > N && after == before),
+            Err(PublishError::Leased) => assert!(leased && !writer && after == before),
+            Err(PublishError::CounterExhausted { .. }) => {
+                assert!(internal > MAX_COUNTER && after == before)
+            }
+            Err(e @ (PublishError::SlotBusy { .. } | PublishError::Lapped { .. })) => {
+                assert!(e.is_transient() && after == before + 1, "{e:?}");
+            }
+            Err(e) => panic!("single-threaded publish failed with {e:?}"),
+        }
+        result
+    }
+
+    /// A stuck write or an abandoned claim through a test hook; returns the hook's result.
+    fn claim(
+        &mut self,
+        hook: impl FnOnce(&Ring<'a, N>) -> Result<u64, PublishError>,
+    ) -> Result<u64, PublishError> {
+        let before = self.ring.head();
+        let result = hook(&self.ring);
+        self.changed();
+        let after = self.ring.head();
+        match result {
+            Ok(c) => assert!(c == before && after == before + 1, "{c} {before} {after}"),
+            Err(PublishError::Leased) => assert!(self.writer.is_some() && after == before),
+            Err(PublishError::SlotBusy { .. } | PublishError::Lapped { .. }) => {
+                assert_eq!(after, before + 1)
+            }
+            Err(PublishError::CounterExhausted { .. }) => assert_eq!(after, before),
+            Err(e) => panic!("test hook failed with {e:?}"),
+        }
+        result
+    }
+
+    fn read_head(&mut self) {
+        let loads_before = slot_loads_for_test();
+        let got = self.ring.read_head();
+        assert!(
+            slot_loads_for_test() - loads_before <= self.cap,
+            "read_head loads"
+        );
+        if let Some(f) = &got {
+            let end = self.ring.head() + u64::from(self.writer.is_some());
+            assert!(
+                f.counter < end
+                    && f.id.kind() == self.ring.kind()
+                    && f.id.matches_counter(f.counter),
+                "{f:?}"
+            );
+            self.tagged(f);
+        }
+        if let (Some(serial), false) = (self.newest, self.forged_past_head()) {
+            assert_eq!(
+                got.map(|f| f.version),
+                Some(TAG | serial),
+                "read_head is the last publish"
+            );
+        }
+    }
+
+    fn read(&mut self, id: NetId64) {
+        let loads_before = slot_loads_for_test();
+        let got = self.ring.read(id);
+        assert!(slot_loads_for_test() - loads_before <= 1, "read loads");
+        if let Some(f) = got {
+            let end = self.ring.head() + u64::from(self.writer.is_some());
+            assert!(
+                f.id == id && f.counter < end && id.matches_counter(f.counter),
+                "{id:?}: {f:?}"
+            );
+            self.tagged(&f);
+        }
+    }
+
+    /// `Ring::reset` (`by_writer: None`) or `ExclusiveWriter::reset`.
+    fn reset(&mut self, by_writer: Option<()>) {
+        let head = self.ring.head();
+        let result = match (by_writer, self.writer.as_mut()) {
+            (Some(()), Some(w)) => w.reset(),
+            (Some(()), None) => return,
+            (None, _) => self.ring.reset(),
+        };
+        self.changed();
+        if self.writer.is_some() && by_writer.is_none() {
+            assert_eq!(result, Err(PublishError::Leased));
+            return;
+        }
+        assert_eq!(result, Ok(()));
+        (self.base, self.generation) = (self.base + head, self.generation + 1);
+        assert_eq!(
+            (self.ring.head(), self.ring.generation()),
+            (0, self.generation)
+        );
+        if self.writer.is_none() {
+            assert_eq!(self.ring.read_head(), None, "a reset ring reads empty");
+        }
+    }
+
+    fn take_writer(&mut self) {
+        let (taken, held) = (self.ring.exclusive_writer(), self.writer.is_some());
+        self.changed();
+        match (taken, held) {
+            (Ok(w), false) => self.writer = Some(w),
+            (Err(PublishError::Leased), true) => {}
+            (other, _) => panic!("exclusive_writer: {other:?}"),
+        }
+        assert!(
+            self.ring.writer_leased() && self.ring.lease_holder().is_some_and(|t| t.is_writer())
+        );
+    }
+
+    fn drop_writer(&mut self) {
+        let head = self.ring.head();
+        self.writer = None;
+        self.changed();
+        assert!(!self.ring.writer_leased() && self.ring.lease_holder().is_none());
+        assert_eq!(self.ring.head(), head);
+    }
+
+    /// Property 5: a stuck counter, then a later commit; a fresh reader at the counter must
+    /// account for it within its bound. Repeated over `rounds`, with filler publishes between,
+    /// so later rounds land on laps of slots earlier rounds left odd.
+    fn stuck(&mut self, input: &mut Input<'_>) {
+        let (variant, fill) = (input.byte(), input.byte());
+        let odd = variant & 1 == 0;
+        for _ in 0..=(variant >> 3) % 4 {
+            if self.writer.is_some() {
+                return;
+            }
+            for _ in 0..u64::from(fill) % (self.cap + 1) {
+                let _ = self.publish(false, 1, 1);
+            }
+            // (`claim_only_for_test` does not refuse exhausted counters.)
+            if self.base + self.ring.head() >= MAX_COUNTER {
+                return;
+            }
+            let mut t = Tracked::new(self.ring.cursor_at_head(), Some(self.base));
+            let c = t.cursor.next_counter();
+            let made = if odd {
+                self.claim(|ring| ring.stall_mid_write_for_test(2, 7, &[0xEE; 8], 1))
+            } else {
+                self.claim(|ring| ring.claim_only_for_test())
+            };
+            // The slot is odd for `c` (or, on a later lap, for an older counter), or untaken.
+            let stuck = made.is_ok() || (odd && matches!(made, Err(PublishError::SlotBusy { .. })));
+            if !stuck || self.publish(false, 1, 1).is_err() {
+                continue;
+            }
+            t.seen_at = self.mutations;
+            let (patience, wait) = match (variant >> 1) % 3 {
+                0 => (Patience::Polls, Some(self.k)),
+                1 => (Patience::GiveUpOn(c), Some(0)),
+                _ => (Patience::GiveUpOn(c + 1), None),
+            };
+            let idle = if odd { 0 } else { self.p };
+            let tries = wait.map_or(self.p + self.k + 2, |k| idle + k + 1);
+            let mut passed = None;
+            for i in 1..=tries {
+                let how = match (patience, i % 3) {
+                    (Patience::Polls, 0) => How::Into(1),
+                    (Patience::Polls, 1) => How::Poll,
+                    _ => How::With(patience),
+                };
+                self.poll_tracked(&mut t, how);
+                if t.cursor.next_counter() > c {
+                    passed = Some(i);
+                    break;
+                }
+            }
+            match wait {
+                Some(k) => assert!(
+                    passed.is_some(),
+                    "stuck {c} (odd: {odd}) not accounted within {idle} + {k} + 1 polls"
+                ),
+                None if odd => assert_eq!(passed, None, "gave up on {c} under {patience:?}"),
+                None => {}
+            }
+        }
+    }
+
+    /// Property 5, the end of the program: with memory left alone, every cursor reaches a poll
+    /// that accounts nothing within a bounded number of polls (each counter costs at most
+    /// `p` idle polls and `k` stalls; a cursor has at most a window, a jump and the frames
+    /// forged past the head to walk).
+    fn finish(&mut self) {
+        self.drop_writer();
+        let bound = (self.p + self.k + 2) as u64 * (2 * self.cap + 6);
+        let quiet = self.p.max(1);
+        for which in 0..3 {
+            let mut t = std::mem::take(&mut self.cursors[which]);
+            let (mut polls, mut calm) = (0, 0);
+            while calm < quiet {
+                polls += 1;
+                assert!(
+                    polls <= bound,
+                    "cursor {which} not settled after {bound} polls"
+                );
+                let poll = self.poll_tracked(&mut t, How::Poll);
+                let still = poll.is_empty() && poll.stalled_at.is_none() && !poll.rewound;
+                calm = if still { calm + 1 } else { 0 };
+            }
         }
     }
 }

@@ -157,12 +157,14 @@ pub fn check(bytes: &[u8]) {
                 .with_kind(kind);
             let mut cursor = Cursor::from_start();
             let mut past_head = 0;
-            let poll = ring.with_stall_polls(0).poll_with(&mut cursor, Patience::Polls, |frame| {
-                assert!(frame.payload.len() <= 64);
-                assert_eq!(frame.id.kind(), kind);
-                assert!(frame.id.matches_counter(frame.counter));
-                past_head += u64::from(frame.counter >= ring.head());
-            });
+            let poll = ring
+                .with_stall_polls(0)
+                .poll_with(&mut cursor, Patience::Polls, |frame| {
+                    assert!(frame.payload.len() <= 64);
+                    assert_eq!(frame.id.kind(), kind);
+                    assert!(frame.id.matches_counter(frame.counter));
+                    past_head += u64::from(frame.counter >= ring.head());
+                });
             assert_eq!(poll.accounted(), cursor.next_counter());
             // The cursor passes the head only over frames committed for exactly those counters
             // (readers accept those on slot evidence alone).
