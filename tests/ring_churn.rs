@@ -56,7 +56,11 @@ fn decode(frame: &FrameRef<'_>) -> (u16, u64) {
     );
     let writer = u16::from_le_bytes([p[0], p[1]]);
     let seq = u64::from_le_bytes(p[2..10].try_into().unwrap());
-    assert_eq!(frame.id.node(), NodeId(writer), "id node is not the payload's writer");
+    assert_eq!(
+        frame.id.node(),
+        NodeId(writer),
+        "id node is not the payload's writer"
+    );
     assert_eq!(frame.version, seq, "version word is not the payload's");
     (writer, seq)
 }

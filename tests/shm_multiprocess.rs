@@ -115,6 +115,58 @@ fn child_entry() {
             println!("ORBIT leased");
             thread::sleep(Duration::from_secs(60)); // Killed by the parent long before.
         }
+        "churn_publish" => {
+            let (_fleet, bus) = join(&name, node);
+            let (count, started) = (env_u64("ORBIT_COUNT"), Instant::now());
+            let min = Duration::from_millis(env_u64("ORBIT_MIN_MS"));
+            for seq in (0..).take_while(|&seq| seq < count || started.elapsed() < min) {
+                // Resets run during the load: a publish abandoned by one is published again.
+                while let Err(e) = bus.publish("load", &payload(node, seq)) {
+                    match e {
+                        orbit_rs::Error::Publish(p) if p.is_transient() => {}
+                        other => panic!("publish: {other}"),
+                    }
+                }
+            }
+        }
+        "churn_poll" => {
+            let (_fleet, bus) = join(&name, node);
+            let mut cursor = OrbitEventCursor::from_start();
+            let mut last: HashMap<u16, u64> = HashMap::new();
+            let (mut delivered, mut lagged, mut rewinds) = (0u64, 0u64, 0u64);
+            let deadline = Instant::now() + Duration::from_secs(120);
+            'polling: loop {
+                assert!(Instant::now() < deadline, "poller timed out");
+                let before = cursor.next_counter();
+                let poll = bus.poll(&mut cursor);
+                let from = if poll.rewound { 0 } else { before };
+                assert_eq!(
+                    poll.events.len() as u64 + poll.lagged,
+                    cursor.next_counter() - from,
+                    "every counter passed is delivered or counted"
+                );
+                delivered += poll.events.len() as u64;
+                lagged += poll.lagged;
+                rewinds += u64::from(poll.rewound);
+                for event in &poll.events {
+                    if event.topic == "stop" {
+                        break 'polling;
+                    }
+                    let (writer, seq) = parse(&event.payload);
+                    assert_eq!(event.id.node().get(), writer);
+                    if let Some(prev) = last.insert(writer, seq) {
+                        assert!(
+                            seq > prev,
+                            "writer {writer}: {seq} after {prev} (stale or duplicate)"
+                        );
+                    }
+                }
+                if poll.events.is_empty() {
+                    thread::yield_now();
+                }
+            }
+            println!("ORBIT delivered {delivered} lagged {lagged} rewinds {rewinds}");
+        }
         other => panic!("unknown role {other}"),
     }
 }
@@ -463,4 +515,73 @@ fn a_dead_processs_writer_lease_is_broken_by_the_next_publisher() {
     let got: Vec<_> = poll.frames.iter().map(|f| parse(&f.payload)).collect();
     assert_eq!(got, [(5, 0), (5, 1), (5, 2), (0, 3), (0, 4)]);
     assert_eq!(poll.loss.total(), 0);
+}
+
+/// Two writer processes and two reader processes on the event ring while this process resets
+/// it every few milliseconds: readers get no torn, stale (pre-reset) or duplicated frame, and
+/// account for every counter they pass on every poll.
+#[test]
+fn resets_during_traffic_between_processes() {
+    const PER_WRITER: u64 = 50_000;
+    let name = common::unique_name("churn");
+    let (fleet, bus) = join(&name, 0);
+    let _c = Cleanup(fleet);
+    let readers: Vec<Child> = (10..12)
+        .map(|node| spawn("churn_poll", &name, node, &[]))
+        .collect();
+    let mut reports: Vec<_> = Vec::new();
+    let mut readers = readers;
+    for child in &mut readers {
+        reports.push(orbit_lines(child));
+    }
+    let mut writers: Vec<Child> = (1..=2)
+        .map(|node| {
+            spawn(
+                "churn_publish",
+                &name,
+                node,
+                &[
+                    ("ORBIT_COUNT", PER_WRITER.to_string()),
+                    ("ORBIT_MIN_MS", "1500".to_string()),
+                ],
+            )
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let mut resets = 0u64;
+    while !writers.is_empty() {
+        assert!(Instant::now() < deadline, "writers timed out");
+        bus.reset_ring().expect("reset");
+        resets += 1;
+        thread::sleep(Duration::from_millis(3));
+        writers.retain_mut(|c| match c.try_wait().unwrap() {
+            Some(status) => {
+                assert!(status.success(), "writer failed: {status}");
+                false
+            }
+            None => true,
+        });
+    }
+    // Readers stop at a "stop" event; keep publishing it until both have seen one.
+    while !readers.is_empty() {
+        assert!(Instant::now() < deadline, "readers timed out");
+        bus.publish("stop", b"").unwrap();
+        thread::sleep(Duration::from_millis(10));
+        readers.retain_mut(|c| match c.try_wait().unwrap() {
+            Some(status) => {
+                assert!(status.success(), "reader failed: {status}");
+                false
+            }
+            None => true,
+        });
+    }
+    for report in reports {
+        let line = report
+            .recv_timeout(Duration::from_secs(10))
+            .expect("reader report");
+        eprintln!("reader: {line} ({resets} resets during the load)");
+        let delivered: u64 = line.split(' ').nth(1).unwrap().parse().unwrap();
+        assert!(delivered > 0);
+    }
+    assert!(resets > 10, "{resets} resets");
 }
