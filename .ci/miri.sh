@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Miri over the core: unit tests, single-threaded ring and exclusive-writer behaviour and the threaded
-# writer/reader tests (sized down under cfg(miri)).
+# Miri over the core: unit tests, the single-threaded ring, exclusive-writer and soundness
+# tests, and the threaded writer/reader tests (sized down under cfg(miri)).
 set -euo pipefail
 MIRIFLAGS="-Zmiri-strict-provenance" \
-    timeout 1200 cargo +nightly miri test --no-default-features --features std --lib --test ring_basic --test ring_writer --test ring_lapping --test auto_traits
+    timeout 1200 cargo +nightly miri test --no-default-features --features std,__test-hooks \
+    --lib --test ring_basic --test ring_writer --test ring_soundness --test ring_lapping \
+    --test auto_traits

@@ -153,7 +153,9 @@ fn stress_with(capacity: usize, writers: u16, per_writer: u64, readers: usize, h
                         match ring.publish(0, seq, &encode(w, seq, len(seq))) {
                             Ok(_) => {}
                             // Nothing claimed: try the same frame again.
-                            Err(PublishError::Leased) if how == Writers::LeaseBursts => {
+                            Err(PublishError::Leased | PublishError::LeaseEnding)
+                                if how == Writers::LeaseBursts =>
+                            {
                                 std::hint::spin_loop();
                                 continue;
                             }

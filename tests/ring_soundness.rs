@@ -280,6 +280,7 @@ fn giving_up_on_one_counter_spares_a_live_writer() {
 /// 8. One poll over a window full of pending counters does O(capacity) work, even when it
 ///    gives up on each of them: no per-counter rescan of the window.
 #[test]
+#[cfg_attr(miri, ignore = "8192 slots: too slow under Miri")]
 fn a_poll_over_pending_counters_is_linear() {
     const CAP: usize = 8192;
     let mem = slots::<16>(CAP);
