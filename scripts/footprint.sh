@@ -57,7 +57,7 @@ declare -A flash ram mem
 row() { # label key
     local label=$1 key=$2 base=$3
     local df=$((flash[$key] - flash[$base])) dm=$((mem[$key] - mem[$base]))
-    printf '| %-34s | %6d | %6d | %6d | %6d |\n' "$label" "$df" "$((df - dm))" "$dm" \
+    printf '| %-34s | %6d | %8d | %6d | %6d |\n' "$label" "$df" "$((df - dm))" "$dm" \
         "$((ram[$key] - ram[$base]))"
 }
 
@@ -85,8 +85,8 @@ for target in "${targets[@]}"; do
     echo
     echo "Baseline: ${flash[$b]} B flash (${mem[$b]} B mem*), ${ram[$b]} B RAM. Deltas over it, bytes:"
     echo
-    echo "| binary                             |  flash | w/o mem* |  mem* |    RAM |"
-    echo "|------------------------------------|-------:|-------:|-------:|-------:|"
+    echo "| binary                             |  flash | w/o mem* |   mem* |    RAM |"
+    echo "|------------------------------------|-------:|---------:|-------:|-------:|"
     row "orbit-rs publish+poll+decode" "$target/orbit" "$b"
     row "orbit-rs publish+poll" "$target/orbit_nodecode" "$b"
     if [ "$target" = thumbv7em-none-eabihf ]; then
