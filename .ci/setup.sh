@@ -5,6 +5,12 @@ rustup component add rustfmt clippy
 for target in thumbv6m-none-eabi thumbv7em-none-eabihf riscv32imc-unknown-none-elf; do
     rustup target list --installed | grep -qx "$target" || rustup target add "$target"
 done
+missing=()
+command -v qemu-system-arm >/dev/null 2>&1 || missing+=(qemu-system-arm)
+command -v llvm-size >/dev/null 2>&1 && command -v llvm-nm >/dev/null 2>&1 || missing+=(llvm)
+if [ "${#missing[@]}" -gt 0 ]; then
+    apt-get update && apt-get install -y "${missing[@]}"
+fi
 if ! rustup run nightly cargo miri --version >/dev/null 2>&1; then
     rustup toolchain install nightly --profile minimal --component miri,rust-src
 fi

@@ -1,9 +1,20 @@
 //! The one place that names an atomics implementation.
 //!
 //! * `cfg(loom)`: loom's model-checked atomics (used by `tests/loom_ring.rs`);
-//! * feature `portable-atomic`: `portable_atomic`, for targets without native 64-bit atomics
-//!   or without CAS (thumbv6m, thumbv7em, riscv32imc);
-//! * otherwise: `core::sync::atomic`.
+//! * a target with native 64-bit atomics: `core::sync::atomic` (the `portable-atomic` and
+//!   `critical-section` features change nothing there);
+//! * a target without them (thumbv6m, thumbv7em, riscv32imc), one of two interrupt-safe ways,
+//!   never a lock an interrupt handler could spin on:
+//!   * feature `critical-section`: every 64-bit operation runs inside
+//!     [`critical_section::with`] (single- or multi-core, whatever the application's
+//!     `critical-section` implementation does);
+//!   * feature `portable-atomic` with portable-atomic's single-core mode (`RUSTFLAGS="--cfg
+//!     portable_atomic_unsafe_assume_single_core"`, which this crate sees too):
+//!     `portable_atomic`, which disables interrupts around each 64-bit operation.
+//!
+//!   Anything else does not build. In particular `portable-atomic` alone would give
+//!   portable-atomic's lock-based fallback on thumbv7em: an interrupt handler publishing while
+//!   `main` holds that lock would spin forever.
 //!
 //! `clippy.toml` forbids naming the atomic types anywhere else in the crate.
 #![allow(clippy::disallowed_types)]
@@ -11,24 +22,157 @@
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{AtomicU64, Ordering, fence};
 
-#[cfg(all(not(loom), feature = "portable-atomic"))]
-pub(crate) use portable_atomic::{AtomicU64, Ordering, fence};
-
 // An alias, not a `use`: clippy's `disallowed-types` then flags only direct uses of core's type.
-#[cfg(all(not(loom), not(feature = "portable-atomic")))]
+#[cfg(all(not(loom), target_has_atomic = "64"))]
 pub(crate) type AtomicU64 = core::sync::atomic::AtomicU64;
-#[cfg(all(not(loom), not(feature = "portable-atomic")))]
+#[cfg(all(not(loom), target_has_atomic = "64"))]
 pub(crate) use core::sync::atomic::{Ordering, fence};
+
+#[cfg(all(not(loom), not(target_has_atomic = "64"), feature = "critical-section"))]
+pub(crate) use core::sync::atomic::{Ordering, fence};
+#[cfg(all(not(loom), not(target_has_atomic = "64"), feature = "critical-section"))]
+pub(crate) use critical::AtomicU64;
 
 #[cfg(all(
     not(loom),
-    not(feature = "portable-atomic"),
-    not(target_has_atomic = "64")
+    not(target_has_atomic = "64"),
+    not(feature = "critical-section"),
+    feature = "portable-atomic",
+    portable_atomic_unsafe_assume_single_core
+))]
+pub(crate) use portable_atomic::{AtomicU64, Ordering, fence};
+
+#[cfg(all(
+    not(loom),
+    not(target_has_atomic = "64"),
+    not(feature = "critical-section"),
+    not(feature = "portable-atomic")
 ))]
 compile_error!(
-    "orbit-rs needs 64-bit atomics: enable the `portable-atomic` feature on this target \
-     (and see the README's firmware section for the portable-atomic cfg to pick)"
+    "orbit-rs needs 64-bit atomics, which this target lacks. Enable ONE of: \
+     (a) feature `critical-section` and link a `critical-section` implementation \
+     (e.g. cortex-m's `critical-section-single-core`); \
+     (b) feature `portable-atomic` on a single-core part with \
+     RUSTFLAGS=\"--cfg portable_atomic_unsafe_assume_single_core\". \
+     See the README's firmware section."
 );
+
+#[cfg(all(
+    not(loom),
+    not(target_has_atomic = "64"),
+    not(feature = "critical-section"),
+    feature = "portable-atomic",
+    not(portable_atomic_unsafe_assume_single_core)
+))]
+compile_error!(
+    "orbit-rs: feature `portable-atomic` on a target without 64-bit atomics needs \
+     portable-atomic's single-core mode: RUSTFLAGS=\"--cfg portable_atomic_unsafe_assume_single_core\". \
+     Without it portable-atomic falls back \
+     to a global spin lock that deadlocks when an interrupt handler publishes while `main` \
+     holds it. On a multi-core part use orbit-rs feature `critical-section` with a \
+     `critical-section` implementation instead. See the README's firmware section."
+);
+
+/// 64-bit atomics as critical sections, for targets without native ones.
+#[cfg(all(not(loom), not(target_has_atomic = "64"), feature = "critical-section"))]
+mod critical {
+    use core::cell::Cell;
+    use core::sync::atomic::Ordering;
+
+    use critical_section::Mutex;
+
+    /// A drop-in for `AtomicU64`: each operation is one `critical_section::with`. Every
+    /// operation is therefore sequentially consistent, whatever `Ordering` it is given.
+    pub struct AtomicU64(Mutex<Cell<u64>>);
+
+    impl AtomicU64 {
+        pub(crate) const fn new(value: u64) -> Self {
+            Self(Mutex::new(Cell::new(value)))
+        }
+
+        #[inline]
+        fn update(&self, f: impl FnOnce(u64) -> u64) -> u64 {
+            critical_section::with(|cs| {
+                let cell = self.0.borrow(cs);
+                let old = cell.get();
+                cell.set(f(old));
+                old
+            })
+        }
+
+
+
+        #[inline]
+        pub(crate) fn load(&self, _order: Ordering) -> u64 {
+            critical_section::with(|cs| self.0.borrow(cs).get())
+        }
+
+        #[inline]
+        pub(crate) fn store(&self, value: u64, _order: Ordering) {
+            critical_section::with(|cs| self.0.borrow(cs).set(value));
+        }
+
+
+        #[inline]
+        pub(crate) fn compare_exchange(
+            &self,
+            current: u64,
+            new: u64,
+            _success: Ordering,
+            _failure: Ordering,
+        ) -> Result<u64, u64> {
+            critical_section::with(|cs| {
+                let cell = self.0.borrow(cs);
+                let old = cell.get();
+                if old == current {
+                    cell.set(new);
+                    Ok(old)
+                } else {
+                    Err(old)
+                }
+            })
+        }
+
+        #[inline]
+        pub(crate) fn compare_exchange_weak(
+            &self,
+            current: u64,
+            new: u64,
+            success: Ordering,
+            failure: Ordering,
+        ) -> Result<u64, u64> {
+            self.compare_exchange(current, new, success, failure)
+        }
+
+        #[inline]
+        pub(crate) fn fetch_add(&self, value: u64, _order: Ordering) -> u64 {
+            self.update(|old| old.wrapping_add(value))
+        }
+
+
+        #[inline]
+        pub(crate) fn fetch_and(&self, value: u64, _order: Ordering) -> u64 {
+            self.update(|old| old & value)
+        }
+
+        #[inline]
+        pub(crate) fn fetch_or(&self, value: u64, _order: Ordering) -> u64 {
+            self.update(|old| old | value)
+        }
+    }
+
+    impl Default for AtomicU64 {
+        fn default() -> Self {
+            Self::new(0)
+        }
+    }
+
+    impl core::fmt::Debug for AtomicU64 {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            core::fmt::Debug::fmt(&self.load(Ordering::Relaxed), f)
+        }
+    }
+}
 
 /// Deliberate protocol bugs for the loom suite's must-fail controls (`tests/loom_ring.rs`): a
 /// control model switches one on and expects loom to find a failing execution. Switchable only

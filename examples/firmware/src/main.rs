@@ -1,0 +1,204 @@
+//! orbit-rs on a Cortex-M under QEMU: the SysTick interrupt publishes sensor-like frames into a
+//! `static` ring (16 slots × 64 B) while `main` polls it with a `Cursor`, checks every delivered
+//! frame and counts loss. SysTick fires every few thousand instructions, so it preempts `main`
+//! in the middle of polls (counted), and `main` sometimes "processes" while more frames arrive
+//! than the ring holds, so frames really are overwritten.
+//!
+//! After `TOTAL` frames `main` stops the timer, polls once more, prints a summary over
+//! semihosting and exits with success iff every published frame was delivered or counted lost
+//! (`delivered + overwritten + unavailable == published`), the loss counts equal the gaps in the
+//! delivered sequence numbers, and no frame was torn or out of order.
+//!
+//! Run: `bash .ci/qemu.sh` from the repository root.
+#![no_std]
+#![no_main]
+
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
+
+use cortex_m::peripheral::syst::SystClkSource;
+use cortex_m_rt::{entry, exception};
+use cortex_m_semihosting::{debug, hprintln};
+use orbit_rs::{Cursor, FrameRef, Head, Ring, Slot};
+use panic_semihosting as _;
+
+/// Frames the interrupt publishes in all.
+const TOTAL: u32 = 20_000;
+/// SysTick period in core clock ticks.
+const TICK: u32 = 1_000;
+/// Every `PAUSE_EVERY`th poll, `main` "processes" while the interrupt publishes `PAUSE_FRAMES`
+/// frames: more than the ring holds, so the interrupt laps the cursor.
+const PAUSE_FRAMES: u32 = 24;
+const PAUSE_EVERY: u32 = 64;
+const KIND: u8 = 7;
+const PAYLOAD: usize = 64;
+
+static SLOTS: [Slot<PAYLOAD>; 16] = [Slot::EMPTY; 16];
+static HEAD: Head = Head::new();
+
+// Written by the interrupt only (load + store: no CAS needed, thumbv6m has none).
+static PUBLISHED: AtomicU32 = AtomicU32::new(0);
+static PUBLISH_ERRORS: AtomicU32 = AtomicU32::new(0);
+static PREEMPTED_POLLS: AtomicU32 = AtomicU32::new(0);
+// Written by main only: true while main is inside `Ring::poll`.
+static IN_POLL: AtomicBool = AtomicBool::new(false);
+
+fn ring() -> Ring<'static, PAYLOAD> {
+    Ring::new(&SLOTS, &HEAD).expect("16 slots of 64 B is a valid ring")
+}
+
+/// A "sensor reading" derived from the sequence number and the sample index.
+fn sample(seq: u32, i: u32) -> u32 {
+    let x = seq.wrapping_mul(0x9E37_79B9) ^ i.wrapping_mul(0x85EB_CA6B);
+    x ^ (x >> 15)
+}
+
+/// FNV-1a over `bytes`.
+fn checksum(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811C_9DC5, |h, &b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
+}
+
+/// `seq | 14 samples | checksum of the 60 bytes before it`, little endian.
+fn frame(seq: u32) -> [u8; PAYLOAD] {
+    let mut p = [0u8; PAYLOAD];
+    p[..4].copy_from_slice(&seq.to_le_bytes());
+    for i in 0..14 {
+        let at = 4 + 4 * i as usize;
+        p[at..at + 4].copy_from_slice(&sample(seq, i).to_le_bytes());
+    }
+    let sum = checksum(&p[..60]);
+    p[60..].copy_from_slice(&sum.to_le_bytes());
+    p
+}
+
+#[exception]
+fn SysTick() {
+    let seq = PUBLISHED.load(Relaxed);
+    if seq >= TOTAL {
+        return;
+    }
+    if IN_POLL.load(Relaxed) {
+        PREEMPTED_POLLS.store(PREEMPTED_POLLS.load(Relaxed) + 1, Relaxed);
+    }
+    match ring().publish(KIND, u64::from(seq), &frame(seq)) {
+        Ok(_) => PUBLISHED.store(seq + 1, Relaxed),
+        Err(_) => PUBLISH_ERRORS.store(PUBLISH_ERRORS.load(Relaxed) + 1, Relaxed),
+    }
+}
+
+#[derive(Default)]
+struct Stats {
+    polls: u32,
+    delivered: u64,
+    overwritten: u64,
+    unavailable: u64,
+    /// Frames whose bytes do not match what was published for their sequence number.
+    torn: u32,
+    /// Frames not after the previous one.
+    out_of_order: u32,
+    /// Sequence numbers skipped between delivered frames (must equal the loss counts).
+    gaps: u64,
+    next_seq: u32,
+}
+
+impl Stats {
+    fn check(&mut self, got: FrameRef<'_>) {
+        let p = got.payload;
+        let seq = match p.get(..4) {
+            Some(b) => u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+            None => u32::MAX,
+        };
+        if p.len() != PAYLOAD
+            || p[..] != frame(seq)[..]
+            || got.counter != u64::from(seq)
+            || got.version != u64::from(seq)
+            || got.kind != KIND
+        {
+            self.torn += 1;
+            return;
+        }
+        if seq < self.next_seq {
+            self.out_of_order += 1;
+            return;
+        }
+        self.gaps += u64::from(seq - self.next_seq);
+        self.next_seq = seq + 1;
+    }
+
+    fn poll(&mut self, ring: &Ring<'_, PAYLOAD>, cursor: &mut Cursor) {
+        IN_POLL.store(true, Relaxed);
+        let poll = ring.poll(cursor, |f| self.check(f));
+        IN_POLL.store(false, Relaxed);
+        self.polls += 1;
+        self.delivered += poll.delivered;
+        self.overwritten += poll.loss.overwritten;
+        self.unavailable += poll.loss.unavailable;
+    }
+}
+
+#[entry]
+fn main() -> ! {
+    let mut core = cortex_m::Peripherals::take().expect("first take");
+    let ring = ring();
+    let mut cursor = Cursor::from_start();
+    let mut stats = Stats::default();
+
+    core.SYST.set_clock_source(SystClkSource::Core);
+    core.SYST.set_reload(TICK - 1);
+    core.SYST.clear_current();
+    core.SYST.enable_interrupt();
+    core.SYST.enable_counter();
+
+    while PUBLISHED.load(Relaxed) < TOTAL {
+        stats.poll(&ring, &mut cursor);
+        if stats.polls % PAUSE_EVERY == 0 {
+            let until = PUBLISHED
+                .load(Relaxed)
+                .saturating_add(PAUSE_FRAMES)
+                .min(TOTAL);
+            while PUBLISHED.load(Relaxed) < until {
+                cortex_m::asm::nop();
+            }
+        }
+    }
+    core.SYST.disable_interrupt();
+    core.SYST.disable_counter();
+    stats.poll(&ring, &mut cursor);
+    // Sequence numbers never delivered after the last delivered one are gaps too.
+    stats.gaps += u64::from(TOTAL - stats.next_seq);
+
+    let published = PUBLISHED.load(Relaxed);
+    let errors = PUBLISH_ERRORS.load(Relaxed);
+    let lost = stats.overwritten + stats.unavailable;
+    hprintln!(
+        "orbit-rs firmware: published={} delivered={} overwritten={} unavailable={} torn={} \
+         out_of_order={} gaps={} publish_errors={} polls={} preempted_polls={} cursor={}",
+        published,
+        stats.delivered,
+        stats.overwritten,
+        stats.unavailable,
+        stats.torn,
+        stats.out_of_order,
+        stats.gaps,
+        errors,
+        stats.polls,
+        PREEMPTED_POLLS.load(Relaxed),
+        cursor.next_counter(),
+    );
+    let ok = stats.delivered + lost == u64::from(published)
+        && stats.torn == 0
+        && stats.out_of_order == 0
+        && stats.gaps == lost
+        && errors == 0
+        && cursor.next_counter() == u64::from(published);
+    hprintln!("orbit-rs firmware: {}", if ok { "PASS" } else { "FAIL" });
+    debug::exit(if ok {
+        debug::EXIT_SUCCESS
+    } else {
+        debug::EXIT_FAILURE
+    });
+    loop {
+        cortex_m::asm::wfi();
+    }
+}
