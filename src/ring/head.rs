@@ -19,7 +19,11 @@ use crate::sync::{AtomicU64, Ordering};
 ///
 /// Like [`Slot`](crate::Slot), it may live in a `static`, on the heap or inside a shared
 /// mapping; any bit pattern is a valid `Head` (hostile values are survived, not trusted).
-#[repr(C, align(64))]
+///
+/// 128 bytes on hosted targets (two cache lines, the shared-memory layout); 40 bytes on
+/// bare-metal ones (`target_os = "none"`), which have no cache lines to keep apart.
+#[repr(C)]
+#[cfg_attr(not(target_os = "none"), repr(align(64)))]
 pub struct Head {
     /// Next counter to claim (bits 0..63) and [`LEASED`] (bit 63).
     pub(crate) word: AtomicU64,
@@ -27,12 +31,14 @@ pub struct Head {
     pub(crate) lease: AtomicU64,
     /// Leases taken so far: the source of token epochs.
     pub(crate) epochs: AtomicU64,
+    #[cfg(not(target_os = "none"))]
     _writers_line: [AtomicU64; 5],
     /// First counter of the current generation. Counters never restart: a reset moves the
     /// base to the head, and users see counters relative to it.
     pub(crate) base: AtomicU64,
     /// Resets so far (shown to users; the protocol keys generations on `base`).
     pub(crate) generation: AtomicU64,
+    #[cfg(not(target_os = "none"))]
     _readers_line: [AtomicU64; 6],
 }
 
@@ -54,9 +60,11 @@ impl Head {
             word: AtomicU64::new(0),
             lease: AtomicU64::new(0),
             epochs: AtomicU64::new(0),
+            #[cfg(not(target_os = "none"))]
             _writers_line: [const { AtomicU64::new(0) }; 5],
             base: AtomicU64::new(0),
             generation: AtomicU64::new(0),
+            #[cfg(not(target_os = "none"))]
             _readers_line: [const { AtomicU64::new(0) }; 6],
         }
     }

@@ -1,6 +1,9 @@
 //! One ring slot: the `seq` word, two frame-header words and `N` payload bytes, all atomics.
 //!
-//! Layout (`#[repr(C, align(64))]`, 24-byte header, then the payload words):
+//! Layout (`#[repr(C)]`, 24-byte header, then the payload words; aligned to 64 bytes on hosted
+//! targets, where it keeps neighbouring slots off each other's cache lines, and packed on
+//! bare-metal ones (`target_os = "none"`), where that padding would cost RAM and buy nothing —
+//! `Slot<64>` is 128 bytes on a host and 88 bytes on a microcontroller):
 //!
 //! | offset | word      | meaning                                                        |
 //! |--------|-----------|----------------------------------------------------------------|
@@ -101,7 +104,8 @@ supported_payloads! {
 /// let ring = Ring::new(&SLOTS, &HEAD).unwrap();
 /// assert_eq!(ring.capacity(), 16);
 /// ```
-#[repr(C, align(64))]
+#[repr(C)]
+#[cfg_attr(not(target_os = "none"), repr(align(64)))]
 pub struct Slot<const N: usize>
 where
     PayloadSize<N>: SupportedPayload,
