@@ -100,8 +100,6 @@ mod critical {
             })
         }
 
-
-
         #[inline]
         pub(crate) fn load(&self, _order: Ordering) -> u64 {
             critical_section::with(|cs| self.0.borrow(cs).get())
@@ -111,7 +109,6 @@ mod critical {
         pub(crate) fn store(&self, value: u64, _order: Ordering) {
             critical_section::with(|cs| self.0.borrow(cs).set(value));
         }
-
 
         #[inline]
         pub(crate) fn compare_exchange(
@@ -148,7 +145,6 @@ mod critical {
         pub(crate) fn fetch_add(&self, value: u64, _order: Ordering) -> u64 {
             self.update(|old| old.wrapping_add(value))
         }
-
 
         #[inline]
         pub(crate) fn fetch_and(&self, value: u64, _order: Ordering) -> u64 {

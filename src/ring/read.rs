@@ -147,11 +147,20 @@ where
     }
 
     /// True if a cursor wanting internal counter `next` stands past a head of `head`: nothing
-    /// it could have read puts it there. (A reader may legitimately stand at `head + 1`: an
-    /// exclusive writer moves the head after its commit, and the reader took the frame at
-    /// `head` on slot evidence.)
+    /// it could have read puts it there. A reader may legitimately stand past the head it
+    /// loaded: an exclusive writer moves the head after its commit, and the reader took the
+    /// frame at `head` on slot evidence — then `next - 1` is committed or a later lap holds its
+    /// slot (seqs only grow, so no load after the one that delivered it can say otherwise).
     fn ahead(&self, next: u64, head: u64) -> bool {
-        next > head && !self.holds_committed(next - 1)
+        if next <= head {
+            return false;
+        }
+        let prev = next - 1;
+        let Some(committed) = seq::committed(prev) else {
+            return true;
+        };
+        count_slot_load();
+        self.slot(prev).seq.load(Ordering::Relaxed) < committed
     }
 
     /// Puts a cursor that is new, or was in another generation, into the current one: a cursor

@@ -333,8 +333,11 @@ where
             6 => committed((w + u64::from(mode >> 3) % 3).saturating_sub(1)),
             _ => input.u64(),
         };
-        if seq != 0 && seq % 2 == 0 {
-            self.forged = self.forged.max(Some(seq / 2 - 1));
+        // The counter a non-empty seq names (odd: being written, even: committed): a slot
+        // naming a counter at or past the head lets a cursor stand past the head, as a slot of
+        // the exclusive writer's newest frame legitimately does before the head moves.
+        if seq != 0 {
+            self.forged = self.forged.max(Some((seq - 1) / 2));
         }
         let how = input.byte();
         let len = match how % 4 {
