@@ -152,7 +152,7 @@ impl OrbitEventBus {
         OrbitEventCursor::from_start()
     }
 
-    /// Clears the event ring and bumps its generation, so live cursors resynchronise (their
+    /// Clears the event ring by starting a new generation, so live cursors resynchronise (their
     /// next poll reports `rewound`).
     ///
     /// Intended for owner-controlled boot-time cleanup before peers publish, so stale events
