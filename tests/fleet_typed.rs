@@ -229,6 +229,7 @@ fn exclusive_writer_excludes_other_publishers(kind: Kind) {
     assert_eq!(poll.loss.total(), 0);
 }
 
+#[cfg(feature = "__test-hooks")]
 fn readers_take_the_fleets_head_check_period(kind: Kind) {
     let name = unique_name("period");
     let join = |b: orbit_rs::FleetBuilder| match kind {
@@ -237,12 +238,10 @@ fn readers_take_the_fleets_head_check_period(kind: Kind) {
     };
     let eager = join(Fleet::builder(&name).head_check_polls(1)).unwrap();
     let ring = eager.ring::<Telemetry>().unwrap();
-    #[cfg(feature = "__test-hooks")]
     assert_eq!(ring.ring().head_check_polls(), 1);
     let _cleanup = common::TestFleet(std::sync::Arc::new(eager));
     let default = common::join(kind, "period-default", 0).unwrap();
     let ring = default.0.ring::<Telemetry>().unwrap();
-    #[cfg(feature = "__test-hooks")]
     assert_eq!(
         ring.ring().head_check_polls(),
         orbit_rs::Ring::<{ orbit_rs::fleet::PAYLOAD_MAX }>::DEFAULT_HEAD_CHECK_POLLS
@@ -250,7 +249,6 @@ fn readers_take_the_fleets_head_check_period(kind: Kind) {
 }
 
 on_both_backings!(
-    readers_take_the_fleets_head_check_period,
     exclusive_writer_excludes_other_publishers,
     invalid_capacities_are_errors_before_anything_is_allocated,
     node_and_size_are_checked,
@@ -329,4 +327,11 @@ mod shm_only {
         assert!(fresh.created_ring::<Telemetry>().unwrap());
         fresh.unlink().unwrap();
     }
+}
+
+/// Tests that read back settings through the test hooks.
+#[cfg(feature = "__test-hooks")]
+mod hooks {
+    use super::*;
+    on_both_backings!(readers_take_the_fleets_head_check_period);
 }

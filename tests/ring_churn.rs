@@ -177,7 +177,7 @@ fn resets_and_lease_handovers_during_the_load() {
                 let mut round = 0u64;
                 while writers_done.load(SeqCst) < WRITERS as u64 {
                     round += 1;
-                    if round % 2 == 0 {
+                    if round.is_multiple_of(2) {
                         if ring.reset().is_ok() {
                             resets.fetch_add(1, Relaxed);
                         }

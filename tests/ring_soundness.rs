@@ -77,7 +77,7 @@ fn breaking_a_dead_holder_returns_its_slot_to_service() {
     // The holder's process is killed after it took slot 1 for counter 1 (seq odd) and before
     // it committed; it never drops its writer.
     std::mem::forget(dead);
-    mem[1].overwrite_raw(&[2 * 1 + 1]);
+    mem[1].overwrite_raw(&[3]); // seq 2c + 1 for counter 1: being written
     let holder = ring.lease_holder().unwrap();
     assert_eq!((holder, holder.owner()), (token, 7));
     assert!(ring.break_lease(holder, 0));

@@ -422,38 +422,87 @@ impl Lease {
         ring.check_len(payload)?;
         self.check(ring)?;
         let counter = self.next;
-        let (Some(writing), Some(committed)) = (seq::writing(counter), seq::committed(counter))
-        else {
+        if counter <= self.checked_until
+            || counter > seq::MAX_COUNTER
+            || mutant(mutants::NO_FIRST_LAP_CAS)
+        {
+            return self.publish_checked(ring, frame_kind, version, payload);
+        }
+        let slot = ring.slot(counter);
+        // This writer committed `counter - capacity` into this slot itself, in this lease
+        // (counters move by one per publish, and every abandoned one extends `checked_until`
+        // past its next lap), so the seq holds exactly that even value, which no other writer
+        // can move: a blind store takes the slot. Not loading the seq matters when a reader
+        // spins on this very line.
+        slot.seq.store(2 * counter + 1, Ordering::Relaxed);
+        // SYNC: pairs with the Acquire fence in copy() (as in take()).
+        fence(Ordering::Release);
+        Ok(self.commit(ring, slot, counter, frame_kind, version, payload))
+    }
+
+    /// The publish path that loads the slot's seq first: the first lap of the lease (slots
+    /// other writers held last), slots it had to abandon, and exhausted counters. With the
+    /// `NO_FIRST_LAP_CAS` loom control on, it stores blindly here too.
+    #[cold]
+    #[inline(never)]
+    fn publish_checked<const N: usize>(
+        &mut self,
+        ring: &Ring<'_, N>,
+        frame_kind: u8,
+        version: u64,
+        payload: &[u8],
+    ) -> Result<NetId64, PublishError>
+    where
+        PayloadSize<N>: SupportedPayload,
+    {
+        let counter = self.next;
+        let Some(writing) = seq::writing(counter) else {
             return Err(PublishError::CounterExhausted { counter });
         };
         let slot = ring.slot(counter);
-        // The head moves past the counter only after the commit (or the abandon): no reader
-        // needs the head to accept a frame. Relaxed: nothing is published through the head.
-        let claimed = (counter + 1) | LEASED;
-        if counter > self.checked_until || mutant(mutants::NO_FIRST_LAP_CAS) {
-            // This writer committed `counter - capacity` into this slot itself, in this lease
-            // (counters move by one per publish, and every abandoned one extends
-            // `checked_until` past its next lap), so the seq holds exactly that even value,
-            // which no other writer can move: a blind store takes the slot.
+        if mutant(mutants::NO_FIRST_LAP_CAS) {
             slot.seq.store(writing, Ordering::Relaxed);
-            // SYNC: pairs with the Acquire fence in copy() (as in take()).
             fence(Ordering::Release);
         } else if let Err(abandoned) = ring.take(slot, counter, Some(self.first)) {
             self.next = counter + 1;
-            ring.head.word.store(claimed, Ordering::Relaxed);
+            ring.head
+                .word
+                .store((counter + 1) | LEASED, Ordering::Relaxed);
             // The slot is not this writer's: check it again on the next lap.
             self.checked_until = self
                 .checked_until
                 .max(counter.saturating_add(ring.capacity() as u64));
             return Err(abandoned);
         }
+        Ok(self.commit(ring, slot, counter, frame_kind, version, payload))
+    }
+
+    /// Writes and commits the frame of `counter` into `slot`, which this writer holds, then
+    /// moves the head past it.
+    #[inline]
+    fn commit<const N: usize>(
+        &mut self,
+        ring: &Ring<'_, N>,
+        slot: &super::Slot<N>,
+        counter: u64,
+        frame_kind: u8,
+        version: u64,
+        payload: &[u8],
+    ) -> NetId64
+    where
+        PayloadSize<N>: SupportedPayload,
+    {
         let id = ring.write(slot, counter, self.base, frame_kind, version, payload);
         // SYNC: Release pairs with the Acquire seq load in inspect(): a reader that sees the
-        // even seq sees every word stored above.
-        slot.seq.store(committed, Ordering::Release);
+        // even seq sees every word stored above. `counter <= MAX_COUNTER`: checked by callers.
+        slot.seq.store(2 * counter + 2, Ordering::Release);
         self.next = counter + 1;
-        ring.head.word.store(claimed, Ordering::Relaxed);
-        Ok(id)
+        // The head moves past the counter only after the commit: no reader needs the head to
+        // accept a frame. Relaxed: nothing is published through the head.
+        ring.head
+            .word
+            .store((counter + 1) | LEASED, Ordering::Relaxed);
+        id
     }
 
     /// [`ExclusiveWriter::reset`] on `ring`.

@@ -195,7 +195,7 @@ where
         newest: None,
         cursors: Default::default(),
     };
-    if input.byte() % 4 != 0 {
+    if !input.byte().is_multiple_of(4) {
         (0..cap as usize).for_each(|index| w.overwrite(input, index));
     }
     let from = w.some_counter(input);
@@ -487,26 +487,26 @@ where
             }
         }
         // 6. A stall run at `old`, memory unchanged since: stall again unless patience is spent.
-        if let (true, Some((c, run))) = (t.seen_at == self.mutations, t.stalled) {
-            if c == old {
-                let give_up = match patience {
-                    Patience::Polls => run >= self.k,
-                    Patience::Wait => false,
-                    Patience::GiveUpOn(d) => d == c,
-                };
-                if give_up {
-                    assert!(
-                        new > c && poll.loss.unavailable >= 1,
-                        "gave up on {c} after {run}: {}",
-                        ctx()
-                    );
-                } else {
-                    assert!(
-                        poll.stalled_at == Some(c) && new == c,
-                        "gave up on {c} after {run}: {}",
-                        ctx()
-                    );
-                }
+        if let (true, Some((c, run))) = (t.seen_at == self.mutations, t.stalled)
+            && c == old
+        {
+            let give_up = match patience {
+                Patience::Polls => run >= self.k,
+                Patience::Wait => false,
+                Patience::GiveUpOn(d) => d == c,
+            };
+            if give_up {
+                assert!(
+                    new > c && poll.loss.unavailable >= 1,
+                    "gave up on {c} after {run}: {}",
+                    ctx()
+                );
+            } else {
+                assert!(
+                    poll.stalled_at == Some(c) && new == c,
+                    "gave up on {c} after {run}: {}",
+                    ctx()
+                );
             }
         }
         t.stalled = poll.stalled_at.map(|c| match t.stalled {
