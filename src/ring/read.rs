@@ -194,8 +194,8 @@ where
         mut visit: F,
     ) -> Poll {
         let mut poll = Poll::default();
-        // SYNC: Acquire pairs with the Release lease close that ends a reset: a base that
-        // changed is seen with the head that came with it.
+        // SYNC: Acquire pairs with the Release base store of a reset (start_generation()): a
+        // base that changed is seen with a head at least as new as the reset's.
         let current = self.head.base.load(Ordering::Acquire);
         if !cursor.joined || cursor.key != current {
             self.join(cursor, &mut poll);
