@@ -23,4 +23,4 @@ pub use header::{HeaderFields, LAYOUT_VERSION, Layout, MAGIC, PREFIX_BYTES};
 pub use name::{FLEET_NAME_MAX, SegmentName, check_fleet_name};
 #[cfg(all(feature = "shm", unix))]
 #[cfg_attr(docsrs, doc(cfg(all(feature = "shm", unix))))]
-pub use segment::{INIT_WAIT, Segment, current_uid};
+pub use segment::{INIT_WAIT, OPEN_ROUNDS, Segment, current_uid};
