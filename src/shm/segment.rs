@@ -168,11 +168,9 @@ mod object {
                 // ELOOP (a symlink under O_NOFOLLOW), EISDIR, ENXIO, EACCES on a device: name
                 // what sits there if it is not a regular file.
                 if e != Errno::NOENT && e != Errno::EXIST {
-                    if let Ok(stat) = rustix::fs::statat(
-                        &dir.fd,
-                        entry(name),
-                        AtFlags::SYMLINK_NOFOLLOW,
-                    ) {
+                    if let Ok(stat) =
+                        rustix::fs::statat(&dir.fd, entry(name), AtFlags::SYMLINK_NOFOLLOW)
+                    {
                         check_entry(name, &stat, None)?;
                     }
                 }
