@@ -1,5 +1,5 @@
-//! One POSIX shared-memory object holding one ring, created or attached with rustix and mapped
-//! with memmap2.
+//! One POSIX shared-memory object holding one ring, created or attached with rustix (on Linux
+//! as a file under `/dev/shm`, never following symlinks) and mapped with memmap2.
 //!
 //! # Safety
 //!
@@ -167,12 +167,12 @@ mod object {
             Err(e) => {
                 // ELOOP (a symlink under O_NOFOLLOW), EISDIR, ENXIO, EACCES on a device: name
                 // what sits there if it is not a regular file.
-                if e != Errno::NOENT && e != Errno::EXIST {
-                    if let Ok(stat) =
+                if e != Errno::NOENT
+                    && e != Errno::EXIST
+                    && let Ok(stat) =
                         rustix::fs::statat(&dir.fd, entry(name), AtFlags::SYMLINK_NOFOLLOW)
-                    {
-                        check_entry(name, &stat, None)?;
-                    }
+                {
+                    check_entry(name, &stat, None)?;
                 }
                 Err(io(name, "open", e))
             }
