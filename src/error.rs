@@ -52,6 +52,13 @@ pub enum Error {
         /// Slot payload capacity.
         max: usize,
     },
+    /// The memory of an in-process ring could not be allocated.
+    OutOfMemory {
+        /// The ring's slot count.
+        capacity: usize,
+        /// Bytes its slots need.
+        bytes: usize,
+    },
     /// Shared-memory segment trouble (names the segment).
     Shm(ShmError),
     /// Shared memory was asked for on a build or platform without it.
@@ -87,6 +94,10 @@ impl fmt::Display for Error {
             Self::ValueTooLarge { size, max } => {
                 write!(f, "value of {size} bytes does not fit a {max}-byte slot")
             }
+            Self::OutOfMemory { capacity, bytes } => write!(
+                f,
+                "cannot allocate {bytes} bytes for an in-process ring of {capacity} slots"
+            ),
             Self::Shm(e) => fmt::Display::fmt(e, f),
             Self::ShmUnsupported => {
                 f.write_str("shared-memory fleets need the `shm` feature on a Unix host")

@@ -4,6 +4,7 @@ use std::boxed::Box;
 use std::vec::Vec;
 
 use super::PAYLOAD_MAX;
+use crate::error::{Error, Result};
 use crate::ring::{Head, Ring, Slot, SpecError, check_capacity};
 
 /// Heap-allocated slots and head for one in-process ring.
@@ -13,21 +14,26 @@ pub(crate) struct LocalRing {
 }
 
 impl LocalRing {
-    pub(crate) fn new(capacity: usize) -> Result<Self, SpecError> {
+    pub(crate) fn new(capacity: usize) -> Result<Self> {
         // Check before allocating: a huge capacity must be an error, not an allocation abort.
         check_capacity(capacity)?;
+        let mut slots = Vec::new();
+        slots
+            .try_reserve_exact(capacity)
+            .map_err(|_| Error::OutOfMemory {
+                capacity,
+                bytes: capacity.saturating_mul(core::mem::size_of::<Slot<PAYLOAD_MAX>>()),
+            })?;
+        slots.extend((0..capacity).map(|_| Slot::new()));
         let head = Box::new(Head::new());
         head.seed_start();
         Ok(Self {
-            slots: (0..capacity)
-                .map(|_| Slot::new())
-                .collect::<Vec<_>>()
-                .into_boxed_slice(),
+            slots: slots.into_boxed_slice(),
             head,
         })
     }
 
-    pub(crate) fn ring(&self) -> Result<Ring<'_, PAYLOAD_MAX>, SpecError> {
+    pub(crate) fn ring(&self) -> core::result::Result<Ring<'_, PAYLOAD_MAX>, SpecError> {
         Ring::new(&self.slots, &self.head)
     }
 }

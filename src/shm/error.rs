@@ -34,7 +34,8 @@ pub enum ShmError {
     Io {
         /// The segment.
         segment: String,
-        /// The call (`shm_open`, `ftruncate`, `fstat`, `mmap`, `shm_unlink`).
+        /// The call (`open`, `open /dev/shm`, `fallocate`, `ftruncate`, `fstat`, `mmap`,
+        /// `shm_unlink`).
         op: &'static str,
         /// The OS error.
         source: std::io::Error,
@@ -48,7 +49,8 @@ pub enum ShmError {
         /// This process's effective uid.
         euid: u32,
     },
-    /// The segment grants permissions to group or others: refused, left untouched.
+    /// The segment's mode is not owner-only (`0600` or narrower: no execute, set-id or sticky
+    /// bit, nothing for group or others): refused, left untouched.
     InsecureMode {
         /// The segment.
         segment: String,
@@ -85,6 +87,55 @@ pub enum ShmError {
         segment: String,
         /// The value found.
         found: u64,
+        /// The orbit magic, [`MAGIC`](crate::shm::MAGIC) (`ORBITRNG`).
+        expected: u64,
+    },
+    /// The name is not a regular file (a symlink, FIFO, directory, socket or device): refused,
+    /// left untouched. Symlinks are never followed.
+    NotRegularFile {
+        /// The segment.
+        segment: String,
+        /// What sits at the name: `"symlink"`, `"fifo"`, `"directory"`, `"socket"`,
+        /// `"character device"`, `"block device"`.
+        kind: &'static str,
+    },
+    /// The object has more than one name (a hard link to or from another file, perhaps another
+    /// fleet's live segment): refused, left untouched.
+    HardLinked {
+        /// The segment.
+        segment: String,
+        /// Its link count.
+        links: u64,
+    },
+    /// The object lives on another device than the shared-memory directory (something is
+    /// mounted over the name): refused, left untouched.
+    OtherDevice {
+        /// The segment.
+        segment: String,
+        /// The object's device.
+        device: u64,
+        /// The shared-memory directory's device.
+        expected: u64,
+    },
+    /// `open` found the name taken when creating and gone when attaching, every round:
+    /// something keeps removing it.
+    KeepsDisappearing {
+        /// The segment.
+        segment: String,
+        /// Create-then-attach rounds made.
+        rounds: u32,
+    },
+    /// The shared-memory filesystem cannot hold the ring (`ENOSPC` or `EFBIG` while reserving
+    /// it at creation); the half-created object was unlinked.
+    NoSpace {
+        /// The segment.
+        segment: String,
+        /// Bytes the segment needs.
+        bytes: u64,
+        /// Bytes free on the filesystem when creation failed, if known.
+        free: Option<u64>,
+        /// The OS error.
+        source: std::io::Error,
     },
     /// The header has another layout version (a segment left by an older or newer orbit-rs).
     LayoutVersion {
@@ -129,7 +180,7 @@ impl fmt::Display for ShmError {
             ),
             Self::InsecureMode { segment, mode } => write!(
                 f,
-                "segment {segment} has mode {mode:04o}, which grants access to group or others; refusing it"
+                "segment {segment} has mode {mode:04o}, which is not owner-only (0600 or narrower); refusing it"
             ),
             Self::InvalidRing { segment, error } => write!(f, "segment {segment}: {error}"),
             Self::TooSmall {
@@ -146,10 +197,52 @@ impl fmt::Display for ShmError {
                 f,
                 "segment {segment} was not initialised by its creator within {waited_ms} ms"
             ),
-            Self::BadMagic { segment, found } => {
+            Self::BadMagic {
+                segment,
+                found,
+                expected,
+            } => write!(
+                f,
+                "segment {segment} has magic {found:#018x} ({}), expected {expected:#018x} ({}): \
+                 not an orbit ring",
+                MagicText(*found),
+                MagicText(*expected)
+            ),
+            Self::NotRegularFile { segment, kind } => write!(
+                f,
+                "segment {segment} is a {kind}, not a regular file; refusing it"
+            ),
+            Self::HardLinked { segment, links } => write!(
+                f,
+                "segment {segment} has {links} links (hard-linked to another file); refusing it"
+            ),
+            Self::OtherDevice {
+                segment,
+                device,
+                expected,
+            } => write!(
+                f,
+                "segment {segment} is on device {device:#x}, not on the shared-memory \
+                 directory's device {expected:#x} (something is mounted over it); refusing it"
+            ),
+            Self::KeepsDisappearing { segment, rounds } => write!(
+                f,
+                "segment {segment} keeps disappearing: it existed when creating and was gone \
+                 when attaching, {rounds} times in a row; giving up"
+            ),
+            Self::NoSpace {
+                segment,
+                bytes,
+                free,
+                source,
+            } => {
+                write!(f, "segment {segment} needs {bytes} bytes")?;
+                if let Some(free) = free {
+                    write!(f, " but the shared-memory filesystem has {free} free")?;
+                }
                 write!(
                     f,
-                    "segment {segment} has magic {found:#018x}, not an orbit ring"
+                    " ({source}); it was not created (enlarge /dev/shm or shrink the ring)"
                 )
             }
             Self::LayoutVersion {
@@ -176,9 +269,28 @@ impl fmt::Display for ShmError {
 impl std::error::Error for ShmError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::Io { source, .. } => Some(source),
+            Self::Io { source, .. } | Self::NoSpace { source, .. } => Some(source),
             Self::InvalidRing { error, .. } => Some(error),
             _ => None,
+        }
+    }
+}
+
+/// A magic word as text: its eight bytes in the order `MAGIC` spells them (`"ORBITRNG"`), or
+/// "not text" if any is not printable ASCII.
+struct MagicText(u64);
+
+impl fmt::Display for MagicText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let bytes = self.0.to_le_bytes();
+        if bytes.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
+            f.write_str("\"")?;
+            for b in bytes {
+                fmt::Write::write_char(f, char::from(b))?;
+            }
+            f.write_str("\"")
+        } else {
+            f.write_str("not text")
         }
     }
 }

@@ -153,6 +153,7 @@ impl HeaderFields {
             return Err(ShmError::BadMagic {
                 segment: segment(),
                 found: self.magic,
+                expected: MAGIC,
             });
         }
         if self.version != LAYOUT_VERSION {

@@ -6,11 +6,13 @@
 //! crate); `error.rs` holds [`ShmError`].
 //!
 //! One segment per ring, named `/orbit-{fleet}-{kind}-{uid}`, mode 0600. Creation is
-//! race-free: `O_CREAT | O_EXCL` picks exactly one creator, which sizes the object, writes the
-//! header and publishes the magic last; attachers wait (bounded by `INIT_WAIT`) for the
-//! magic. Attach refuses segments owned by another user or open to group/others, checks the
-//! magic, layout version, kind, capacity, payload capacity and stride, and checks the object's
-//! real size before mapping it.
+//! race-free: `O_CREAT | O_EXCL` picks exactly one creator, which reserves the object's memory
+//! (`fallocate`: a ring that does not fit is an error at creation), writes the header and
+//! publishes the magic last; attachers wait (bounded by `INIT_WAIT`) for the magic. On Linux
+//! the object is opened as `/dev/shm/<name>` with `O_NOFOLLOW`: only a regular file with one
+//! link on the shm device is accepted. Attach refuses segments owned by another user or whose
+//! mode is not owner-only (`0600` or narrower), checks the magic, layout version, kind,
+//! capacity, payload capacity and stride, and checks the object's real size before mapping it.
 
 mod error;
 mod header;
@@ -23,4 +25,4 @@ pub use header::{HeaderFields, LAYOUT_VERSION, Layout, MAGIC, PREFIX_BYTES};
 pub use name::{FLEET_NAME_MAX, SegmentName, check_fleet_name};
 #[cfg(all(feature = "shm", unix))]
 #[cfg_attr(docsrs, doc(cfg(all(feature = "shm", unix))))]
-pub use segment::{INIT_WAIT, Segment, current_uid};
+pub use segment::{INIT_WAIT, OPEN_ROUNDS, Segment, current_uid};

@@ -1,5 +1,5 @@
-//! One POSIX shared-memory object holding one ring, created or attached with rustix and mapped
-//! with memmap2.
+//! One POSIX shared-memory object holding one ring, created or attached with rustix (on Linux
+//! as a file under `/dev/shm`, never following symlinks) and mapped with memmap2.
 //!
 //! # Safety
 //!
@@ -23,7 +23,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use memmap2::{MmapOptions, MmapRaw};
-use rustix::fs::Mode;
+use rustix::fs::{FileType, Stat};
 use rustix::io::Errno;
 use rustix::shm;
 
@@ -33,6 +33,10 @@ use crate::ring::{Head, PayloadSize, Ring, Slot, SupportedPayload, check_capacit
 
 /// How long an attacher waits for a creator to size and initialise a fresh segment.
 pub const INIT_WAIT: Duration = Duration::from_secs(2);
+
+/// How many create-then-attach rounds [`Segment::open`] makes while the name keeps
+/// disappearing between them, before it gives up with [`ShmError::KeepsDisappearing`].
+pub const OPEN_ROUNDS: u32 = 16;
 
 /// One mapped ring segment. Dropping it unmaps; the name stays until [`Segment::unlink`].
 pub struct Segment<const N: usize>
@@ -74,16 +78,204 @@ fn map_io(segment: &SegmentName, op: &'static str, source: std::io::Error) -> Sh
     }
 }
 
+/// What kind of directory entry `mode` describes, for errors.
+fn kind_name(mode: u32) -> &'static str {
+    match FileType::from_raw_mode(mode as _) {
+        FileType::RegularFile => "regular file",
+        FileType::Directory => "directory",
+        FileType::Symlink => "symlink",
+        FileType::Fifo => "fifo",
+        FileType::Socket => "socket",
+        FileType::CharacterDevice => "character device",
+        FileType::BlockDevice => "block device",
+        FileType::Unknown => "file of unknown type",
+    }
+}
+
+/// Refuses anything but a regular file with exactly one link (and, when `device` is known,
+/// on that device). Looks only; never changes the entry.
+fn check_entry(segment: &SegmentName, stat: &Stat, device: Option<u64>) -> Result<(), ShmError> {
+    #[allow(clippy::unnecessary_cast)] // `st_mode` is u16 on some targets.
+    let mode = stat.st_mode as u32;
+    if FileType::from_raw_mode(mode as _) != FileType::RegularFile {
+        return Err(ShmError::NotRegularFile {
+            segment: segment.to_string(),
+            kind: kind_name(mode),
+        });
+    }
+    #[allow(clippy::unnecessary_cast)] // `st_nlink` is u32 on some targets.
+    let links = stat.st_nlink as u64;
+    if links != 1 {
+        return Err(ShmError::HardLinked {
+            segment: segment.to_string(),
+            links,
+        });
+    }
+    #[allow(clippy::unnecessary_cast)] // `st_dev` is u32 on some targets.
+    let found = stat.st_dev as u64;
+    match device {
+        Some(expected) if found != expected => Err(ShmError::OtherDevice {
+            segment: segment.to_string(),
+            device: found,
+            expected,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Opening the object behind a segment name.
+///
+/// On Linux the object is the file `/dev/shm/<name>`, opened relative to a descriptor of
+/// `/dev/shm` with `O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC` (`shm_open` follows symlinks): a
+/// symlink, hard link, FIFO, directory or mount at the name is refused and left untouched.
+#[cfg(target_os = "linux")]
+mod object {
+    use std::fs::File;
+
+    use rustix::fd::OwnedFd;
+    use rustix::fs::{AtFlags, Mode, OFlags};
+    use rustix::io::Errno;
+
+    use super::{SegmentName, ShmError, check_entry, io};
+
+    /// The directory POSIX shared-memory objects live in on Linux.
+    const SHM_DIR: &str = "/dev/shm";
+
+    struct ShmDir {
+        fd: OwnedFd,
+        device: u64,
+    }
+
+    fn shm_dir(name: &SegmentName) -> Result<ShmDir, ShmError> {
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let fd = rustix::fs::open(SHM_DIR, flags, Mode::empty())
+            .map_err(|e| io(name, "open /dev/shm", e))?;
+        let stat = rustix::fs::fstat(&fd).map_err(|e| io(name, "fstat /dev/shm", e))?;
+        #[allow(clippy::unnecessary_cast)] // `st_dev` is u32 on some targets.
+        let device = stat.st_dev as u64;
+        Ok(ShmDir { fd, device })
+    }
+
+    fn entry(name: &SegmentName) -> &str {
+        name.as_str().trim_start_matches('/')
+    }
+
+    fn open(name: &SegmentName, dir: &ShmDir, extra: OFlags) -> Result<File, ShmError> {
+        let flags = OFlags::RDWR | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | extra;
+        match rustix::fs::openat(&dir.fd, entry(name), flags, Mode::RUSR | Mode::WUSR) {
+            Ok(fd) => Ok(File::from(fd)),
+            Err(e) => {
+                // ELOOP (a symlink under O_NOFOLLOW), EISDIR, ENXIO, EACCES on a device: name
+                // what sits there if it is not a regular file.
+                if e != Errno::NOENT
+                    && e != Errno::EXIST
+                    && let Ok(stat) =
+                        rustix::fs::statat(&dir.fd, entry(name), AtFlags::SYMLINK_NOFOLLOW)
+                {
+                    check_entry(name, &stat, None)?;
+                }
+                Err(io(name, "open", e))
+            }
+        }
+    }
+
+    /// Creates the object (`O_CREAT | O_EXCL`, mode 0600): a fresh regular file on the shm
+    /// device, whatever sat at the name before (`EEXIST`, even for a dangling symlink).
+    pub(super) fn create(name: &SegmentName) -> Result<File, ShmError> {
+        let dir = shm_dir(name)?;
+        open(name, &dir, OFlags::CREATE | OFlags::EXCL)
+    }
+
+    /// Opens an existing object, refusing anything but a regular single-link file on the shm
+    /// device. The entry is looked at first (a FIFO or device is never opened), then the
+    /// opened file is checked again (`fstat`) in case the name was replaced meanwhile.
+    pub(super) fn attach(name: &SegmentName) -> Result<File, ShmError> {
+        let dir = shm_dir(name)?;
+        match rustix::fs::statat(&dir.fd, entry(name), AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) => check_entry(name, &stat, Some(dir.device))?,
+            Err(e) => return Err(io(name, "open", e)),
+        }
+        let file = open(name, &dir, OFlags::empty())?;
+        let stat = rustix::fs::fstat(&file).map_err(|e| io(name, "fstat", e))?;
+        check_entry(name, &stat, Some(dir.device))?;
+        Ok(file)
+    }
+}
+
+/// Opening the object behind a segment name with `shm_open` where shared-memory objects are
+/// not files in a directory we can open ourselves; the object is still checked to be a
+/// regular file with one link.
+#[cfg(not(target_os = "linux"))]
+mod object {
+    use std::fs::File;
+
+    use rustix::fs::Mode;
+    use rustix::shm;
+
+    use super::{SegmentName, ShmError, check_entry, io};
+
+    pub(super) fn create(name: &SegmentName) -> Result<File, ShmError> {
+        let flags = shm::OFlags::CREATE | shm::OFlags::EXCL | shm::OFlags::RDWR;
+        let fd = shm::open(name.as_str(), flags, Mode::RUSR | Mode::WUSR)
+            .map_err(|e| io(name, "open", e))?;
+        Ok(File::from(fd))
+    }
+
+    pub(super) fn attach(name: &SegmentName) -> Result<File, ShmError> {
+        let fd = shm::open(name.as_str(), shm::OFlags::RDWR, Mode::empty())
+            .map_err(|e| io(name, "open", e))?;
+        let file = File::from(fd);
+        let stat = rustix::fs::fstat(&file).map_err(|e| io(name, "fstat", e))?;
+        check_entry(name, &stat, None)?;
+        Ok(file)
+    }
+}
+
+/// Gives a fresh object its size and, on Linux, reserves its memory (`fallocate`), so a ring
+/// the filesystem cannot hold fails here with [`ShmError::NoSpace`] instead of raising SIGBUS
+/// at some later write.
+fn reserve(name: &SegmentName, file: &File, bytes: u64) -> Result<(), ShmError> {
+    let no_space = |errno: Errno| {
+        let free = rustix::fs::fstatvfs(file)
+            .ok()
+            .map(|vfs| vfs.f_bavail.saturating_mul(vfs.f_frsize));
+        ShmError::NoSpace {
+            segment: name.to_string(),
+            bytes,
+            free,
+            source: errno.into(),
+        }
+    };
+    #[cfg(target_os = "linux")]
+    loop {
+        match rustix::fs::fallocate(file, rustix::fs::FallocateFlags::empty(), 0, bytes) {
+            Ok(()) => return Ok(()),
+            Err(Errno::INTR) => {}
+            Err(e @ (Errno::NOSPC | Errno::FBIG)) => return Err(no_space(e)),
+            // A filesystem without fallocate: size it at least.
+            Err(Errno::OPNOTSUPP) => break,
+            Err(e) => return Err(io(name, "fallocate", e)),
+        }
+    }
+    match rustix::fs::ftruncate(file, bytes) {
+        Ok(()) => Ok(()),
+        Err(e @ (Errno::NOSPC | Errno::FBIG)) => Err(no_space(e)),
+        Err(e) => Err(io(name, "ftruncate", e)),
+    }
+}
+
 impl<const N: usize> Segment<N>
 where
     PayloadSize<N>: SupportedPayload,
 {
     /// Creates the segment, or attaches to it if it exists. Any number of processes may race
-    /// here: exactly one creates; the others wait for its header and attach.
+    /// here: exactly one creates; the others wait for its header and attach. A name that
+    /// exists when we create and is gone when we attach is retried, at most [`OPEN_ROUNDS`]
+    /// times, then [`ShmError::KeepsDisappearing`].
     #[doc(alias = "shm_open")]
     pub fn open(name: SegmentName, kind: u8, capacity: usize) -> Result<Self, ShmError> {
         let layout = Self::checked_layout(&name, kind, capacity)?;
-        loop {
+        for _ in 0..OPEN_ROUNDS {
             match Self::create_with(name.clone(), layout) {
                 Err(ShmError::Io { source, .. })
                     if source.kind() == std::io::ErrorKind::AlreadyExists => {}
@@ -92,22 +284,27 @@ where
             match Self::attach_with(name.clone(), layout) {
                 // Unlinked between our create and attach attempts: create again.
                 Err(ShmError::Io {
-                    source,
-                    op: "shm_open",
-                    ..
+                    source, op: "open", ..
                 }) if source.kind() == std::io::ErrorKind::NotFound => {}
                 other => return other,
             }
         }
+        Err(ShmError::KeepsDisappearing {
+            segment: name.to_string(),
+            rounds: OPEN_ROUNDS,
+        })
     }
 
     /// Creates a fresh segment; fails with an `AlreadyExists` I/O error if the name is taken.
+    /// The segment's memory is reserved here: a ring the shared-memory filesystem cannot hold
+    /// is [`ShmError::NoSpace`], and nothing is left under the name.
     pub fn create(name: SegmentName, kind: u8, capacity: usize) -> Result<Self, ShmError> {
         let layout = Self::checked_layout(&name, kind, capacity)?;
         Self::create_with(name, layout)
     }
 
-    /// Attaches to an existing segment after validating owner, mode, header and size.
+    /// Attaches to an existing segment after validating what the name is (a regular file
+    /// with one link on the shared-memory device), owner, mode, header and size.
     pub fn attach(name: SegmentName, kind: u8, capacity: usize) -> Result<Self, ShmError> {
         let layout = Self::checked_layout(&name, kind, capacity)?;
         Self::attach_with(name, layout)
@@ -122,13 +319,10 @@ where
     }
 
     fn create_with(name: SegmentName, layout: Layout) -> Result<Self, ShmError> {
-        let flags = shm::OFlags::CREATE | shm::OFlags::EXCL | shm::OFlags::RDWR;
-        let fd = shm::open(name.as_str(), flags, Mode::RUSR | Mode::WUSR)
-            .map_err(|e| io(&name, "shm_open", e))?;
-        let file = File::from(fd);
+        let file = object::create(&name)?;
         let result = (|| {
             let bytes = layout.segment_bytes().unwrap_or(u64::MAX);
-            rustix::fs::ftruncate(&file, bytes).map_err(|e| io(&name, "ftruncate", e))?;
+            reserve(&name, &file, bytes)?;
             let map = Self::map(&name, &file, bytes)?;
             let segment = Self {
                 name: name.clone(),
@@ -136,9 +330,9 @@ where
                 layout,
                 created: true,
             };
-            // The object is fresh and zero-filled by ftruncate: slots are already "empty"; the
-            // head starts at a random counter (cursors tell segments apart by it); publishing
-            // the header makes the segment valid.
+            // The object is fresh and zero-filled: slots are already "empty"; the head starts
+            // at a random counter (cursors tell segments apart by it); publishing the header
+            // makes the segment valid.
             segment.head().seed_start();
             segment.header().publish(&layout);
             Ok(segment)
@@ -151,9 +345,7 @@ where
     }
 
     fn attach_with(name: SegmentName, layout: Layout) -> Result<Self, ShmError> {
-        let fd = shm::open(name.as_str(), shm::OFlags::RDWR, Mode::empty())
-            .map_err(|e| io(&name, "shm_open", e))?;
-        let file = File::from(fd);
+        let file = object::attach(&name)?;
         let stat = rustix::fs::fstat(&file).map_err(|e| io(&name, "fstat", e))?;
         let euid = rustix::process::geteuid().as_raw();
         if stat.st_uid != euid {
@@ -164,7 +356,9 @@ where
             });
         }
         let mode = stat.st_mode & 0o7777;
-        if mode & 0o077 != 0 {
+        // Owner-only is exactly read/write for the owner or less: no execute, no set-id or
+        // sticky bit, nothing for group or others.
+        if mode & !0o600 != 0 {
             return Err(ShmError::InsecureMode {
                 segment: name.to_string(),
                 mode,
