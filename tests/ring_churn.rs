@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 
 use orbit_rs::{Cursor, FrameRef, Head, NodeId, Patience, PublishError, Ring, Slot};
 
+mod common;
+use common::{checksum, encode};
+
 const PAYLOAD: usize = 64;
 /// Writer ids: multi-writers 0..MULTI, then the lease writer.
 const MULTI: u16 = 2;
@@ -23,27 +26,9 @@ const WRITERS: usize = MULTI as usize + 1;
 /// Owner tag of leases taken and abandoned as if their process died.
 const DEAD: u32 = 0xDEAD;
 
-/// Payload: writer (u16) | sequence (u64) | fill | checksum (u32, last 4 bytes).
-fn encode(writer: u16, seq: u64) -> [u8; PAYLOAD] {
-    let mut bytes = [0u8; PAYLOAD];
-    bytes[..2].copy_from_slice(&writer.to_le_bytes());
-    bytes[2..10].copy_from_slice(&seq.to_le_bytes());
-    let mut x = seq.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(writer);
-    for b in &mut bytes[10..PAYLOAD - 4] {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        *b = x as u8;
-    }
-    let sum = checksum(&bytes[..PAYLOAD - 4]);
-    bytes[PAYLOAD - 4..].copy_from_slice(&sum.to_le_bytes());
-    bytes
-}
-
-fn checksum(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(0x811C_9DC5u32, |h, &b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    })
+/// The checked payload of `writer`'s frame `seq` (`common::encode`).
+fn payload(writer: u16, seq: u64) -> Vec<u8> {
+    encode(writer, seq, PAYLOAD)
 }
 
 fn decode(frame: &FrameRef<'_>) -> (u16, u64) {
@@ -126,7 +111,7 @@ fn resets_and_lease_handovers_during_the_load() {
             s.spawn(move || {
                 let ring = ring.with_node(NodeId(w));
                 for seq in 0..per_writer {
-                    let payload = encode(w, seq);
+                    let payload = payload(w, seq);
                     let id = loop {
                         match ring.publish(0, seq, &payload) {
                             Ok(id) => break id,
@@ -156,7 +141,7 @@ fn resets_and_lease_handovers_during_the_load() {
                         if seq % 997 == 0 {
                             writer.reset().expect("the holder resets");
                         }
-                        match writer.publish(0, seq, &encode(LEASE_WRITER, seq)) {
+                        match writer.publish(0, seq, &payload(LEASE_WRITER, seq)) {
                             Ok(id) => {
                                 told.record(LEASE_WRITER, seq, id.counter());
                                 seq += 1;
@@ -205,7 +190,7 @@ fn resets_and_lease_handovers_during_the_load() {
             ring.break_lease(holder, 3);
         }
         loop {
-            match ring.with_node(NodeId(99)).publish(0, 0, &encode(99, 0)) {
+            match ring.with_node(NodeId(99)).publish(0, 0, &payload(99, 0)) {
                 Ok(_) => break,
                 Err(e) if e.is_transient() => {}
                 Err(e) => panic!("sentinel: {e}"),

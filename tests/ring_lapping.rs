@@ -8,30 +8,10 @@ use std::thread;
 
 use orbit_rs::{Cursor, FrameRef, Head, NodeId, Patience, PublishError, Ring, Slot};
 
+mod common;
+use common::{checksum, encode};
+
 const PAYLOAD: usize = 64;
-
-/// Payload: writer (u16) | per-writer sequence (u64) | fill bytes | checksum (u32, last 4).
-fn encode(writer: u16, seq: u64, len: usize) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(len);
-    bytes.extend_from_slice(&writer.to_le_bytes());
-    bytes.extend_from_slice(&seq.to_le_bytes());
-    let mut x = seq.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(writer);
-    while bytes.len() < len - 4 {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        bytes.push(x as u8);
-    }
-    let sum = checksum(&bytes);
-    bytes.extend_from_slice(&sum.to_le_bytes());
-    bytes
-}
-
-fn checksum(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(0x811C_9DC5u32, |h, &b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    })
-}
 
 /// Validates a delivered frame; returns (writer, seq).
 fn check(frame: &FrameRef<'_>) -> (u16, u64) {

@@ -4,22 +4,10 @@
 //! controls) and `ring_lapping.rs` (stress).
 
 use orbit_rs::ring::slot_loads_for_test;
-use orbit_rs::{Cursor, Frame, Head, NodeId, Patience, Poll, PublishError, Ring, Slot};
+mod common;
 
-fn slots<const N: usize>(n: usize) -> Vec<Slot<N>>
-where
-    orbit_rs::PayloadSize<N>: orbit_rs::SupportedPayload,
-{
-    (0..n).map(|_| Slot::new()).collect()
-}
-
-fn drain(ring: &Ring<'_, 16>, cursor: &mut Cursor, patience: Patience) -> (Vec<Frame<16>>, Poll) {
-    let mut frames = Vec::new();
-    let poll = ring.poll_with(cursor, patience, |f| {
-        frames.push(Frame::from_ref(&f).unwrap());
-    });
-    (frames, poll)
-}
+use common::{drain, slots};
+use orbit_rs::{Cursor, Frame, Head, NodeId, Patience, PublishError, Ring};
 
 fn payloads(frames: &[Frame<16>]) -> Vec<Vec<u8>> {
     frames.iter().map(|f| f.payload.to_vec()).collect()

@@ -1,22 +1,10 @@
 //! The exclusive writer: lease hand-over with multi-writers, stale claimants and stuck slots,
 //! dead holders, broken leases and resets. Concurrency is in `ring_lapping` and `loom_ring`.
 
-use orbit_rs::{Cursor, Frame, Head, NodeId, Patience, Poll, PublishError, Ring, Slot};
+mod common;
 
-fn slots<const N: usize>(n: usize) -> Vec<Slot<N>>
-where
-    orbit_rs::PayloadSize<N>: orbit_rs::SupportedPayload,
-{
-    (0..n).map(|_| Slot::new()).collect()
-}
-
-fn drain(ring: &Ring<'_, 16>, cursor: &mut Cursor, patience: Patience) -> (Vec<Frame<16>>, Poll) {
-    let mut frames = Vec::new();
-    let poll = ring.poll_with(cursor, patience, |f| {
-        frames.push(Frame::from_ref(&f).unwrap());
-    });
-    (frames, poll)
-}
+use common::{drain, slots};
+use orbit_rs::{Cursor, Head, NodeId, Patience, PublishError, Ring};
 
 #[test]
 fn the_lease_excludes_other_writers_and_hands_the_counter_back() {

@@ -1,9 +1,61 @@
-//! Helpers shared by the fleet and shared-memory tests.
+//! Helpers shared by the tests: core rings (slot memory, draining polls, checked payloads) and
+//! fleets on both backings.
 #![allow(dead_code, unused_macros)]
 
 use std::sync::Arc;
 
-use orbit_rs::{Fleet, Result};
+use orbit_rs::{
+    Cursor, Fleet, Frame, Patience, PayloadSize, Poll, Result, Ring, Slot, SupportedPayload,
+};
+
+/// `n` empty slots on the heap.
+pub fn slots<const N: usize>(n: usize) -> Vec<Slot<N>>
+where
+    PayloadSize<N>: SupportedPayload,
+{
+    (0..n).map(|_| Slot::new()).collect()
+}
+
+/// One poll with `patience`, its frames copied out.
+pub fn drain<const N: usize>(
+    ring: &Ring<'_, N>,
+    cursor: &mut Cursor,
+    patience: Patience,
+) -> (Vec<Frame<N>>, Poll)
+where
+    PayloadSize<N>: SupportedPayload,
+{
+    let mut frames = Vec::new();
+    let poll = ring.poll_with(cursor, patience, |f| {
+        frames.push(Frame::from_ref(&f).expect("a delivered payload fits its ring"));
+    });
+    (frames, poll)
+}
+
+/// A checked payload of `len` bytes (at least 14): writer (u16) | sequence (u64) | fill derived
+/// from both | checksum of the rest (u32, last 4 bytes). A torn frame fails [`checksum`].
+pub fn encode(writer: u16, seq: u64, len: usize) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(len);
+    bytes.extend_from_slice(&writer.to_le_bytes());
+    bytes.extend_from_slice(&seq.to_le_bytes());
+    let mut x = seq.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(writer);
+    while bytes.len() < len - 4 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        bytes.push(x as u8);
+    }
+    let sum = checksum(&bytes);
+    bytes.extend_from_slice(&sum.to_le_bytes());
+    bytes
+}
+
+/// FNV-1a over `bytes`.
+pub fn checksum(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811C_9DC5u32, |h, &b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
+}
 
 /// A fleet name unique to this process and label, so parallel test runs never share segments.
 pub fn unique_name(label: &str) -> String {
