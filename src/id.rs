@@ -38,9 +38,25 @@ impl fmt::Display for NodeId {
 }
 
 /// A 64-bit frame id: `kind: u8 | node: u16 | counter: 40 bits`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+///
+/// `Display` is `kind:node:counter`; `Debug` adds the raw word:
+///
+/// ```
+/// use orbit_rs::{NetId64, NodeId};
+/// let id = NetId64::new(7, NodeId(42), 999);
+/// assert_eq!(id.to_string(), "7:42:999");
+/// assert_eq!(format!("{id:?}"), "NetId64(7:42:999 | 0x07002A00000003E7)");
+/// assert_eq!("0x07002a00000003e7".parse(), Ok(id));
+/// ```
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct NetId64(u64);
+
+impl fmt::Debug for NetId64 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "NetId64({self} | 0x{:016X})", self.0)
+    }
+}
 
 impl NetId64 {
     /// Number of counter bits an id carries.
@@ -189,7 +205,8 @@ impl FromStr for NetId64 {
     type Err = ParseIdError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        // Only the documented lower-case prefix; the digits may be either case.
+        if let Some(hex) = text.strip_prefix("0x") {
             return parse_field(hex, 16, u64::MAX, IdField::Raw).map(Self);
         }
         let mut parts = text.split(':');

@@ -29,7 +29,11 @@ fn check_text(text: &str) {
     let Ok(id) = text.parse::<NetId64>() else {
         return;
     };
-    let hex = text.starts_with("0x") || text.starts_with("0X");
+    assert!(
+        !text.starts_with("0X"),
+        "accepted the undocumented prefix in {text:?}"
+    );
+    let hex = text.starts_with("0x");
     let allowed = |b: u8| {
         if hex {
             b.is_ascii_hexdigit()
@@ -63,11 +67,17 @@ fn check_raw(id: NetId64) {
     );
     for hex in [
         format!("0x{:x}", id.to_raw()),
-        format!("0X{:X}", id.to_raw()),
+        format!("0x{:X}", id.to_raw()),
         format!("0x{:016x}", id.to_raw()),
     ] {
         assert_eq!(hex.parse::<NetId64>(), Ok(id), "hex {hex:?}");
     }
+    let upper = format!("0X{:x}", id.to_raw());
+    assert!(upper.parse::<NetId64>().is_err(), "{upper:?} parsed");
+    assert_eq!(
+        format!("{id:?}"),
+        format!("NetId64({shown} | 0x{:016X})", id.to_raw())
+    );
     assert_eq!(NetId64::new(id.kind(), id.node(), id.counter()), id);
     assert_eq!(
         NetId64::try_new(id.kind(), NodeId(id.node().get()), id.counter()),
