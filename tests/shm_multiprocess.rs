@@ -121,13 +121,48 @@ fn child_entry() {
             let min = Duration::from_millis(env_u64("ORBIT_MIN_MS"));
             for seq in (0..).take_while(|&seq| seq < count || started.elapsed() < min) {
                 // Resets run during the load: a publish abandoned by one is published again.
+                // So does one refused while the lease writer process holds the ring.
                 while let Err(e) = bus.publish("load", &payload(node, seq)) {
                     match e {
-                        orbit_rs::Error::Publish(p) if p.is_transient() => {}
+                        orbit_rs::Error::Publish(p)
+                            if p.is_transient() || p == orbit_rs::PublishError::Leased => {}
                         other => panic!("publish: {other}"),
                     }
                 }
             }
+        }
+        "churn_lease" => {
+            // The exclusive writer of the event ring for bursts, handing the lease back in
+            // between, and resetting the ring from the lease now and then.
+            let fleet = Arc::new(Fleet::join_shm(&name, node).expect("join"));
+            let ring = fleet.ring::<EventKind>().expect("event ring");
+            let (count, started) = (env_u64("ORBIT_COUNT"), Instant::now());
+            let min = Duration::from_millis(env_u64("ORBIT_MIN_MS"));
+            let (mut seq, mut bursts) = (0u64, 0u64);
+            let mut frame = [0u8; orbit_rs::EVENT_PAYLOAD_MAX];
+            while seq < count || started.elapsed() < min {
+                let Ok(mut writer) = ring.exclusive_writer() else {
+                    thread::yield_now();
+                    continue;
+                };
+                bursts += 1;
+                if bursts.is_multiple_of(50) {
+                    writer.reset().expect("the holder resets");
+                }
+                for _ in 0..(bursts % 13 + 1) {
+                    let len =
+                        orbit_rs::codec::encode_into(&mut frame, "load", &payload(node, seq), 0)
+                            .expect("fits");
+                    match writer.publish(orbit_rs::event::EVENT_FRAME_KIND, 0, &frame[..len]) {
+                        Ok(_) => seq += 1,
+                        Err(orbit_rs::Error::Publish(p)) if p.is_transient() => {}
+                        Err(other) => panic!("lease publish: {other}"),
+                    }
+                }
+                drop(writer);
+                thread::yield_now();
+            }
+            println!("ORBIT bursts {bursts} frames {seq}");
         }
         "churn_poll" => {
             let (_fleet, bus) = join(&name, node);
@@ -517,8 +552,9 @@ fn a_dead_processs_writer_lease_is_broken_by_the_next_publisher() {
     assert_eq!(poll.loss.total(), 0);
 }
 
-/// Two writer processes and two reader processes on the event ring while this process resets
-/// it every few milliseconds: readers get no torn, stale (pre-reset) or duplicated frame, and
+/// Two writer processes, a lease writer process (exclusive bursts, handing the lease back in
+/// between, resetting from it now and then) and two reader processes on the event ring while
+/// this process resets it every few milliseconds: readers get no torn, stale (pre-reset) or duplicated frame, and
 /// account for every counter they pass on every poll.
 #[test]
 fn resets_during_traffic_between_processes() {
@@ -551,12 +587,28 @@ fn resets_during_traffic_between_processes() {
             )
         })
         .collect();
+    writers.push(spawn(
+        "churn_lease",
+        &name,
+        3,
+        &[
+            ("ORBIT_COUNT", PER_WRITER.to_string()),
+            (
+                "ORBIT_MIN_MS",
+                env::var("ORBIT_CHURN_MS").unwrap_or_else(|_| "1500".into()),
+            ),
+        ],
+    ));
     let deadline = Instant::now() + Duration::from_secs(240);
     let mut resets = 0u64;
     while !writers.is_empty() {
         assert!(Instant::now() < deadline, "writers timed out");
-        bus.reset_ring().expect("reset");
-        resets += 1;
+        // Refused while the lease writer holds the ring: it resets from its lease then.
+        match bus.reset_ring() {
+            Ok(()) => resets += 1,
+            Err(orbit_rs::Error::Publish(orbit_rs::PublishError::Leased)) => {}
+            Err(other) => panic!("reset: {other}"),
+        }
         thread::sleep(Duration::from_millis(3));
         writers.retain_mut(|c| match c.try_wait().unwrap() {
             Some(status) => {

@@ -26,8 +26,10 @@ pub const EVENT_RING_KIND: u8 = 220;
 /// Slots in the event ring unless [`OrbitEventBus::with_capacity`] says otherwise.
 pub const EVENT_RING_CAPACITY: usize = 1024;
 
-/// Frame kind byte of event frames.
-const FRAME_KIND_EVENT: u8 = 1;
+/// Frame kind byte of event frames: a writer that publishes encoded events into the event ring
+/// itself (through [`FleetRing::exclusive_writer`](crate::FleetRing::exclusive_writer), say)
+/// stamps its frames with it; frames of any other kind are counted as lost by the bus.
+pub const EVENT_FRAME_KIND: u8 = 1;
 
 /// The event ring's type key.
 struct OrbitEventRecord;
@@ -179,7 +181,7 @@ impl OrbitEventBus {
             },
         )?;
         self.ring
-            .publish(FRAME_KIND_EVENT, timestamp_ms, &frame[..len])
+            .publish(EVENT_FRAME_KIND, timestamp_ms, &frame[..len])
     }
 
     /// Test hook: leaves one event frame half-written, as a writer killed mid-write would.
@@ -190,7 +192,7 @@ impl OrbitEventBus {
         Ok(self
             .ring
             .ring()
-            .stall_mid_write_for_test(FRAME_KIND_EVENT, 0, &[0xEE; 64], 1)?)
+            .stall_mid_write_for_test(EVENT_FRAME_KIND, 0, &[0xEE; 64], 1)?)
     }
 
     /// Hands every event after `cursor` to `visit` without allocating; returns the number of
@@ -203,7 +205,7 @@ impl OrbitEventBus {
         let mut undecodable = 0u64;
         let poll = self.ring.poll(&mut cursor.inner, |frame| {
             match (frame.kind, codec::decode(frame.payload)) {
-                (FRAME_KIND_EVENT, Ok(event)) => visit(frame.id, event),
+                (EVENT_FRAME_KIND, Ok(event)) => visit(frame.id, event),
                 _ => undecodable += 1,
             }
         });
