@@ -42,6 +42,8 @@ pub mod event;
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub mod fleet;
 pub mod id;
+#[cfg(feature = "std")]
+mod owned;
 pub mod ring;
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
@@ -69,6 +71,8 @@ pub use event::{EVENT_PAYLOAD_MAX, OrbitEvent, OrbitEventBus, OrbitEventCursor, 
 pub use fleet::{
     Backing, Fleet, FleetBuilder, FleetRing, FleetWriter, Orbital, RingCursor, RingPoll,
 };
+#[cfg(feature = "std")]
+pub use owned::{OwnedRing, OwnedWriter};
 #[cfg(feature = "std")]
 pub use typed::OrbitTyped;
 

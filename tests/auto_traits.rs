@@ -16,6 +16,11 @@ fn public_types_are_send_and_sync() {
     assert_send_sync::<FrameRef<'static>>();
     assert_send_sync::<Poll>();
     assert_send_sync::<NetId64>();
+    #[cfg(feature = "std")]
+    {
+        assert_send_sync::<orbit_rs::OwnedRing<64>>();
+        assert_send_sync::<orbit_rs::OwnedWriter<64>>();
+    }
     assert_copy::<Ring<'static, 8>>();
     assert_copy::<Cursor>();
 }

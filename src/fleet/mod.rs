@@ -1,14 +1,14 @@
 //! Fleets: named groups of peers (node ids) sharing typed rings, in one process or (feature
 //! `shm`) across processes over shared memory.
 //!
-//! Files: `mod.rs` — [`Fleet`], [`FleetRing`], [`RingCursor`], [`RingPoll`]; `local.rs` — heap storage for
-//! in-process rings; `shm.rs` — segment storage for shared-memory rings.
+//! Files: `mod.rs` — [`Fleet`], [`FleetRing`], [`RingCursor`], [`RingPoll`]; `orbital.rs` —
+//! [`Orbital`]; `shm.rs` — segment storage for shared-memory rings. In-process rings are
+//! [`OwnedRing`](crate::OwnedRing)s.
 //!
 //! Every ring of a fleet has slots of [`PAYLOAD_MAX`] bytes; each [`OrbitTyped`] type selects
 //! one ring by its `KIND`. Rings open lazily on first use; attach and I/O errors are returned,
 //! never turned into an empty ring.
 
-mod local;
 mod orbital;
 #[cfg(all(feature = "shm", unix))]
 mod shm;
@@ -24,7 +24,6 @@ use crate::error::{Error, Result};
 use crate::id::{NetId64, NodeId};
 use crate::ring::{Cursor, Frame, FrameRef, HELD, Lease, Loss, Patience, Poll, PublishError, Ring};
 use crate::typed::OrbitTyped;
-use local::LocalRing;
 pub use orbital::Orbital;
 
 /// Payload bytes of every fleet ring slot (slots are 512 bytes with their header).
@@ -112,7 +111,7 @@ pub struct RingPoll {
 }
 
 enum Storage {
-    Local(LocalRing),
+    Local(crate::OwnedRing<PAYLOAD_MAX>),
     #[cfg(all(feature = "shm", unix))]
     Shm(shm::FleetSegment),
 }
@@ -138,10 +137,7 @@ struct ReadPolicy {
 impl RingStore {
     pub(crate) fn ring(&self) -> Ring<'_, PAYLOAD_MAX> {
         let ring = match &self.storage {
-            Storage::Local(local) => match local.ring() {
-                Ok(ring) => ring,
-                Err(_) => unreachable!("validated when the ring was opened"),
-            },
+            Storage::Local(owned) => owned.ring(),
             #[cfg(all(feature = "shm", unix))]
             Storage::Shm(segment) => segment.ring(),
         };
@@ -584,7 +580,7 @@ impl Fleet {
         }
         let capacity = capacity.unwrap_or(declared);
         let storage = match self.backing {
-            Backing::InProcess => Storage::Local(LocalRing::new(capacity)?),
+            Backing::InProcess => Storage::Local(crate::OwnedRing::new(capacity)?),
             #[cfg(all(feature = "shm", unix))]
             Backing::SharedMemory => Storage::Shm(shm::open(&self.name, kind, capacity)?),
             #[cfg(not(all(feature = "shm", unix)))]

@@ -393,6 +393,12 @@ where
 }
 
 impl Lease {
+    /// The token this lease was taken with.
+    #[cfg(feature = "std")]
+    pub(crate) fn token(&self) -> LeaseToken {
+        self.token
+    }
+
     /// True while the lease word still holds this lease's token; marks the lease lost if not.
     #[inline]
     fn check<const N: usize>(&mut self, ring: &Ring<'_, N>) -> Result<(), PublishError>
