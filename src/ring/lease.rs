@@ -160,8 +160,8 @@ where
     /// After setting the lease bit, checks that the lease is still `token`'s: a breaker that
     /// took the taker for gone may have closed it between the token CAS and the bit. Then the
     /// bit belongs to whoever holds the lease word now — or, if nobody does, to nobody: the
-    /// taker clears it the way a closer would (holding the word in the closing state, so no
-    /// new lease can be taken meanwhile) and reports the lease lost.
+    /// taker closes the free word itself (so no new lease can be taken meanwhile), which clears
+    /// the bit, and reports the lease lost.
     fn confirm_take(&self, token: LeaseToken, owner: u32) -> Result<(), PublishError> {
         for _ in 0..64 {
             let current = self.head.lease.load(Ordering::Acquire);
@@ -169,20 +169,8 @@ where
                 return Ok(());
             }
             if current == 0 {
-                let closing = token.closing_by(owner);
-                if self
-                    .head
-                    .lease
-                    .compare_exchange(0, closing.0, Ordering::Acquire, Ordering::Relaxed)
-                    .is_ok()
-                {
-                    self.clear_lease_bit(counter_of(self.head.word.load(Ordering::Relaxed)));
-                    let _ = self.head.lease.compare_exchange(
-                        closing.0,
-                        0,
-                        Ordering::Release,
-                        Ordering::Relaxed,
-                    );
+                // Nobody holds the word: closing it clears the bit nobody owns.
+                if self.close(LeaseToken(0), owner, false) {
                     return Err(PublishError::LeaseLost);
                 }
                 continue;
