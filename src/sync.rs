@@ -190,6 +190,11 @@ pub mod mutants {
     pub const RELEASE_WITHOUT_TOKEN: u32 = 4;
     /// A multi-writer claim made before a reset commits after it (no base check on claim).
     pub const NO_CLAIM_BASE_CHECK: u32 = 5;
+    /// A slot's `writer` word is trusted on its tag alone: commits leave it set and stalled-slot
+    /// recovery ignores its counter bits (so a stale tag of a dead writer can name a live one's
+    /// slot). Hosted targets only (bare-metal slots have no `writer` word).
+    #[cfg_attr(target_os = "none", allow(dead_code))]
+    pub const TRUST_STALE_WRITER: u32 = 10;
 }
 
 /// True if the loom control `id` is on; always false outside `cfg(loom)`.

@@ -137,7 +137,7 @@ fn read_head_ignores_slots_claiming_counters_past_the_head() {
     }
     // Counter 3's slot now claims counter 4003 with a well-formed frame (1 byte).
     let future = 3 + 4 * 1000;
-    slots[3].overwrite_raw(&[2 * future + 2, 1 << 32, 0, 0xFF]);
+    slots[3].overwrite_raw(&[2 * future + 2, 1 << 32, 0, 0, 0xFF]);
     let newest = ring.read_head().expect("counter 2 is still held");
     assert_eq!((newest.counter, &newest.payload[..]), (2, &[2u8][..]));
 }

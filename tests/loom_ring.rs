@@ -445,3 +445,119 @@ fn control_lease_release_without_the_token() {
         release_against_break_and_take,
     );
 }
+
+// ---- dead-writer slot recovery ------------------------------------------------------------
+
+/// Owner tag of the writer the model treats as dead (its process gone, as the kernel tells the
+/// `std` layer): it committed counter 0 and then stopped mid-write on counter 1, before any
+/// thread started. Tag 9 writes live.
+const DEAD: u32 = 8;
+const LIVE: u8 = 9;
+
+fn tagged(s: &Shared, tag: u8) -> Ring<'_, 16> {
+    ring(s, u16::from(tag)).with_owner(u32::from(tag))
+}
+
+/// A dead writer's odd slot (counter 1) is returned to service by readers that ask
+/// `stalled_writer` and find the dead tag — at any moment they are waiting on a counter, which
+/// covers any `stuck_after` deadline — while a live writer publishes counter 2 on the slot the
+/// dead writer used before. Two recoverers race on counter 1. No frame is torn, exactly one
+/// recovery wins, the live writer's frame is never recovered under it, every counter is
+/// accounted, and the recovered slot takes the next lap's frame.
+fn recover_a_dead_writers_slot() {
+    let s = shared(2);
+    tagged(&s, DEAD as u8)
+        .publish(0, u64::from(DEAD), &[DEAD as u8; 16])
+        .unwrap();
+    tagged(&s, DEAD as u8)
+        .stall_mid_write_for_test(0, u64::from(DEAD), &[DEAD as u8; 16], 1)
+        .unwrap();
+    let w = s.clone();
+    let live = thread::spawn(move || tagged(&w, LIVE).publish(0, u64::from(LIVE), &[LIVE; 16]));
+    let r2 = s.clone();
+    let rival = thread::spawn(move || {
+        let ring = tagged(&r2, 0);
+        let cursor = Cursor::from_counter(1);
+        ring.stalled_writer(&cursor) == Some(DEAD) && ring.recover_stalled(&cursor, DEAD)
+    });
+    let r = s.clone();
+    let reader = thread::spawn(move || {
+        let ring = tagged(&r, 0);
+        let mut cursor = Cursor::from_start();
+        let (mut delivered, mut lost, mut recovered) = (Vec::new(), 0, 0);
+        for _ in 0..3 {
+            let poll = ring.poll_with(&mut cursor, Patience::Wait, |f| {
+                delivered.push((check(&f), f.counter));
+            });
+            lost += poll.loss.total();
+            if let Some(tag) = ring.stalled_writer(&cursor)
+                && tag == DEAD
+                && ring.recover_stalled(&cursor, tag)
+            {
+                recovered += 1;
+            }
+            thread::yield_now();
+        }
+        (delivered, lost, recovered, cursor.next_counter())
+    });
+    let live = live.join().unwrap();
+    let rival = rival.join().unwrap();
+    let (delivered, lost, recovered, next) = reader.join().unwrap();
+    assert!(live.is_ok(), "the live writer was refused: {live:?}");
+    assert!(
+        usize::from(rival) + recovered <= 1,
+        "two recoveries of one slot"
+    );
+    assert_eq!(
+        delivered.len() as u64 + lost,
+        next,
+        "{delivered:?} lost {lost}"
+    );
+    assert!(
+        delivered
+            .iter()
+            .all(|&f| f == (DEAD as u8, 0) || f == (LIVE, 2)),
+        "the dead writer's frame was delivered: {delivered:?}"
+    );
+    // Whoever recovered it, counter 1's slot is back in service once a recoverer ran; if
+    // neither got to it (the reader never waited there), recover it now.
+    let ring = tagged(&s, 0);
+    let at_one = Cursor::from_counter(1);
+    if ring.stalled_writer(&at_one) == Some(DEAD) {
+        assert!(ring.recover_stalled(&at_one, DEAD));
+    }
+    tagged(&s, LIVE)
+        .publish(0, u64::from(LIVE), &[LIVE; 16])
+        .expect("slot 1 back in service");
+    // A fresh reader: counters 0 and 1 are out of the window, 2 and 3 the live writer's, intact.
+    let mut cursor = Cursor::from_start();
+    let mut tags = Vec::new();
+    let poll = ring.poll_with(&mut cursor, Patience::Wait, |f| tags.push(check(&f)));
+    assert_eq!(
+        tags,
+        [LIVE, LIVE],
+        "the live writer's frame was recovered under it: {poll:?}"
+    );
+    assert_eq!(poll.loss.total(), 2, "{poll:?}");
+}
+
+#[test]
+fn recover_a_dead_writers_slot_model() {
+    explore(
+        "recover_a_dead_writers_slot",
+        2,
+        200,
+        recover_a_dead_writers_slot,
+    );
+}
+
+#[test]
+fn control_recover_trusting_a_stale_writer_word() {
+    must_fail(
+        "recovery trusts a stale writer word",
+        mutants::TRUST_STALE_WRITER,
+        2,
+        "the live writer's frame was recovered",
+        recover_a_dead_writers_slot,
+    );
+}

@@ -315,7 +315,7 @@ fn hostile_slot_contents_are_counted_not_delivered() {
     // meta: frame kind bits 0..8, node 8..24, payload length 32..64.
     let meta = |kind: u64, node: u64, len: u64| kind | (node << 8) | (len << 32);
     // Counters 0..2: lengths past the slot (65 bytes, 2^32 - 1 bytes, all ones).
-    mem[0].overwrite_raw(&[committed(0), meta(0, 0, 65), 0]);
+    mem[0].overwrite_raw(&[committed(0), meta(0, 0, 65), 0, 0]);
     mem[1].overwrite_raw(&[committed(1), meta(0, 0, u64::from(u32::MAX)), 0]);
     mem[2].overwrite_raw(&[committed(2), u64::MAX, 0]);
     // Counter 3: a well-formed frame planted by a peer; its id is rebuilt from the ring kind,
@@ -324,6 +324,7 @@ fn hostile_slot_contents_are_counted_not_delivered() {
         committed(3),
         meta(5, 513, 8),
         77,
+        0,
         u64::from_ne_bytes([9; 8]),
     ]);
     let mut cursor = Cursor::from_start();

@@ -2,7 +2,7 @@
 //! breaking the lease of a holder that is gone, and [`Ring::reset`], which runs under a lease.
 
 use super::head::{HELD, LEASED, LeaseToken, RESETTING, counter_of};
-use super::slot::{pack_meta, seq};
+use super::slot::{VOID_META, seq};
 use super::{PayloadSize, PublishError, Ring, SupportedPayload};
 use crate::id::NetId64;
 use crate::sync::{Ordering, fence, mutant, mutants};
@@ -100,10 +100,6 @@ pub(crate) struct Lease {
     lost: bool,
 }
 
-/// `meta` of a slot returned to service after its writer died mid-write: a payload length no
-/// slot has, so readers count the frame unavailable.
-const VOID_META: u64 = pack_meta(0, 0, u32::MAX as usize);
-
 impl<'a, const N: usize> Ring<'a, N>
 where
     PayloadSize<N>: SupportedPayload,
@@ -113,8 +109,9 @@ where
     ///
     /// Fails with [`PublishError::Leased`] if another writer holds the lease (or
     /// [`PublishError::Resetting`] for a moment during a reset).
+    /// The lease records this handle's [`owner`](Ring::owner) tag.
     pub fn exclusive_writer(&self) -> Result<ExclusiveWriter<'a, N>, PublishError> {
-        self.exclusive_writer_for(0)
+        self.exclusive_writer_for(self.owner)
     }
 
     /// [`exclusive_writer`](Ring::exclusive_writer), recording `owner` in the lease token
@@ -222,7 +219,7 @@ where
     ///
     /// [`Poll::rewound`]: crate::Poll::rewound
     pub fn reset(&self) -> Result<(), PublishError> {
-        self.reset_by(0)
+        self.reset_by(self.owner)
     }
 
     /// [`reset`](Ring::reset) under a lease owned by `owner`.

@@ -8,6 +8,7 @@
 //! * `write.rs` — multi-writer publish: claim a counter, take the slot, commit;
 //! * `read.rs` — inspect a slot, the poll walk, `read_head` / `read`;
 //! * `lease.rs` — [`ExclusiveWriter`], lease identity, breaking a dead holder's lease, reset;
+//! * `recover.rs` — returning a slot stuck mid-write by a dead multi-writer to service;
 //! * `cursor.rs` — [`Cursor`], [`Poll`], [`Loss`], [`Patience`];
 //! * `error.rs` — [`SpecError`], [`PublishError`].
 //!
@@ -70,8 +71,10 @@
 //! taking its slot leaves the slot odd. Readers skip it by the rule above. Later writers that
 //! land on that slot abandon their frames (readers count them): a writer never takes over an
 //! odd slot, because the stuck writer might resume and store into a frame someone else
-//! committed. Only whoever *knows* the writer is dead may return such a slot to service
-//! ([`Ring::break_lease`] does so for a dead exclusive writer).
+//! committed. Only whoever *knows* the writer is dead may return such a slot to service:
+//! [`Ring::break_lease`] does so for a dead exclusive writer, [`Ring::recover_stalled`] for a
+//! multi-writer that recorded its owner tag in the slot's `writer` word (the `std` layer asks
+//! the kernel whether that tag's process is alive).
 //!
 //! **Counters** are `u64`. Seq values `2c + 2` fit for `c ≤ 2^63 - 2`; a larger claimed counter
 //! (only reachable through a corrupt head) is refused with
@@ -83,6 +86,7 @@ mod error;
 mod head;
 mod lease;
 mod read;
+mod recover;
 mod slot;
 mod words;
 mod write;
@@ -210,6 +214,7 @@ where
     mask: u64,
     kind: u8,
     node: NodeId,
+    owner: u32,
     stall_polls: u32,
     head_check_polls: u32,
 }
@@ -235,6 +240,7 @@ where
             .field("payload", &N)
             .field("kind", &self.kind)
             .field("node", &self.node)
+            .field("owner", &self.owner)
             .field("head", self.head)
             .finish()
     }
@@ -273,6 +279,7 @@ where
             mask: capacity as u64 - 1,
             kind: 0,
             node: NodeId(0),
+            owner: 0,
             stall_polls: Self::DEFAULT_STALL_POLLS,
             head_check_polls: Self::DEFAULT_HEAD_CHECK_POLLS,
         })
@@ -289,6 +296,20 @@ where
     #[must_use]
     pub const fn with_node(mut self, node: NodeId) -> Self {
         self.node = node;
+        self
+    }
+
+    /// Sets the owner tag this handle's writes are recorded under: in the lease token of an
+    /// [`exclusive_writer`](Ring::exclusive_writer) or [`reset`](Ring::reset), and in the
+    /// `writer` word of every slot it publishes into, so that a reader finding the slot stuck
+    /// mid-write can ask whether this writer is still alive
+    /// ([`recover_stalled`](Ring::recover_stalled)). `0` (the default) records nothing: such a
+    /// writer's stuck slots are never recovered.
+    ///
+    /// The `std` layer sets each fleet member's tag, which the kernel ties to its process.
+    #[must_use]
+    pub const fn with_owner(mut self, owner: u32) -> Self {
+        self.owner = owner;
         self
     }
 
@@ -332,6 +353,12 @@ where
     #[must_use]
     pub const fn node(&self) -> NodeId {
         self.node
+    }
+
+    /// The owner tag this handle writes under (see [`with_owner`](Ring::with_owner)).
+    #[must_use]
+    pub const fn owner(&self) -> u32 {
+        self.owner
     }
 
     /// The next counter to be claimed, relative to the current generation (frames claimed

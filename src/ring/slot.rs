@@ -1,16 +1,21 @@
-//! One ring slot: the `seq` word, two frame-header words and `N` payload bytes, all atomics.
+//! One ring slot: the `seq` word, the frame-header words and `N` payload bytes, all atomics.
 //!
-//! Layout (`#[repr(C)]`, 24-byte header, then the payload words; aligned to 64 bytes on hosted
-//! targets, where it keeps neighbouring slots off each other's cache lines, and packed on
-//! bare-metal ones (`target_os = "none"`), where that padding would cost RAM and buy nothing —
-//! `Slot<64>` is 128 bytes on a host and 88 bytes on a microcontroller):
+//! Layout (`#[repr(C)]`; on hosted targets a 32-byte header, aligned to 64 bytes, which keeps
+//! neighbouring slots off each other's cache lines; on bare-metal ones (`target_os = "none"`)
+//! packed, with a 24-byte header and no `writer` word — there is no process that could die
+//! mid-write — so `Slot<64>` is 128 bytes on a host and 88 bytes on a microcontroller):
 //!
 //! | offset | word      | meaning                                                        |
 //! |--------|-----------|----------------------------------------------------------------|
 //! | 0      | `seq`     | `0` empty, `2c+1` counter `c` being written, `2c+2` committed  |
 //! | 8      | `meta`    | frame kind (bits 0..8), publishing node (8..24), payload length (32..64) |
 //! | 16     | `version` | caller's version / timestamp word                              |
-//! | 24     | payload   | `N / 8` words, bytes in native order                           |
+//! | 24     | `writer`  | hosted only: `tag << 32 \| (c mod 2^32)` while a tagged multi-writer writes counter `c`, else `0` |
+//! | 24/32  | payload   | `N / 8` words, bytes in native order                           |
+//!
+//! The `writer` word is how a reader that finds a slot stuck odd learns *who* holds it, so that
+//! a writer proven dead (by the `std` layer's kernel-backed liveness) can have its slot
+//! returned to service; see [`Ring::recover_stalled`](super::Ring::recover_stalled).
 //!
 //! The frame's [`NetId64`](crate::NetId64) is not stored whole: its counter is the one `seq`
 //! names, its kind the ring's, its node the one in `meta` — one store fewer per publish, and no
@@ -21,6 +26,8 @@
 //! sizes, and `Slot<65>` is a compile error rather than a silent rounding.
 
 use crate::sync::AtomicU64;
+#[cfg(not(target_os = "none"))]
+use crate::sync::Ordering;
 
 /// Type-level payload size; see [`SupportedPayload`].
 #[derive(Debug)]
@@ -113,6 +120,8 @@ where
     pub(crate) seq: AtomicU64,
     pub(crate) meta: AtomicU64,
     pub(crate) version: AtomicU64,
+    #[cfg(not(target_os = "none"))]
+    pub(crate) writer: AtomicU64,
     pub(crate) words: <PayloadSize<N> as SupportedPayload>::Words,
 }
 
@@ -130,6 +139,8 @@ where
         seq: AtomicU64::new(0),
         meta: AtomicU64::new(0),
         version: AtomicU64::new(0),
+        #[cfg(not(target_os = "none"))]
+        writer: AtomicU64::new(0),
         words: <PayloadSize<N> as SupportedPayload>::EMPTY,
     };
 
@@ -140,6 +151,8 @@ where
             seq: AtomicU64::new(0),
             meta: AtomicU64::new(0),
             version: AtomicU64::new(0),
+            #[cfg(not(target_os = "none"))]
+            writer: AtomicU64::new(0),
             words: <PayloadSize<N> as SupportedPayload>::new_words(),
         }
     }
@@ -148,19 +161,19 @@ where
         self.words.as_ref()
     }
 
-    /// Number of `u64` words in a slot: 3 header words, then `N / 8` payload words.
+    /// Number of `u64` words in a slot: 4 header words, then `N / 8` payload words.
     #[cfg(feature = "__test-hooks")]
     #[doc(hidden)]
-    pub const RAW_WORDS: usize = 3 + N / 8;
+    pub const RAW_WORDS: usize = 4 + N / 8;
 
     /// Test and fuzz hook (feature `__test-hooks`): stores raw values into the slot's words in
-    /// layout order (`seq`, `meta`, `version`, payload…), as a buggy or hostile peer sharing
-    /// the memory could. Extra values are ignored.
+    /// layout order (`seq`, `meta`, `version`, `writer`, payload…), as a buggy or hostile peer
+    /// sharing the memory could. Extra values are ignored.
     #[cfg(feature = "__test-hooks")]
     #[doc(hidden)]
     pub fn overwrite_raw(&self, raw: &[u64]) {
         use crate::sync::Ordering::Relaxed;
-        let header = [&self.seq, &self.meta, &self.version];
+        let header = [&self.seq, &self.meta, &self.version, &self.writer];
         for (word, value) in header.into_iter().chain(self.words()).zip(raw) {
             word.store(*value, Relaxed);
         }
@@ -186,6 +199,48 @@ where
             .finish_non_exhaustive()
     }
 }
+
+/// The `writer` word of a slot taken by the writer tagged `tag` for `counter` (`tag != 0`).
+#[cfg(not(target_os = "none"))]
+pub(crate) const fn pack_writer(tag: u32, counter: u64) -> u64 {
+    ((tag as u64) << 32) | (counter & 0xFFFF_FFFF)
+}
+
+impl<const N: usize> Slot<N>
+where
+    PayloadSize<N>: SupportedPayload,
+{
+    /// Records that the writer tagged `tag` (non-zero) holds this slot for `counter`. Called
+    /// right after taking the slot; relaxed: a reader that reads it back checks the counter
+    /// bits, and one that reads an older value learns nothing (every commit clears the word).
+    #[inline]
+    pub(crate) fn mark_writer(&self, tag: u32, counter: u64) {
+        #[cfg(not(target_os = "none"))]
+        if tag != 0 {
+            self.writer
+                .store(pack_writer(tag, counter), Ordering::Relaxed);
+        }
+        #[cfg(target_os = "none")]
+        let _ = (tag, counter);
+    }
+
+    /// Clears the `writer` word before the commit of a slot marked by [`mark_writer`]; ordered
+    /// before the commit by its release store, so the next writer of the slot (whose take
+    /// synchronises with that commit) never leaves a reader an older writer's tag to find.
+    #[inline]
+    pub(crate) fn unmark_writer(&self, tag: u32) {
+        #[cfg(not(target_os = "none"))]
+        if tag != 0 && !crate::sync::mutant(crate::sync::mutants::TRUST_STALE_WRITER) {
+            self.writer.store(0, Ordering::Relaxed);
+        }
+        #[cfg(target_os = "none")]
+        let _ = tag;
+    }
+}
+
+/// `meta` of a slot returned to service after its writer died mid-write: a payload length no
+/// slot has, so readers count the frame unavailable.
+pub(crate) const VOID_META: u64 = pack_meta(0, 0, u32::MAX as usize);
 
 /// `meta` word: frame kind in bits 0..8, publishing node in bits 8..24, payload length in bits
 /// 32..64.
@@ -233,12 +288,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn header_is_24_bytes_and_slots_are_cache_aligned() {
-        assert_eq!(core::mem::offset_of!(Slot<64>, words), 24);
+    fn header_is_32_bytes_and_slots_are_cache_aligned() {
+        assert_eq!(core::mem::offset_of!(Slot<64>, words), 32);
         assert_eq!(core::mem::align_of::<Slot<8>>(), 64);
-        assert_eq!(core::mem::size_of::<Slot<40>>(), 64);
+        assert_eq!(core::mem::size_of::<Slot<32>>(), 64);
         assert_eq!(core::mem::size_of::<Slot<64>>(), 128);
-        assert_eq!(core::mem::size_of::<Slot<232>>(), 256);
+        assert_eq!(core::mem::size_of::<Slot<224>>(), 256);
+        assert_eq!(core::mem::size_of::<Slot<480>>(), 512);
         assert_eq!(core::mem::size_of::<Slot<4096>>(), 4096 + 64);
     }
 

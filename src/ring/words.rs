@@ -34,13 +34,13 @@ pub(crate) fn store(words: &[AtomicU64], bytes: &[u8]) {
 }
 
 /// Payload words a reader copies whatever the frame's length says: those in a slot's first two
-/// cache lines (128 bytes less the 24-byte header).
+/// cache lines (128 bytes less the 32-byte header).
 ///
 /// The length lives in the slot's `meta` word; a copy sized by it cannot issue a single payload
 /// load before that load returns, and under contention every one of them is a miss. Loading a
 /// fixed prefix instead lets all of them go out at once (the words past the frame's length are
 /// copied into the reader's buffer and never exposed).
-pub(crate) const EAGER_WORDS: usize = 13;
+pub(crate) const EAGER_WORDS: usize = 12;
 
 /// Loads the leading words of `words` into `out`: the first `min(out.len(), EAGER_WORDS)`
 /// always, then up to `used` (relaxed; validated by the caller's seq recheck). `used` must be

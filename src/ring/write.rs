@@ -22,6 +22,7 @@ where
     ) -> Result<NetId64, PublishError> {
         let (counter, base, slot) = self.claim(payload)?;
         let id = self.write(slot, counter, base, frame_kind, version, payload);
+        slot.unmark_writer(self.owner);
         // Cannot fail: claim() checked the counter.
         let committed = seq::committed(counter).unwrap_or(u64::MAX);
         // SYNC: Release pairs with the Acquire seq load in inspect(): a reader that sees the
@@ -84,6 +85,7 @@ where
         }
         let slot = self.slot(counter);
         self.take(slot, counter, None)?;
+        slot.mark_writer(self.owner, counter);
         Ok((counter, base, slot))
     }
 
@@ -252,6 +254,7 @@ where
         pause();
         let (counter, base, slot) = self.take_claimed(counter)?;
         let id = self.write(slot, counter, base, frame_kind, version, payload);
+        slot.unmark_writer(self.owner);
         let committed = seq::committed(counter).unwrap_or(u64::MAX);
         slot.seq.store(committed, Ordering::Release);
         Ok(id)

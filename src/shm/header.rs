@@ -26,7 +26,7 @@ use crate::sync::{AtomicU64, Ordering};
 /// `b"ORBITRNG"` as a little-endian word.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"ORBITRNG");
 /// Version of the layout above; bumped on any incompatible change.
-pub const LAYOUT_VERSION: u64 = 3;
+pub const LAYOUT_VERSION: u64 = 4;
 /// Bytes before the first slot (header line, the head's two lines, one reserved line).
 pub const PREFIX_BYTES: usize = 256;
 
