@@ -241,7 +241,10 @@ mod tests {
         assert!(tag_alive(&s.open(), 42).unwrap());
         assert!(!tag_alive(&s.open(), 43).unwrap());
         let probe = OpenOptions::new().read(true).open(&s.0).unwrap();
-        assert!(tag_alive(&probe, 42).unwrap(), "a read-only descriptor can probe");
+        assert!(
+            tag_alive(&probe, 42).unwrap(),
+            "a read-only descriptor can probe"
+        );
     }
 
     #[test]
