@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::string::String;
+use std::time::SystemTime;
 
 use crate::ring::SpecError;
 
@@ -157,6 +158,38 @@ pub enum ShmError {
         /// The header's value.
         found: u64,
     },
+    /// A live member of the fleet already holds this node id (the kernel holds its lock in the
+    /// fleet registry); a dead member's node id is free.
+    NodeInUse {
+        /// The node id.
+        node: u16,
+        /// The holder's pid as it recorded it (in its own pid namespace), if its registry entry
+        /// is readable and its tag is live.
+        pid: Option<u32>,
+        /// When the holder joined, under the same condition.
+        since: Option<SystemTime>,
+    },
+    /// The fleet registry file is neither empty nor the registry's size: not an orbit registry,
+    /// or one of another layout. Refused, left untouched.
+    RegistrySize {
+        /// The file's size (`fstat`).
+        size: u64,
+        /// The registry's size, `REGISTRY_BYTES` (2 MiB).
+        expected: u64,
+    },
+    /// Every tag drawn while joining was held by a live member.
+    NoFreeTag {
+        /// Tags drawn.
+        draws: u32,
+    },
+    /// A system call on the fleet registry failed.
+    RegistryIo {
+        /// The call (`fstat`, `ftruncate`, `fcntl F_OFD_SETLK (node)`,
+        /// `fcntl F_OFD_SETLK (tag)`, `pwrite`).
+        op: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
 }
 
 impl fmt::Display for ShmError {
@@ -262,6 +295,36 @@ impl fmt::Display for ShmError {
                 f,
                 "segment {segment} has {field:?} {found}, expected {expected}"
             ),
+            Self::NodeInUse { node, pid, since } => {
+                write!(f, "node {node} of this fleet is held by ")?;
+                match pid {
+                    Some(pid) => write!(f, "live process {pid}")?,
+                    None => {
+                        f.write_str("a live member whose registry entry is not readable yet")?
+                    }
+                }
+                match since.map(|s| s.elapsed()) {
+                    Some(Ok(ago)) => write!(f, " (joined {} s ago)", ago.as_secs()),
+                    Some(Err(_)) => f.write_str(" (joined at a time ahead of this clock)"),
+                    None => Ok(()),
+                }
+            }
+            Self::RegistrySize { size, expected } => write!(
+                f,
+                "the fleet registry is {size} bytes, expected 0 or {expected}: not an orbit \
+                 registry of this layout; refusing it"
+            ),
+            Self::NoFreeTag { draws } => write!(
+                f,
+                "all {draws} member tags drawn are held by live members of this fleet; giving up"
+            ),
+            Self::RegistryIo { op, source } => {
+                write!(f, "{op} on the fleet registry failed: {source}")?;
+                if source.kind() == std::io::ErrorKind::StorageFull {
+                    f.write_str(" (the shared-memory filesystem is full: enlarge /dev/shm)")?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -269,7 +332,9 @@ impl fmt::Display for ShmError {
 impl std::error::Error for ShmError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::Io { source, .. } | Self::NoSpace { source, .. } => Some(source),
+            Self::Io { source, .. }
+            | Self::NoSpace { source, .. }
+            | Self::RegistryIo { source, .. } => Some(source),
             Self::InvalidRing { error, .. } => Some(error),
             _ => None,
         }

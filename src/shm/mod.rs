@@ -16,13 +16,25 @@
 
 mod error;
 mod header;
+#[cfg(all(feature = "shm", target_os = "linux"))]
+mod liveness;
 mod name;
+#[cfg(all(feature = "shm", target_os = "linux"))]
+mod registry;
 #[cfg(all(feature = "shm", unix))]
 mod segment;
 
 pub use error::{ShmError, SpecField};
 pub use header::{HeaderFields, LAYOUT_VERSION, Layout, MAGIC, PREFIX_BYTES};
+#[cfg(all(feature = "shm", target_os = "linux"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "shm", target_os = "linux"))))]
+pub use liveness::{TAG_LOCK_BASE, hold_tag, tag_alive};
 pub use name::{FLEET_NAME_MAX, SegmentName, check_fleet_name};
+#[cfg(all(feature = "shm", target_os = "linux"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "shm", target_os = "linux"))))]
+pub use registry::{
+    ENTRY_BYTES, Member, MemberInfo, NODE_LOCK_BASE, REGISTRY_BYTES, TAG_DRAWS, members,
+};
 #[cfg(all(feature = "shm", unix))]
 #[cfg_attr(docsrs, doc(cfg(all(feature = "shm", unix))))]
 pub use segment::{INIT_WAIT, OPEN_ROUNDS, Segment, current_uid};
