@@ -35,8 +35,8 @@ pub enum ShmError {
     Io {
         /// The segment.
         segment: String,
-        /// The call (`open`, `open /dev/shm`, `fallocate`, `ftruncate`, `fstat`, `mmap`,
-        /// `shm_unlink`).
+        /// The call (`open`, `open /dev/shm`, `open O_TMPFILE`, `fstatat`, `linkat`,
+        /// `linkat /proc/self/fd`, `fallocate`, `ftruncate`, `fstat`, `mmap`, `shm_unlink`).
         op: &'static str,
         /// The OS error.
         source: std::io::Error,
@@ -138,6 +138,34 @@ pub enum ShmError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The segment is larger than this process may write files (the soft `RLIMIT_FSIZE`,
+    /// `ulimit -f`); creating it would raise SIGXFSZ and kill the process. Nothing was created.
+    FileSizeLimit {
+        /// The segment.
+        segment: String,
+        /// Bytes the segment needs.
+        bytes: u64,
+        /// The soft file-size limit in bytes.
+        limit: u64,
+    },
+    /// The system cannot create a segment without exposing it under its name before it is
+    /// initialised (Linux: no `O_TMPFILE` in the shared-memory directory, or no way to link
+    /// the new object). Nothing was created; there is no fallback to the unsafe way.
+    CreateUnsupported {
+        /// The segment.
+        segment: String,
+        /// What is missing.
+        cause: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A shared-memory object name is not `/` followed by one path component.
+    InvalidObjectName {
+        /// The name given.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// The header has another layout version (a segment left by an older or newer orbit-rs).
     LayoutVersion {
         /// The segment.
@@ -234,13 +262,24 @@ impl fmt::Display for ShmError {
                 segment,
                 found,
                 expected,
-            } => write!(
-                f,
-                "segment {segment} has magic {found:#018x} ({}), expected {expected:#018x} ({}): \
-                 not an orbit ring",
-                MagicText(*found),
-                MagicText(*expected)
-            ),
+            } => {
+                write!(
+                    f,
+                    "segment {segment} has magic {found:#018x} ({}), expected {expected:#018x} ({}): \
+                     not an orbit ring",
+                    MagicText(*found),
+                    MagicText(*expected)
+                )?;
+                if *found == 0 {
+                    // On Linux a segment appears under its name only after its magic is
+                    // published, so a zero magic was never written by this crate's creator.
+                    f.write_str(
+                        " (never initialised: left by another program, or by an older \
+                         orbit-rs creator that died; unlink it)",
+                    )?;
+                }
+                Ok(())
+            }
             Self::NotRegularFile { segment, kind } => write!(
                 f,
                 "segment {segment} is a {kind}, not a regular file; refusing it"
@@ -277,6 +316,27 @@ impl fmt::Display for ShmError {
                     f,
                     " ({source}); it was not created (enlarge /dev/shm or shrink the ring)"
                 )
+            }
+            Self::FileSizeLimit {
+                segment,
+                bytes,
+                limit,
+            } => write!(
+                f,
+                "segment {segment} needs {bytes} bytes but this process may not write files \
+                 larger than {limit} bytes (ulimit -f); it was not created"
+            ),
+            Self::CreateUnsupported {
+                segment,
+                cause,
+                source,
+            } => write!(
+                f,
+                "segment {segment} cannot be created without exposing it uninitialised: \
+                 {cause} ({source}); it was not created"
+            ),
+            Self::InvalidObjectName { name, reason } => {
+                write!(f, "invalid shared-memory object name {name:?}: {reason}")
             }
             Self::LayoutVersion {
                 segment,
@@ -334,7 +394,8 @@ impl std::error::Error for ShmError {
         match self {
             Self::Io { source, .. }
             | Self::NoSpace { source, .. }
-            | Self::RegistryIo { source, .. } => Some(source),
+            | Self::RegistryIo { source, .. }
+            | Self::CreateUnsupported { source, .. } => Some(source),
             Self::InvalidRing { error, .. } => Some(error),
             _ => None,
         }

@@ -2,17 +2,24 @@
 //! `std`; creating and mapping segments (`Segment`) needs the `shm` feature on Unix.
 //!
 //! Files: `name.rs` builds and validates segment names; `header.rs` is the segment layout and
-//! its validation; `segment.rs` creates, attaches and maps segments (the only `unsafe` in the
-//! crate); `error.rs` holds [`ShmError`].
+//! its validation; `object.rs` opens, creates and checks the files behind names (symlinks
+//! never followed; only regular single-link files of ours on the shm device); `segment.rs`
+//! creates, attaches and maps segments (the only `unsafe` in the crate); `error.rs` holds
+//! [`ShmError`].
 //!
-//! One segment per ring, named `/orbit-{fleet}-{kind}-{uid}`, mode 0600. Creation is
-//! race-free: `O_CREAT | O_EXCL` picks exactly one creator, which reserves the object's memory
-//! (`fallocate`: a ring that does not fit is an error at creation), writes the header and
-//! publishes the magic last; attachers wait (bounded by `INIT_WAIT`) for the magic. On Linux
-//! the object is opened as `/dev/shm/<name>` with `O_NOFOLLOW`: only a regular file with one
-//! link on the shm device is accepted. Attach refuses segments owned by another user or whose
-//! mode is not owner-only (`0600` or narrower), checks the magic, layout version, kind,
-//! capacity, payload capacity and stride, and checks the object's real size before mapping it.
+//! One segment per ring, named `/orbit-{fleet}-{kind}-{uid}`, mode 0600. On Linux a segment is
+//! created without a name (`O_TMPFILE` in `/dev/shm`), its memory reserved (`fallocate`: a
+//! ring that does not fit is an error at creation), its header written with the magic last,
+//! and only then linked under its name (`linkat`): the link picks exactly one creator, the
+//! others attach to its segment, and a creator killed at any instruction leaves nothing under
+//! the name. So an attacher never waits, and an object under the name without the magic is
+//! reported at once. Elsewhere `O_CREAT | O_EXCL` picks the creator and attachers wait
+//! (bounded by `INIT_WAIT`) for the magic. A segment larger than `ulimit -f` is an error, not
+//! SIGXFSZ. On Linux the object is opened as `/dev/shm/<name>` with `O_NOFOLLOW`: only a
+//! regular file with one link on the shm device is accepted. Attach refuses segments owned by
+//! another user or whose mode is not owner-only (`0600` or narrower), checks the magic, layout
+//! version, kind, capacity, payload capacity and stride, and checks the object's real size
+//! before mapping it.
 
 mod error;
 mod header;
@@ -21,6 +28,8 @@ mod liveness;
 mod name;
 #[cfg(all(feature = "shm", target_os = "linux"))]
 mod registry;
+#[cfg(all(feature = "shm", unix))]
+pub(crate) mod object;
 #[cfg(all(feature = "shm", unix))]
 mod segment;
 

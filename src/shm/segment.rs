@@ -1,5 +1,18 @@
-//! One POSIX shared-memory object holding one ring, created or attached with rustix (on Linux
-//! as a file under `/dev/shm`, never following symlinks) and mapped with memmap2.
+//! One POSIX shared-memory object holding one ring, created or attached through
+//! [`object`] (on Linux as a file under `/dev/shm`, never following symlinks)
+//! and mapped with memmap2.
+//!
+//! Creation on Linux never exposes an uninitialised segment: the object is created without a
+//! name (`O_TMPFILE`), its memory reserved (`fallocate`), its head seeded and its header
+//! published (magic last), and only then linked under its name (`linkat`). A creator killed at
+//! any instruction leaves nothing behind, and a name that is taken meanwhile (`EEXIST`) means
+//! another creator won: [`Segment::open`] attaches to its segment. So an attacher on Linux
+//! that finds no magic, or an object too short for a header, found something this crate never
+//! publishes and says so at once ([`ShmError::BadMagic`], [`ShmError::TooSmall`]). Elsewhere
+//! the object is created under its name (`O_CREAT | O_EXCL`) and attachers wait up to
+//! [`INIT_WAIT`] for its magic. A segment larger than the process's file-size limit
+//! (`ulimit -f`) is refused before anything is reserved ([`ShmError::FileSizeLimit`]), instead
+//! of dying of SIGXFSZ.
 //!
 //! # Safety
 //!
@@ -23,16 +36,21 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use memmap2::{MmapOptions, MmapRaw};
-use rustix::fs::{FileType, Stat};
 use rustix::io::Errno;
 use rustix::shm;
 
 use super::header::{HeaderFields, Layout, PREFIX_BYTES, RawHeader};
-use super::{SegmentName, ShmError};
+use super::{SegmentName, ShmError, object};
 use crate::ring::{Head, PayloadSize, Ring, Slot, SupportedPayload, check_capacity};
 
-/// How long an attacher waits for a creator to size and initialise a fresh segment.
+/// How long an attacher waits for a creator to size and initialise a fresh segment, where
+/// segments are created under their name (not on Linux, where a segment is named only once it
+/// is initialised, and an attacher never waits).
 pub const INIT_WAIT: Duration = Duration::from_secs(2);
+
+/// True where a segment appears under its name only once it is complete (Linux: created
+/// unnamed, then linked); there an attacher never waits for a creator.
+const NAMED_WHEN_COMPLETE: bool = cfg!(target_os = "linux");
 
 /// How many create-then-attach rounds [`Segment::open`] makes while the name keeps
 /// disappearing between them, before it gives up with [`ShmError::KeepsDisappearing`].
@@ -45,6 +63,8 @@ where
 {
     name: SegmentName,
     map: MmapRaw,
+    /// The object, open for the segment's lifetime (for locks on it).
+    file: File,
     layout: Layout,
     created: bool,
 }
@@ -63,11 +83,7 @@ where
 }
 
 fn io(segment: &SegmentName, op: &'static str, errno: Errno) -> ShmError {
-    ShmError::Io {
-        segment: segment.to_string(),
-        op,
-        source: errno.into(),
-    }
+    object::io(segment.as_str(), op, errno)
 }
 
 fn map_io(segment: &SegmentName, op: &'static str, source: std::io::Error) -> ShmError {
@@ -78,156 +94,17 @@ fn map_io(segment: &SegmentName, op: &'static str, source: std::io::Error) -> Sh
     }
 }
 
-/// What kind of directory entry `mode` describes, for errors.
-fn kind_name(mode: u32) -> &'static str {
-    match FileType::from_raw_mode(mode as _) {
-        FileType::RegularFile => "regular file",
-        FileType::Directory => "directory",
-        FileType::Symlink => "symlink",
-        FileType::Fifo => "fifo",
-        FileType::Socket => "socket",
-        FileType::CharacterDevice => "character device",
-        FileType::BlockDevice => "block device",
-        FileType::Unknown => "file of unknown type",
-    }
-}
-
-/// Refuses anything but a regular file with exactly one link (and, when `device` is known,
-/// on that device). Looks only; never changes the entry.
-fn check_entry(segment: &SegmentName, stat: &Stat, device: Option<u64>) -> Result<(), ShmError> {
-    #[allow(clippy::unnecessary_cast)] // `st_mode` is u16 on some targets.
-    let mode = stat.st_mode as u32;
-    if FileType::from_raw_mode(mode as _) != FileType::RegularFile {
-        return Err(ShmError::NotRegularFile {
-            segment: segment.to_string(),
-            kind: kind_name(mode),
-        });
-    }
-    #[allow(clippy::unnecessary_cast)] // `st_nlink` is u32 on some targets.
-    let links = stat.st_nlink as u64;
-    if links != 1 {
-        return Err(ShmError::HardLinked {
-            segment: segment.to_string(),
-            links,
-        });
-    }
-    #[allow(clippy::unnecessary_cast)] // `st_dev` is u32 on some targets.
-    let found = stat.st_dev as u64;
-    match device {
-        Some(expected) if found != expected => Err(ShmError::OtherDevice {
-            segment: segment.to_string(),
-            device: found,
-            expected,
+/// Refuses a segment larger than the soft file-size limit (`RLIMIT_FSIZE`, `ulimit -f`):
+/// reserving it would raise SIGXFSZ, which kills the process unless it handles the signal.
+fn check_file_size_limit(name: &SegmentName, bytes: u64) -> Result<(), ShmError> {
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Fsize).current;
+    match limit {
+        Some(limit) if bytes > limit => Err(ShmError::FileSizeLimit {
+            segment: name.to_string(),
+            bytes,
+            limit,
         }),
         _ => Ok(()),
-    }
-}
-
-/// Opening the object behind a segment name.
-///
-/// On Linux the object is the file `/dev/shm/<name>`, opened relative to a descriptor of
-/// `/dev/shm` with `O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC` (`shm_open` follows symlinks): a
-/// symlink, hard link, FIFO, directory or mount at the name is refused and left untouched.
-#[cfg(target_os = "linux")]
-mod object {
-    use std::fs::File;
-
-    use rustix::fd::OwnedFd;
-    use rustix::fs::{AtFlags, Mode, OFlags};
-    use rustix::io::Errno;
-
-    use super::{SegmentName, ShmError, check_entry, io};
-
-    /// The directory POSIX shared-memory objects live in on Linux.
-    const SHM_DIR: &str = "/dev/shm";
-
-    struct ShmDir {
-        fd: OwnedFd,
-        device: u64,
-    }
-
-    fn shm_dir(name: &SegmentName) -> Result<ShmDir, ShmError> {
-        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-        let fd = rustix::fs::open(SHM_DIR, flags, Mode::empty())
-            .map_err(|e| io(name, "open /dev/shm", e))?;
-        let stat = rustix::fs::fstat(&fd).map_err(|e| io(name, "fstat /dev/shm", e))?;
-        #[allow(clippy::unnecessary_cast)] // `st_dev` is u32 on some targets.
-        let device = stat.st_dev as u64;
-        Ok(ShmDir { fd, device })
-    }
-
-    fn entry(name: &SegmentName) -> &str {
-        name.as_str().trim_start_matches('/')
-    }
-
-    fn open(name: &SegmentName, dir: &ShmDir, extra: OFlags) -> Result<File, ShmError> {
-        let flags = OFlags::RDWR | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | extra;
-        match rustix::fs::openat(&dir.fd, entry(name), flags, Mode::RUSR | Mode::WUSR) {
-            Ok(fd) => Ok(File::from(fd)),
-            Err(e) => {
-                // ELOOP (a symlink under O_NOFOLLOW), EISDIR, ENXIO, EACCES on a device: name
-                // what sits there if it is not a regular file.
-                if e != Errno::NOENT
-                    && e != Errno::EXIST
-                    && let Ok(stat) =
-                        rustix::fs::statat(&dir.fd, entry(name), AtFlags::SYMLINK_NOFOLLOW)
-                {
-                    check_entry(name, &stat, None)?;
-                }
-                Err(io(name, "open", e))
-            }
-        }
-    }
-
-    /// Creates the object (`O_CREAT | O_EXCL`, mode 0600): a fresh regular file on the shm
-    /// device, whatever sat at the name before (`EEXIST`, even for a dangling symlink).
-    pub(super) fn create(name: &SegmentName) -> Result<File, ShmError> {
-        let dir = shm_dir(name)?;
-        open(name, &dir, OFlags::CREATE | OFlags::EXCL)
-    }
-
-    /// Opens an existing object, refusing anything but a regular single-link file on the shm
-    /// device. The entry is looked at first (a FIFO or device is never opened), then the
-    /// opened file is checked again (`fstat`) in case the name was replaced meanwhile.
-    pub(super) fn attach(name: &SegmentName) -> Result<File, ShmError> {
-        let dir = shm_dir(name)?;
-        match rustix::fs::statat(&dir.fd, entry(name), AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(stat) => check_entry(name, &stat, Some(dir.device))?,
-            Err(e) => return Err(io(name, "open", e)),
-        }
-        let file = open(name, &dir, OFlags::empty())?;
-        let stat = rustix::fs::fstat(&file).map_err(|e| io(name, "fstat", e))?;
-        check_entry(name, &stat, Some(dir.device))?;
-        Ok(file)
-    }
-}
-
-/// Opening the object behind a segment name with `shm_open` where shared-memory objects are
-/// not files in a directory we can open ourselves; the object is still checked to be a
-/// regular file with one link.
-#[cfg(not(target_os = "linux"))]
-mod object {
-    use std::fs::File;
-
-    use rustix::fs::Mode;
-    use rustix::shm;
-
-    use super::{SegmentName, ShmError, check_entry, io};
-
-    pub(super) fn create(name: &SegmentName) -> Result<File, ShmError> {
-        let flags = shm::OFlags::CREATE | shm::OFlags::EXCL | shm::OFlags::RDWR;
-        let fd = shm::open(name.as_str(), flags, Mode::RUSR | Mode::WUSR)
-            .map_err(|e| io(name, "open", e))?;
-        Ok(File::from(fd))
-    }
-
-    pub(super) fn attach(name: &SegmentName) -> Result<File, ShmError> {
-        let fd = shm::open(name.as_str(), shm::OFlags::RDWR, Mode::empty())
-            .map_err(|e| io(name, "open", e))?;
-        let file = File::from(fd);
-        let stat = rustix::fs::fstat(&file).map_err(|e| io(name, "fstat", e))?;
-        check_entry(name, &stat, None)?;
-        Ok(file)
     }
 }
 
@@ -269,9 +146,15 @@ where
     PayloadSize<N>: SupportedPayload,
 {
     /// Creates the segment, or attaches to it if it exists. Any number of processes may race
-    /// here: exactly one creates; the others wait for its header and attach. A name that
-    /// exists when we create and is gone when we attach is retried, at most [`OPEN_ROUNDS`]
-    /// times, then [`ShmError::KeepsDisappearing`].
+    /// here: exactly one creates (on Linux the one whose initialised segment is linked under
+    /// the name first; the others' unnamed segments vanish) and the others attach to its
+    /// segment (elsewhere: once its header is published). A name that exists when we create
+    /// and is gone when we attach is retried, at most [`OPEN_ROUNDS`] times, then
+    /// [`ShmError::KeepsDisappearing`].
+    ///
+    /// # Errors
+    ///
+    /// Those of [`create`](Self::create) and [`attach`](Self::attach).
     #[doc(alias = "shm_open")]
     pub fn open(name: SegmentName, kind: u8, capacity: usize) -> Result<Self, ShmError> {
         let layout = Self::checked_layout(&name, kind, capacity)?;
@@ -295,9 +178,18 @@ where
         })
     }
 
-    /// Creates a fresh segment; fails with an `AlreadyExists` I/O error if the name is taken.
-    /// The segment's memory is reserved here: a ring the shared-memory filesystem cannot hold
-    /// is [`ShmError::NoSpace`], and nothing is left under the name.
+    /// Creates a fresh segment; fails with an `AlreadyExists` I/O error if the name is taken
+    /// (by anything, even a dangling symlink). The segment's memory is reserved here, and on
+    /// Linux the segment is named only once it is initialised: whatever fails, or kills the
+    /// process, on the way, nothing is left under the name.
+    ///
+    /// # Errors
+    ///
+    /// [`ShmError::NoSpace`] if the shared-memory filesystem cannot hold the ring;
+    /// [`ShmError::FileSizeLimit`] if it is larger than `ulimit -f` allows;
+    /// [`ShmError::CreateUnsupported`] on a Linux system where it cannot be created unnamed
+    /// (no `O_TMPFILE`, or no way to link it); [`ShmError::InvalidRing`] for a bad capacity;
+    /// [`ShmError::Io`] if a call fails.
     pub fn create(name: SegmentName, kind: u8, capacity: usize) -> Result<Self, ShmError> {
         let layout = Self::checked_layout(&name, kind, capacity)?;
         Self::create_with(name, layout)
@@ -305,6 +197,15 @@ where
 
     /// Attaches to an existing segment after validating what the name is (a regular file
     /// with one link on the shared-memory device), owner, mode, header and size.
+    ///
+    /// # Errors
+    ///
+    /// A typed refusal naming the segment ([`ShmError::NotRegularFile`],
+    /// [`ShmError::HardLinked`], [`ShmError::OtherDevice`], [`ShmError::ForeignOwner`],
+    /// [`ShmError::InsecureMode`], [`ShmError::BadMagic`], [`ShmError::LayoutVersion`],
+    /// [`ShmError::SpecMismatch`], [`ShmError::TooSmall`]); on Linux an object without the
+    /// magic is [`ShmError::BadMagic`] at once, elsewhere [`ShmError::NotInitialized`] after
+    /// [`INIT_WAIT`]; an `NotFound` [`ShmError::Io`] if nothing is under the name.
     pub fn attach(name: SegmentName, kind: u8, capacity: usize) -> Result<Self, ShmError> {
         let layout = Self::checked_layout(&name, kind, capacity)?;
         Self::attach_with(name, layout)
@@ -319,59 +220,58 @@ where
     }
 
     fn create_with(name: SegmentName, layout: Layout) -> Result<Self, ShmError> {
-        let file = object::create(&name)?;
-        let result = (|| {
-            let bytes = layout.segment_bytes().unwrap_or(u64::MAX);
-            reserve(&name, &file, bytes)?;
-            let map = Self::map(&name, &file, bytes)?;
-            let segment = Self {
-                name: name.clone(),
-                map,
-                layout,
-                created: true,
-            };
+        let creating = object::create(name.as_str())?;
+        let bytes = layout.segment_bytes().unwrap_or(u64::MAX);
+        let initialised = (|| {
+            check_file_size_limit(&name, bytes)?;
+            reserve(&name, creating.file(), bytes)?;
+            let map = Self::map(&name, creating.file(), bytes)?;
             // The object is fresh and zero-filled: slots are already "empty"; the head starts
             // at a random counter (cursors tell segments apart by it); publishing the header
             // makes the segment valid.
-            segment.head().seed_start();
-            segment.header().publish(&layout);
-            Ok(segment)
+            Self::head_in(&map).seed_start();
+            Self::header_in(&map).publish(&layout);
+            Ok(map)
         })();
-        if result.is_err() {
-            // Never leave a half-initialised segment behind under this name.
-            let _ = shm::unlink(name.as_str());
+        match initialised {
+            Ok(map) => {
+                // Only now does the segment get its name (Linux): nobody ever sees it
+                // half-initialised. EEXIST here means another creator won the name.
+                let file = creating.publish(name.as_str())?;
+                Ok(Self {
+                    name,
+                    map,
+                    file,
+                    layout,
+                    created: true,
+                })
+            }
+            Err(e) => {
+                creating.abandon(name.as_str());
+                Err(e)
+            }
         }
-        result
     }
 
     fn attach_with(name: SegmentName, layout: Layout) -> Result<Self, ShmError> {
-        let file = object::attach(&name)?;
-        let stat = rustix::fs::fstat(&file).map_err(|e| io(&name, "fstat", e))?;
-        let euid = rustix::process::geteuid().as_raw();
-        if stat.st_uid != euid {
-            return Err(ShmError::ForeignOwner {
-                segment: name.to_string(),
-                owner: stat.st_uid,
-                euid,
-            });
-        }
-        let mode = stat.st_mode & 0o7777;
-        // Owner-only is exactly read/write for the owner or less: no execute, no set-id or
-        // sticky bit, nothing for group or others.
-        if mode & !0o600 != 0 {
-            return Err(ShmError::InsecureMode {
-                segment: name.to_string(),
-                mode,
-            });
-        }
+        // A regular single-link file on the shm device, ours, owner-only.
+        let file = object::attach(name.as_str())?;
         let start = Instant::now();
         let not_ready = || ShmError::NotInitialized {
             segment: name.to_string(),
             waited_ms: start.elapsed().as_millis() as u64,
         };
-        // The creator sizes the object right after creating it; wait for that.
+        // Where segments are named before they are initialised, the creator sizes the object
+        // right after creating it: wait for that. On Linux a named segment is complete.
         let mut size = Self::object_size(&name, &file)?;
         while size < PREFIX_BYTES as u64 {
+            if NAMED_WHEN_COMPLETE {
+                return Err(ShmError::TooSmall {
+                    segment: name.to_string(),
+                    size,
+                    needed: layout.segment_bytes().unwrap_or(u64::MAX),
+                });
+            }
             if start.elapsed() > INIT_WAIT {
                 return Err(not_ready());
             }
@@ -381,11 +281,9 @@ where
         // Map only the prefix until the header is valid: its spec tells how much is safe.
         let prefix = Self::map(&name, &file, PREFIX_BYTES as u64)?;
         let fields = loop {
-            // SAFETY: `prefix` maps PREFIX_BYTES (>= 64) page-aligned bytes of atomics; see the
-            // module's Safety section.
-            let raw = unsafe { &*prefix.as_ptr().cast::<RawHeader>() };
-            let fields = HeaderFields::load(raw);
-            if fields.magic != 0 {
+            let fields = HeaderFields::load(Self::header_in(&prefix));
+            // On Linux a zero magic is never published: `validate` reports it at once.
+            if fields.magic != 0 || NAMED_WHEN_COMPLETE {
                 break fields;
             }
             if start.elapsed() > INIT_WAIT {
@@ -400,6 +298,7 @@ where
         Ok(Self {
             name,
             map,
+            file,
             layout,
             created: false,
         })
@@ -422,18 +321,35 @@ where
             .map_err(|e| map_io(name, "mmap", e))
     }
 
-    fn header(&self) -> &RawHeader {
-        debug_assert!(self.map.len() >= PREFIX_BYTES);
-        // SAFETY: the mapping holds at least PREFIX_BYTES page-aligned bytes; the header is at
-        // offset 0 and made of atomics (module Safety section).
-        unsafe { &*self.map.as_ptr().cast::<RawHeader>() }
+    /// The header at offset 0 of `map`, which must hold at least PREFIX_BYTES bytes.
+    ///
+    /// # Panics
+    ///
+    /// If `map` is shorter than PREFIX_BYTES (never for a map made by [`map`](Self::map)
+    /// with at least that many bytes).
+    fn header_in(map: &MmapRaw) -> &RawHeader {
+        assert!(map.len() >= PREFIX_BYTES, "the mapping holds the header");
+        // SAFETY: the mapping holds at least PREFIX_BYTES page-aligned bytes (asserted above;
+        // mmap returns page-aligned memory); the header is at offset 0 and made of atomics
+        // (module Safety section); the reference borrows the mapping.
+        unsafe { &*map.as_ptr().cast::<RawHeader>() }
+    }
+
+    /// The head at offset 64 of `map`, which must hold at least PREFIX_BYTES bytes.
+    ///
+    /// # Panics
+    ///
+    /// As [`header_in`](Self::header_in).
+    fn head_in(map: &MmapRaw) -> &Head {
+        assert!(map.len() >= PREFIX_BYTES, "the mapping holds the head");
+        // SAFETY: `Head` spans offsets 64..PREFIX_BYTES, inside the mapping (asserted above),
+        // 64-byte aligned in page-aligned memory; it is made of atomics only (module Safety
+        // section); the reference borrows the mapping.
+        unsafe { &*map.as_ptr().add(64).cast::<Head>() }
     }
 
     fn head(&self) -> &Head {
-        debug_assert!(self.map.len() >= PREFIX_BYTES);
-        // SAFETY: `Head` spans offsets 64..PREFIX_BYTES, inside the mapping, 64-byte aligned;
-        // it is made of atomics only (module Safety section).
-        unsafe { &*self.map.as_ptr().add(64).cast::<Head>() }
+        Self::head_in(&self.map)
     }
 
     fn slots(&self) -> &[Slot<N>] {
@@ -476,6 +392,12 @@ where
     #[must_use]
     pub fn layout(&self) -> Layout {
         self.layout
+    }
+
+    /// The segment's object, open as long as the segment is (for locks on it).
+    #[allow(dead_code, reason = "for locks on the segment, not written yet")]
+    pub(crate) fn file(&self) -> &File {
+        &self.file
     }
 
     /// Removes the name. Existing mappings keep working; the next `open` creates a fresh
