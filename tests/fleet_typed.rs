@@ -322,7 +322,7 @@ mod shm_only {
         // The old mapping still works after the name is gone.
         old.publish::<Telemetry>(0, 0, b"still").unwrap();
         assert_eq!(old.head::<Telemetry>().unwrap(), 2);
-        let fresh = Fleet::join_shm(&name, 0).unwrap();
+        let fresh = Fleet::join_shm(&name, 1).unwrap();
         assert_eq!(fresh.head::<Telemetry>().unwrap(), 0);
         assert!(fresh.created_ring::<Telemetry>().unwrap());
         fresh.unlink().unwrap();

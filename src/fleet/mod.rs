@@ -10,7 +10,7 @@
 //! never turned into an empty ring.
 
 mod orbital;
-#[cfg(all(feature = "shm", unix))]
+#[cfg(all(feature = "shm", target_os = "linux"))]
 mod shm;
 
 use core::marker::PhantomData;
@@ -112,8 +112,8 @@ pub struct RingPoll {
 
 enum Storage {
     Local(crate::OwnedRing<PAYLOAD_MAX>),
-    #[cfg(all(feature = "shm", unix))]
-    Shm(shm::FleetSegment),
+    #[cfg(all(feature = "shm", target_os = "linux"))]
+    Shm(shm::MemberSegment),
 }
 
 /// One opened ring of a fleet.
@@ -138,7 +138,7 @@ impl RingStore {
     pub(crate) fn ring(&self) -> Ring<'_, PAYLOAD_MAX> {
         let ring = match &self.storage {
             Storage::Local(owned) => owned.ring(),
-            #[cfg(all(feature = "shm", unix))]
+            #[cfg(all(feature = "shm", target_os = "linux"))]
             Storage::Shm(segment) => segment.ring(),
         };
         ring.with_kind(self.kind)
@@ -152,6 +152,11 @@ impl RingStore {
         loop {
             match ring.publish(frame_kind, version, payload) {
                 Ok(id) => return Ok(id),
+                Err(PublishError::SlotBusy { holder, .. })
+                    if attempt + 1 < PUBLISH_ATTEMPTS && self.recover_dead_slot(&ring, holder) =>
+                {
+                    attempt += 1;
+                }
                 Err(e) if e.is_transient() && attempt + 1 < PUBLISH_ATTEMPTS => attempt += 1,
                 Err(PublishError::Leased) if attempt == 0 && self.break_dead_lease(&ring) => {
                     attempt += 1;
@@ -161,40 +166,54 @@ impl RingStore {
         }
     }
 
-    /// Breaks the writer lease if its holder recorded a process id and that process is gone
-    /// (killed while holding a [`FleetWriter`]). Processes of a fleet are assumed to share one
-    /// pid namespace (they share one user's `/dev/shm`).
-    #[cfg_attr(not(all(feature = "shm", unix)), allow(unused_variables))]
-    fn break_dead_lease(&self, ring: &Ring<'_, PAYLOAD_MAX>) -> bool {
+    /// True only if the kernel says the writer tagged `tag` is gone (its process died, zombie
+    /// or not, in any pid namespace). In-process rings have no such writers.
+    #[cfg_attr(
+        not(all(feature = "shm", target_os = "linux")),
+        allow(unused_variables, clippy::unused_self)
+    )]
+    fn is_gone(&self, tag: u32) -> bool {
         match &self.storage {
             Storage::Local(_) => false,
-            #[cfg(all(feature = "shm", unix))]
-            Storage::Shm(_) => ring.lease_holder().is_some_and(|holder| {
-                shm::process_is_gone(u64::from(holder.owner()))
-                    && ring.break_lease(holder, std::process::id())
-            }),
+            #[cfg(all(feature = "shm", target_os = "linux"))]
+            Storage::Shm(segment) => segment.is_gone(tag),
         }
     }
 
-    /// Takes the writer lease for this process, breaking a dead holder's first.
+    /// Breaks the writer lease if the kernel says its holder (or, for a lease being closed,
+    /// its closer) is gone — a process killed holding a [`FleetWriter`], an `ExclusiveWriter`
+    /// of a fleet ring handle, or a reset. Returns the slot it died writing to service.
+    fn break_dead_lease(&self, ring: &Ring<'_, PAYLOAD_MAX>) -> bool {
+        ring.lease_holder().is_some_and(|holder| {
+            self.is_gone(holder.owner()) && ring.break_lease(holder, ring.owner())
+        })
+    }
+
+    /// If the multi-writer holding internal counter `counter`'s slot mid-write is gone,
+    /// returns the slot to service (readers count that frame unavailable).
+    fn recover_dead_slot(&self, ring: &Ring<'_, PAYLOAD_MAX>, counter: u64) -> bool {
+        ring.writer_of(counter)
+            .is_some_and(|tag| self.is_gone(tag) && ring.recover_counter(counter, tag))
+    }
+
+    /// Takes the writer lease for this member, breaking a dead holder's first.
     fn take_lease(&self) -> Result<Lease> {
         let ring = self.ring();
-        let owner = std::process::id();
-        match ring.take_lease(owner, HELD) {
+        match ring.take_lease(ring.owner(), HELD) {
             Err(PublishError::Leased) if self.break_dead_lease(&ring) => {
-                Ok(ring.take_lease(owner, HELD)?)
+                Ok(ring.take_lease(ring.owner(), HELD)?)
             }
             taken => Ok(taken?),
         }
     }
 
-    /// Resets the ring under a lease recorded for this process: retries while another reset
+    /// Resets the ring under a lease recorded for this member: retries while another reset
     /// runs, breaks a dead holder's lease first.
     pub(crate) fn reset(&self) -> Result<()> {
         let ring = self.ring();
         let mut attempt = 0;
         loop {
-            match ring.reset_by(std::process::id()) {
+            match ring.reset() {
                 Ok(()) => return Ok(()),
                 Err(PublishError::Resetting) if attempt + 1 < PUBLISH_ATTEMPTS => {
                     attempt += 1;
@@ -211,21 +230,35 @@ impl RingStore {
     /// Polls with the deadline-based stuck-writer rule.
     pub(crate) fn poll(&self, cursor: &mut RingCursor, visit: impl FnMut(FrameRef<'_>)) -> Poll {
         let next = cursor.cursor.next_counter();
+        let ring = self.ring();
         let patience = match cursor.stalled {
             Some((counter, since))
                 if counter == next && since.elapsed() >= self.read.stuck_after =>
             {
+                // The writer had its time. If the kernel says it is gone, its slot returns to
+                // service (a void frame every reader counts unavailable, once); if it lives —
+                // stopped, say — it keeps the slot and this reader gives up on the counter.
+                self.recover_stalled(&ring, &cursor.cursor);
                 Patience::GiveUpOn(counter)
             }
             _ => Patience::Wait,
         };
-        let poll = self.ring().poll_with(&mut cursor.cursor, patience, visit);
+        let poll = ring.poll_with(&mut cursor.cursor, patience, visit);
         cursor.stalled = match (poll.stalled_at, cursor.stalled) {
             (Some(now), Some((then, since))) if now == then => Some((then, since)),
             (Some(now), _) => Some((now, Instant::now())),
             (None, _) => None,
         };
         poll
+    }
+
+    /// Returns the slot `cursor` waits on to service if its writer is gone: a tagged
+    /// multi-writer through the slot's `writer` word, an exclusive writer through its lease.
+    fn recover_stalled(&self, ring: &Ring<'_, PAYLOAD_MAX>, cursor: &Cursor) -> bool {
+        match ring.stalled_writer(cursor) {
+            Some(tag) => self.is_gone(tag) && ring.recover_stalled(cursor, tag),
+            None => ring.writer_leased() && self.break_dead_lease(ring),
+        }
     }
 
     pub(crate) fn cursor_at_head(&self) -> RingCursor {
@@ -411,6 +444,9 @@ pub struct Fleet {
     size: u16,
     backing: Backing,
     read: ReadPolicy,
+    /// This handle's membership of a shared-memory fleet (node id, liveness tag).
+    #[cfg(all(feature = "shm", target_os = "linux"))]
+    member: Option<Arc<crate::shm::Member>>,
     rings: Mutex<HashMap<u8, Arc<RingStore>>>,
 }
 
@@ -489,6 +525,8 @@ impl FleetBuilder {
             size: self.size,
             backing,
             read: self.read,
+            #[cfg(all(feature = "shm", target_os = "linux"))]
+            member: None,
             rings: Mutex::new(HashMap::new()),
         })
     }
@@ -498,11 +536,19 @@ impl FleetBuilder {
         self.build(Backing::InProcess)
     }
 
-    /// Joins with rings in POSIX shared memory (needs the `shm` feature on Unix).
+    /// Joins with rings in POSIX shared memory (needs the `shm` feature on Linux) as a
+    /// member of the fleet: fails with [`ShmError::NodeInUse`](crate::shm::ShmError::NodeInUse)
+    /// while another live member (in any process, this one included) holds the node id.
     pub fn join_shm(self) -> Result<Fleet> {
-        if cfg!(all(feature = "shm", unix)) {
-            self.build(Backing::SharedMemory)
-        } else {
+        #[cfg(all(feature = "shm", target_os = "linux"))]
+        {
+            let mut fleet = self.build(Backing::SharedMemory)?;
+            fleet.member = Some(shm::join(&fleet.name, fleet.node)?);
+            Ok(fleet)
+        }
+        #[cfg(not(all(feature = "shm", target_os = "linux")))]
+        {
+            let _ = self;
             Err(Error::ShmUnsupported)
         }
     }
@@ -581,9 +627,14 @@ impl Fleet {
         let capacity = capacity.unwrap_or(declared);
         let storage = match self.backing {
             Backing::InProcess => Storage::Local(crate::OwnedRing::new(capacity)?),
-            #[cfg(all(feature = "shm", unix))]
-            Backing::SharedMemory => Storage::Shm(shm::open(&self.name, kind, capacity)?),
-            #[cfg(not(all(feature = "shm", unix)))]
+            #[cfg(all(feature = "shm", target_os = "linux"))]
+            Backing::SharedMemory => {
+                let member = self.member.clone().ok_or(Error::ShmUnsupported)?;
+                Storage::Shm(shm::MemberSegment::open(
+                    &self.name, kind, capacity, member,
+                )?)
+            }
+            #[cfg(not(all(feature = "shm", target_os = "linux")))]
             Backing::SharedMemory => return Err(Error::ShmUnsupported),
         };
         let store = Arc::new(RingStore {
@@ -674,9 +725,9 @@ impl Fleet {
         for store in rings.values() {
             match &store.storage {
                 Storage::Local(_) => {}
-                #[cfg(all(feature = "shm", unix))]
+                #[cfg(all(feature = "shm", target_os = "linux"))]
                 Storage::Shm(segment) => {
-                    crate::shm::Segment::<PAYLOAD_MAX>::unlink(segment.name())?;
+                    crate::shm::Segment::<PAYLOAD_MAX>::unlink(segment.segment().name())?;
                 }
             }
         }
@@ -687,8 +738,8 @@ impl Fleet {
     pub fn created_ring<T: OrbitTyped>(&self) -> Result<bool> {
         Ok(match &self.store::<T>()?.storage {
             Storage::Local(_) => true,
-            #[cfg(all(feature = "shm", unix))]
-            Storage::Shm(segment) => segment.created(),
+            #[cfg(all(feature = "shm", target_os = "linux"))]
+            Storage::Shm(segment) => segment.segment().created(),
         })
     }
 

@@ -34,15 +34,7 @@ where
     /// token names it — or one that stopped between taking the slot and recording its tag).
     #[must_use]
     pub fn stalled_writer(&self, cursor: &Cursor) -> Option<u32> {
-        let counter = cursor.base.saturating_add(cursor.next);
-        let slot = self.slot(counter);
-        if slot.seq.load(Ordering::Acquire) != seq::writing(counter)? {
-            return None;
-        }
-        let word = slot.writer.load(Ordering::Relaxed);
-        let tag = (word >> 32) as u32;
-        let named = word == pack_writer(tag, counter) || mutant(mutants::TRUST_STALE_WRITER);
-        (tag != 0 && named).then_some(tag)
+        self.writer_of(cursor.base.saturating_add(cursor.next))
     }
 
     /// If the writer tagged `writer` still holds the slot of `cursor`'s next counter mid-write,
@@ -55,7 +47,23 @@ where
     /// kernel-backed liveness tells): a stopped writer that resumed after its slot was
     /// recovered would store into the next frame written there.
     pub fn recover_stalled(&self, cursor: &Cursor, writer: u32) -> bool {
-        let counter = cursor.base.saturating_add(cursor.next);
+        self.recover_counter(cursor.base.saturating_add(cursor.next), writer)
+    }
+
+    /// [`stalled_writer`](Ring::stalled_writer) for internal counter `counter`.
+    pub(crate) fn writer_of(&self, counter: u64) -> Option<u32> {
+        let slot = self.slot(counter);
+        if slot.seq.load(Ordering::Acquire) != seq::writing(counter)? {
+            return None;
+        }
+        let word = slot.writer.load(Ordering::Relaxed);
+        let tag = (word >> 32) as u32;
+        let named = word == pack_writer(tag, counter) || mutant(mutants::TRUST_STALE_WRITER);
+        (tag != 0 && named).then_some(tag)
+    }
+
+    /// [`recover_stalled`](Ring::recover_stalled) for internal counter `counter`.
+    pub(crate) fn recover_counter(&self, counter: u64, writer: u32) -> bool {
         let (Some(writing), Some(committed)) = (seq::writing(counter), seq::committed(counter))
         else {
             return false;

@@ -26,10 +26,10 @@ mod header;
 #[cfg(all(feature = "shm", target_os = "linux"))]
 mod liveness;
 mod name;
-#[cfg(all(feature = "shm", target_os = "linux"))]
-mod registry;
 #[cfg(all(feature = "shm", unix))]
 pub(crate) mod object;
+#[cfg(all(feature = "shm", target_os = "linux"))]
+mod registry;
 #[cfg(all(feature = "shm", unix))]
 mod segment;
 

@@ -1,4 +1,5 @@
-//! The one place that builds and validates segment names: `/orbit-{fleet}-{kind}-{uid}`.
+//! The one place that builds and validates segment names: `/orbit-{fleet}-{kind}-{uid}` for
+//! rings, `/orbit-{fleet}-members-{uid}` for a fleet's member registry.
 
 use std::fmt;
 use std::string::String;
@@ -18,6 +19,13 @@ impl SegmentName {
     pub fn new(fleet: &str, kind: u8, uid: u32) -> Result<Self, ShmError> {
         check_fleet_name(fleet)?;
         Ok(Self(std::format!("/orbit-{fleet}-{kind}-{uid}")))
+    }
+
+    /// `/orbit-{fleet}-members-{uid}`: the fleet's member registry (see
+    /// [`Member`](super::Member)). Never a ring's name: those end in `-{kind}-{uid}`, digits.
+    pub fn members(fleet: &str, uid: u32) -> Result<Self, ShmError> {
+        check_fleet_name(fleet)?;
+        Ok(Self(std::format!("/orbit-{fleet}-members-{uid}")))
     }
 
     /// The name as passed to `shm_open`.
