@@ -314,17 +314,39 @@ mod shm_only {
     }
 
     #[test]
-    fn unlink_keeps_old_mappings_and_the_next_join_starts_fresh() {
+    fn unlink_retires_and_every_member_moves_to_the_fresh_segment() {
         let name = unique_name("unlink");
         let old = Fleet::join_shm(&name, 0).unwrap();
+        let other = Fleet::join_shm(&name, 2).unwrap();
         old.publish::<Telemetry>(0, 0, b"old").unwrap();
+        let mut cursor = RingCursor::from_start();
+        let poll = other.poll_frames::<Telemetry>(&mut cursor).unwrap();
+        assert_eq!(poll.frames.len(), 1);
+        let mut writer = other
+            .ring::<Telemetry>()
+            .unwrap()
+            .exclusive_writer()
+            .unwrap();
+
         old.unlink().unwrap();
-        // The old mapping still works after the name is gone.
-        old.publish::<Telemetry>(0, 0, b"still").unwrap();
-        assert_eq!(old.head::<Telemetry>().unwrap(), 2);
+        // The unlinker moves on at once (creating the fresh segment), the other member at its
+        // next operation; its cursor reports the move, and its lease on the retired ring is
+        // gone.
+        old.publish::<Telemetry>(0, 0, b"new world").unwrap();
+        assert!(old.created_ring::<Telemetry>().unwrap());
+        let poll = other.poll_frames::<Telemetry>(&mut cursor).unwrap();
+        assert!(poll.rewound, "{poll:?}");
+        let payloads: Vec<&[u8]> = poll.frames.iter().map(|f| &f.payload[..]).collect();
+        assert_eq!(payloads, [&b"new world"[..]]);
+        assert!(matches!(
+            writer.publish(0, 0, b"retired"),
+            Err(Error::Publish(PublishError::LeaseLost))
+        ));
+        drop(writer);
+        other.publish::<Telemetry>(0, 0, b"both").unwrap();
         let fresh = Fleet::join_shm(&name, 1).unwrap();
-        assert_eq!(fresh.head::<Telemetry>().unwrap(), 0);
-        assert!(fresh.created_ring::<Telemetry>().unwrap());
+        assert_eq!(fresh.head::<Telemetry>().unwrap(), 2);
+        assert!(!fresh.created_ring::<Telemetry>().unwrap());
         fresh.unlink().unwrap();
     }
 }

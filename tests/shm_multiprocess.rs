@@ -115,6 +115,16 @@ fn child_entry() {
             println!("ORBIT leased");
             thread::sleep(Duration::from_secs(60)); // Killed by the parent long before.
         }
+        "steady_publish" => {
+            // Publishes until killed, a frame every few microseconds.
+            let (_fleet, bus) = join(&name, node);
+            for seq in 0.. {
+                bus.publish("load", &payload(node, seq)).expect("publish");
+                if seq % 64 == 0 {
+                    thread::sleep(Duration::from_micros(200));
+                }
+            }
+        }
         "churn_publish" => {
             let (_fleet, bus) = join(&name, node);
             let (count, started) = (env_u64("ORBIT_COUNT"), Instant::now());
@@ -640,4 +650,60 @@ fn resets_during_traffic_between_processes() {
         assert!(delivered > 0);
     }
     assert!(resets > 10, "{resets} resets");
+}
+
+/// Two writer processes publish steadily while this process unlinks the fleet: the writers
+/// notice the retired segment at their next publish and move to the fresh one, this reader's
+/// cursor reports the move as a rewind, and frames of both writers published after the unlink
+/// arrive in the fresh segment — nobody is left publishing into a ring nobody else sees.
+#[test]
+fn unlink_during_traffic_moves_every_member() {
+    let name = common::unique_name("unlink");
+    let (fleet, bus) = join(&name, 0);
+    let _c = Cleanup(fleet.clone());
+    let mut writers: Vec<Child> = (1..=2)
+        .map(|node| spawn("steady_publish", &name, node, &[]))
+        .collect();
+    let mut cursor = OrbitEventCursor::from_start();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    // Traffic from both writers first.
+    let mut newest = [None::<u64>; 3];
+    while newest[1].is_none() || newest[2].is_none() {
+        assert!(Instant::now() < deadline, "no traffic before the unlink");
+        for event in bus.poll(&mut cursor).events {
+            let (writer, seq) = parse(&event.payload);
+            newest[usize::from(writer)] = Some(seq);
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
+    let before = newest;
+    let unlinked = Instant::now();
+    fleet.unlink().unwrap();
+    // Both writers' later frames arrive in the fresh segment.
+    let (mut rewound, mut moved) = (false, [false; 3]);
+    while !(moved[1] && moved[2]) {
+        assert!(
+            Instant::now() < deadline,
+            "writers never reached the fresh segment: rewound {rewound}, moved {moved:?}"
+        );
+        let poll = bus.poll(&mut cursor);
+        rewound |= poll.rewound;
+        for event in poll.events {
+            let (writer, seq) = parse(&event.payload);
+            let w = usize::from(writer);
+            if rewound && before[w].is_some_and(|old| seq > old) {
+                moved[w] = true;
+            }
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
+    println!(
+        "both writers publishing into the fresh segment {:?} after the unlink",
+        unlinked.elapsed()
+    );
+    assert!(rewound);
+    for child in &mut writers {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
 }

@@ -113,7 +113,7 @@ pub struct RingPoll {
 enum Storage {
     Local(crate::OwnedRing<PAYLOAD_MAX>),
     #[cfg(all(feature = "shm", target_os = "linux"))]
-    Shm(shm::MemberSegment),
+    Shm(shm::Attached),
 }
 
 /// One opened ring of a fleet.
@@ -134,31 +134,93 @@ struct ReadPolicy {
     head_check_polls: u32,
 }
 
+/// A fleet ring as one operation sees it: the ring, and the segment whose liveness locks tell
+/// whether its writers live (the same segment: a retirement between the two must not make the
+/// locks of a new segment judge the writers of an old one).
+struct View<'a> {
+    ring: Ring<'a, PAYLOAD_MAX>,
+    #[cfg(all(feature = "shm", target_os = "linux"))]
+    segment: Option<&'a shm::MemberSegment>,
+}
+
+impl View<'_> {
+    /// True only if the kernel says the writer tagged `tag` is gone (its process died, zombie
+    /// or not, in any pid namespace). In-process rings have no such writers.
+    fn is_gone(&self, tag: u32) -> bool {
+        #[cfg(all(feature = "shm", target_os = "linux"))]
+        if let Some(segment) = self.segment {
+            return segment.is_gone(tag);
+        }
+        let _ = tag;
+        false
+    }
+
+    /// Breaks the writer lease if the kernel says its holder (or, for a lease being closed,
+    /// its closer) is gone — a process killed holding a [`FleetWriter`], an `ExclusiveWriter`
+    /// of a fleet ring handle, or a reset. Returns the slot it died writing to service.
+    fn break_dead_lease(&self) -> bool {
+        self.ring.lease_holder().is_some_and(|holder| {
+            self.is_gone(holder.owner()) && self.ring.break_lease(holder, self.ring.owner())
+        })
+    }
+
+    /// If the multi-writer holding internal counter `counter`'s slot mid-write is gone,
+    /// returns the slot to service (readers count that frame unavailable).
+    fn recover_dead_slot(&self, counter: u64) -> bool {
+        self.ring
+            .writer_of(counter)
+            .is_some_and(|tag| self.is_gone(tag) && self.ring.recover_counter(counter, tag))
+    }
+
+    /// Returns the slot `cursor` waits on to service if its writer is gone: a tagged
+    /// multi-writer through the slot's `writer` word, an exclusive writer through its lease.
+    fn recover_stalled(&self, cursor: &Cursor) -> bool {
+        match self.ring.stalled_writer(cursor) {
+            Some(tag) => self.is_gone(tag) && self.ring.recover_stalled(cursor, tag),
+            None => self.ring.writer_leased() && self.break_dead_lease(),
+        }
+    }
+}
+
 impl RingStore {
-    pub(crate) fn ring(&self) -> Ring<'_, PAYLOAD_MAX> {
-        let ring = match &self.storage {
-            Storage::Local(owned) => owned.ring(),
+    fn view(&self) -> View<'_> {
+        let (ring, segment) = match &self.storage {
+            Storage::Local(owned) => (owned.ring(), None),
             #[cfg(all(feature = "shm", target_os = "linux"))]
-            Storage::Shm(segment) => segment.ring(),
+            Storage::Shm(attached) => {
+                let segment = attached.current();
+                (segment.ring(), Some(segment))
+            }
         };
-        ring.with_kind(self.kind)
-            .with_node(self.node)
-            .with_head_check_polls(self.read.head_check_polls)
+        #[cfg(not(all(feature = "shm", target_os = "linux")))]
+        let _: Option<()> = segment;
+        View {
+            ring: ring
+                .with_kind(self.kind)
+                .with_node(self.node)
+                .with_head_check_polls(self.read.head_check_polls),
+            #[cfg(all(feature = "shm", target_os = "linux"))]
+            segment,
+        }
+    }
+
+    pub(crate) fn ring(&self) -> Ring<'_, PAYLOAD_MAX> {
+        self.view().ring
     }
 
     pub(crate) fn publish(&self, frame_kind: u8, version: u64, payload: &[u8]) -> Result<NetId64> {
-        let ring = self.ring();
+        let view = self.view();
         let mut attempt = 0;
         loop {
-            match ring.publish(frame_kind, version, payload) {
+            match view.ring.publish(frame_kind, version, payload) {
                 Ok(id) => return Ok(id),
                 Err(PublishError::SlotBusy { holder, .. })
-                    if attempt + 1 < PUBLISH_ATTEMPTS && self.recover_dead_slot(&ring, holder) =>
+                    if attempt + 1 < PUBLISH_ATTEMPTS && view.recover_dead_slot(holder) =>
                 {
                     attempt += 1;
                 }
                 Err(e) if e.is_transient() && attempt + 1 < PUBLISH_ATTEMPTS => attempt += 1,
-                Err(PublishError::Leased) if attempt == 0 && self.break_dead_lease(&ring) => {
+                Err(PublishError::Leased) if attempt == 0 && view.break_dead_lease() => {
                     attempt += 1;
                 }
                 Err(e) => return Err(e.into()),
@@ -166,42 +228,13 @@ impl RingStore {
         }
     }
 
-    /// True only if the kernel says the writer tagged `tag` is gone (its process died, zombie
-    /// or not, in any pid namespace). In-process rings have no such writers.
-    #[cfg_attr(
-        not(all(feature = "shm", target_os = "linux")),
-        allow(unused_variables, clippy::unused_self)
-    )]
-    fn is_gone(&self, tag: u32) -> bool {
-        match &self.storage {
-            Storage::Local(_) => false,
-            #[cfg(all(feature = "shm", target_os = "linux"))]
-            Storage::Shm(segment) => segment.is_gone(tag),
-        }
-    }
-
-    /// Breaks the writer lease if the kernel says its holder (or, for a lease being closed,
-    /// its closer) is gone — a process killed holding a [`FleetWriter`], an `ExclusiveWriter`
-    /// of a fleet ring handle, or a reset. Returns the slot it died writing to service.
-    fn break_dead_lease(&self, ring: &Ring<'_, PAYLOAD_MAX>) -> bool {
-        ring.lease_holder().is_some_and(|holder| {
-            self.is_gone(holder.owner()) && ring.break_lease(holder, ring.owner())
-        })
-    }
-
-    /// If the multi-writer holding internal counter `counter`'s slot mid-write is gone,
-    /// returns the slot to service (readers count that frame unavailable).
-    fn recover_dead_slot(&self, ring: &Ring<'_, PAYLOAD_MAX>, counter: u64) -> bool {
-        ring.writer_of(counter)
-            .is_some_and(|tag| self.is_gone(tag) && ring.recover_counter(counter, tag))
-    }
-
     /// Takes the writer lease for this member, breaking a dead holder's first.
     fn take_lease(&self) -> Result<Lease> {
-        let ring = self.ring();
-        match ring.take_lease(ring.owner(), HELD) {
-            Err(PublishError::Leased) if self.break_dead_lease(&ring) => {
-                Ok(ring.take_lease(ring.owner(), HELD)?)
+        let view = self.view();
+        let owner = view.ring.owner();
+        match view.ring.take_lease(owner, HELD) {
+            Err(PublishError::Leased) if view.break_dead_lease() => {
+                Ok(view.ring.take_lease(owner, HELD)?)
             }
             taken => Ok(taken?),
         }
@@ -210,16 +243,16 @@ impl RingStore {
     /// Resets the ring under a lease recorded for this member: retries while another reset
     /// runs, breaks a dead holder's lease first.
     pub(crate) fn reset(&self) -> Result<()> {
-        let ring = self.ring();
+        let view = self.view();
         let mut attempt = 0;
         loop {
-            match ring.reset() {
+            match view.ring.reset() {
                 Ok(()) => return Ok(()),
                 Err(PublishError::Resetting) if attempt + 1 < PUBLISH_ATTEMPTS => {
                     attempt += 1;
                     std::thread::yield_now();
                 }
-                Err(PublishError::Leased) if attempt == 0 && self.break_dead_lease(&ring) => {
+                Err(PublishError::Leased) if attempt == 0 && view.break_dead_lease() => {
                     attempt += 1;
                 }
                 Err(e) => return Err(e.into()),
@@ -230,7 +263,7 @@ impl RingStore {
     /// Polls with the deadline-based stuck-writer rule.
     pub(crate) fn poll(&self, cursor: &mut RingCursor, visit: impl FnMut(FrameRef<'_>)) -> Poll {
         let next = cursor.cursor.next_counter();
-        let ring = self.ring();
+        let view = self.view();
         let patience = match cursor.stalled {
             Some((counter, since))
                 if counter == next && since.elapsed() >= self.read.stuck_after =>
@@ -238,27 +271,18 @@ impl RingStore {
                 // The writer had its time. If the kernel says it is gone, its slot returns to
                 // service (a void frame every reader counts unavailable, once); if it lives —
                 // stopped, say — it keeps the slot and this reader gives up on the counter.
-                self.recover_stalled(&ring, &cursor.cursor);
+                view.recover_stalled(&cursor.cursor);
                 Patience::GiveUpOn(counter)
             }
             _ => Patience::Wait,
         };
-        let poll = ring.poll_with(&mut cursor.cursor, patience, visit);
+        let poll = view.ring.poll_with(&mut cursor.cursor, patience, visit);
         cursor.stalled = match (poll.stalled_at, cursor.stalled) {
             (Some(now), Some((then, since))) if now == then => Some((then, since)),
             (Some(now), _) => Some((now, Instant::now())),
             (None, _) => None,
         };
         poll
-    }
-
-    /// Returns the slot `cursor` waits on to service if its writer is gone: a tagged
-    /// multi-writer through the slot's `writer` word, an exclusive writer through its lease.
-    fn recover_stalled(&self, ring: &Ring<'_, PAYLOAD_MAX>, cursor: &Cursor) -> bool {
-        match ring.stalled_writer(cursor) {
-            Some(tag) => self.is_gone(tag) && ring.recover_stalled(cursor, tag),
-            None => ring.writer_leased() && self.break_dead_lease(ring),
-        }
     }
 
     pub(crate) fn cursor_at_head(&self) -> RingCursor {
@@ -630,9 +654,7 @@ impl Fleet {
             #[cfg(all(feature = "shm", target_os = "linux"))]
             Backing::SharedMemory => {
                 let member = self.member.clone().ok_or(Error::ShmUnsupported)?;
-                Storage::Shm(shm::MemberSegment::open(
-                    &self.name, kind, capacity, member,
-                )?)
+                Storage::Shm(shm::Attached::open(&self.name, kind, capacity, member)?)
             }
             #[cfg(not(all(feature = "shm", target_os = "linux")))]
             Backing::SharedMemory => return Err(Error::ShmUnsupported),
@@ -717,18 +739,21 @@ impl Fleet {
         self.ring::<T>()?.reset()
     }
 
-    /// Removes the shared-memory names of every ring this handle has opened. Mappings (here
-    /// and in other processes) keep working; the next join creates fresh segments. A no-op
-    /// in-process.
+    /// Retires every ring this handle has opened and removes their shared-memory names: the
+    /// next join creates fresh segments, and every member still attached — in this process or
+    /// another — notices on its next operation on the ring, moves to the fresh segment
+    /// (creating it if first) and reports the move to its cursors as a rewind
+    /// ([`RingPoll::rewound`]). Nobody is left publishing into a ring nobody else sees. A lease
+    /// held on a retired ring is lost ([`PublishError::LeaseLost`]: take a new writer). `Ring`
+    /// handles borrowed before stay valid but keep the old segment: borrow again. The member
+    /// registry stays. A no-op in-process.
     pub fn unlink(&self) -> Result<()> {
         let rings = self.rings.lock().unwrap_or_else(PoisonError::into_inner);
         for store in rings.values() {
             match &store.storage {
                 Storage::Local(_) => {}
                 #[cfg(all(feature = "shm", target_os = "linux"))]
-                Storage::Shm(segment) => {
-                    crate::shm::Segment::<PAYLOAD_MAX>::unlink(segment.segment().name())?;
-                }
+                Storage::Shm(attached) => attached.retire()?,
             }
         }
         Ok(())
@@ -739,7 +764,7 @@ impl Fleet {
         Ok(match &self.store::<T>()?.storage {
             Storage::Local(_) => true,
             #[cfg(all(feature = "shm", target_os = "linux"))]
-            Storage::Shm(segment) => segment.segment().created(),
+            Storage::Shm(attached) => attached.current().segment().created(),
         })
     }
 

@@ -11,8 +11,9 @@
 //! That one question decides every "is it dead?" of a fleet: breaking a lease, returning a
 //! stuck slot to service.
 
-use std::string::ToString;
-use std::sync::Arc;
+use std::boxed::Box;
+use std::string::{String, ToString};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use super::PAYLOAD_MAX;
 use crate::error::Result;
@@ -77,5 +78,83 @@ impl MemberSegment {
 
     pub(crate) fn segment(&self) -> &FleetSegment {
         &self.segment
+    }
+}
+
+/// A fleet ring's segments as one handle has used them: the first one it attached, then each
+/// one it moved to after finding the previous one retired ([`Segment::retire`]: somebody
+/// unlinked the fleet). Members notice a retirement on their next operation, re-attach by
+/// name — creating the segment if they are first — and their cursors report the move as a
+/// rewind (the new segment's counters are unrelated).
+///
+/// Retired segments stay mapped until the handle drops: `Ring`s borrowed from them stay
+/// valid, and one mapping per retirement seen is the cost.
+pub(crate) struct Attached {
+    fleet: String,
+    kind: u8,
+    capacity: usize,
+    first: Link,
+    /// Held while moving to a new segment, so one handle attaches once per retirement.
+    moving: Mutex<()>,
+}
+
+struct Link {
+    segment: MemberSegment,
+    next: OnceLock<Box<Link>>,
+}
+
+impl Attached {
+    pub(crate) fn open(
+        fleet: &str,
+        kind: u8,
+        capacity: usize,
+        member: Arc<Member>,
+    ) -> Result<Self> {
+        Ok(Self {
+            fleet: fleet.to_string(),
+            kind,
+            capacity,
+            first: Link {
+                segment: MemberSegment::open(fleet, kind, capacity, member)?,
+                next: OnceLock::new(),
+            },
+            moving: Mutex::new(()),
+        })
+    }
+
+    /// The segment in use: the newest this handle attached, or — if that one is retired — the
+    /// one the name holds now (if attaching it fails, the retired one, and the next call tries
+    /// again).
+    pub(crate) fn current(&self) -> &MemberSegment {
+        let mut link = &self.first;
+        while let Some(next) = link.next.get() {
+            link = next;
+        }
+        if !link.segment.segment.is_retired() {
+            return &link.segment;
+        }
+        let _moving = self.moving.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(next) = link.next.get() {
+            return &next.segment; // Another thread of this handle moved meanwhile.
+        }
+        let member = link.segment.member.clone();
+        match MemberSegment::open(&self.fleet, self.kind, self.capacity, member) {
+            Ok(segment) => {
+                let next = link.next.get_or_init(|| {
+                    Box::new(Link {
+                        segment,
+                        next: OnceLock::new(),
+                    })
+                });
+                &next.segment
+            }
+            Err(_) => &link.segment,
+        }
+    }
+
+    /// Retires the segment in use (see [`Segment::retire`]).
+    pub(crate) fn retire(&self) -> Result<()> {
+        self.current().segment().retire()?;
+        Ok(())
     }
 }

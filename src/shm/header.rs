@@ -1,7 +1,7 @@
 //! Segment header layout and its validation.
 //!
 //! ```text
-//! offset 0    header: magic | layout version | kind | capacity | payload | stride | 2 reserved
+//! offset 0    header: magic | layout version | kind | capacity | payload | stride | retired | reserved
 //! offset 64   Head: head word (next counter | lease bit 63), lease token, lease epochs (own line)
 //! offset 128  Head: generation base counter, reset count                  (own cache line)
 //! offset 192  reserved (zero)
@@ -40,7 +40,9 @@ pub(crate) struct RawHeader {
     pub(crate) capacity: AtomicU64,
     pub(crate) payload: AtomicU64,
     pub(crate) stride: AtomicU64,
-    _reserved: [AtomicU64; 2],
+    /// Non-zero once the segment is retired (its name removed): members move on.
+    pub(crate) retired: AtomicU64,
+    _reserved: AtomicU64,
 }
 
 #[cfg(all(feature = "shm", unix))]

@@ -156,10 +156,6 @@ fn check_object_name(name: &str) -> Result<(), ShmError> {
 /// [`ShmError::InvalidObjectName`] for a malformed name; [`ShmError::NotRegularFile`],
 /// [`ShmError::HardLinked`], [`ShmError::OtherDevice`], [`ShmError::ForeignOwner`] or
 /// [`ShmError::InsecureMode`] for a refused object; [`ShmError::Io`] if a call fails.
-#[cfg_attr(
-    not(test),
-    allow(dead_code, reason = "for a fleet member registry, not written yet")
-)]
 pub(crate) fn open_or_create_plain(name: &str) -> Result<File, ShmError> {
     check_object_name(name)?;
     plain(name)
@@ -168,11 +164,11 @@ pub(crate) fn open_or_create_plain(name: &str) -> Result<File, ShmError> {
 #[cfg(target_os = "linux")]
 use linux::plain;
 #[cfg(target_os = "linux")]
-pub(super) use linux::{attach, create};
+pub(super) use linux::{attach, create, names};
 #[cfg(not(target_os = "linux"))]
 use posix::plain;
 #[cfg(not(target_os = "linux"))]
-pub(super) use posix::{attach, create};
+pub(super) use posix::{attach, create, names};
 
 #[cfg(target_os = "linux")]
 mod linux {
@@ -258,6 +254,17 @@ mod linux {
         let file = open(name, &dir, OFlags::empty())?;
         check_opened(name, &file, Some(dir.device))?;
         Ok(file)
+    }
+
+    /// True if `name` is the entry of `file` right now (same device and inode), looked at
+    /// without following a symlink. Not atomic with what the caller does next.
+    pub(in super::super) fn names(name: &str, file: &File) -> Result<bool, ShmError> {
+        let dir = shm_dir(name)?;
+        let Some(entry) = look(name, &dir)? else {
+            return Ok(false);
+        };
+        let opened = rustix::fs::fstat(file).map_err(|e| io(name, "fstat", e))?;
+        Ok((entry.st_dev, entry.st_ino) == (opened.st_dev, opened.st_ino))
     }
 
     pub(super) fn plain(name: &str) -> Result<File, ShmError> {
@@ -453,6 +460,12 @@ mod posix {
     use rustix::shm;
 
     use super::{ShmError, check_opened, io};
+
+    /// Whether `name` still names `file`: `shm_open` objects have no path to look at, so
+    /// assume it does.
+    pub(in super::super) fn names(_name: &str, _file: &File) -> Result<bool, ShmError> {
+        Ok(true)
+    }
 
     pub(in super::super) fn attach(name: &str) -> Result<File, ShmError> {
         let fd =

@@ -42,6 +42,7 @@ use rustix::shm;
 use super::header::{HeaderFields, Layout, PREFIX_BYTES, RawHeader};
 use super::{SegmentName, ShmError, object};
 use crate::ring::{Head, PayloadSize, Ring, Slot, SupportedPayload, check_capacity};
+use crate::sync::Ordering;
 
 /// How long an attacher waits for a creator to size and initialise a fresh segment, where
 /// segments are created under their name (not on Linux, where a segment is named only once it
@@ -169,6 +170,11 @@ where
                 Err(ShmError::Io {
                     source, op: "open", ..
                 }) if source.kind() == std::io::ErrorKind::NotFound => {}
+                // Retired, and its retirer has not removed the name yet (or died before it
+                // could): finish the retirement, then create a fresh one.
+                Ok(segment) if segment.is_retired() => {
+                    segment.unlink_if_named()?;
+                }
                 other => return other,
             }
         }
@@ -395,9 +401,37 @@ where
     }
 
     /// The segment's object, open as long as the segment is (for locks on it).
-    #[allow(dead_code, reason = "for locks on the segment, not written yet")]
     pub(crate) fn file(&self) -> &File {
         &self.file
+    }
+
+    /// True once the segment was [retired](Self::retire): its name was removed (or is being
+    /// removed) and members that notice move to whatever segment the name holds next.
+    #[must_use]
+    pub fn is_retired(&self) -> bool {
+        // SYNC: Acquire pairs with the Release store in retire().
+        Self::header_in(&self.map).retired.load(Ordering::Acquire) != 0
+    }
+
+    /// Retires the segment: marks it retired, so every attached member notices on its next
+    /// use and re-attaches by name, then removes its name if the name still refers to this
+    /// segment (not to a fresh one somebody created after an earlier retirement). Returns
+    /// whether it removed the name. Mappings keep working; what is published into a retired
+    /// segment reaches only those that have not noticed yet.
+    pub fn retire(&self) -> Result<bool, ShmError> {
+        // SYNC: Release: a member that sees the mark sees everything published before it.
+        Self::header_in(&self.map)
+            .retired
+            .store(1, Ordering::Release);
+        self.unlink_if_named()
+    }
+
+    /// Removes the name if it refers to this segment.
+    fn unlink_if_named(&self) -> Result<bool, ShmError> {
+        if !object::names(self.name.as_str(), &self.file)? {
+            return Ok(false);
+        }
+        Self::unlink(&self.name)
     }
 
     /// Removes the name. Existing mappings keep working; the next `open` creates a fresh
