@@ -99,9 +99,10 @@ impl fmt::Display for Error {
                 "cannot allocate {bytes} bytes for an in-process ring of {capacity} slots"
             ),
             Self::Shm(e) => fmt::Display::fmt(e, f),
-            Self::ShmUnsupported => {
-                f.write_str("shared-memory fleets need the `shm` feature on a Unix host")
-            }
+            Self::ShmUnsupported => f.write_str(
+                "shared-memory fleets need orbit-rs's `shm` feature on Linux \
+                     (orbit-rs = { version = \"0.1\", features = [\"shm\"] })",
+            ),
         }
     }
 }
