@@ -182,6 +182,48 @@ impl View<'_> {
     }
 }
 
+/// The retry policy of a fleet publish, lease take or reset that a ring refused: a transient
+/// refusal is retried a few times; a refusal by a lease — held, being reset, or being closed —
+/// whose holder the kernel says is dead breaks that lease (once) and retries; a slot held by a
+/// dead multi-writer is returned to service and the publish retried.
+#[derive(Default)]
+struct Retry {
+    attempts: usize,
+    broke: bool,
+}
+
+impl Retry {
+    /// True if the operation that failed with `error` should run again.
+    fn again(&mut self, view: &View<'_>, error: PublishError) -> bool {
+        if self.attempts + 1 >= PUBLISH_ATTEMPTS {
+            return false;
+        }
+        self.attempts += 1;
+        match error {
+            PublishError::Leased | PublishError::Resetting | PublishError::LeaseEnding
+                if self.broke_dead_lease(view) =>
+            {
+                true
+            }
+            PublishError::SlotBusy { holder, .. } => {
+                view.recover_dead_slot(holder);
+                true
+            }
+            e => e.is_transient(),
+        }
+    }
+
+    /// Breaks the lease if its holder is dead, at most once per operation (each look at a
+    /// holder asks the kernel).
+    fn broke_dead_lease(&mut self, view: &View<'_>) -> bool {
+        if self.broke {
+            return false;
+        }
+        self.broke = view.break_dead_lease();
+        self.broke
+    }
+}
+
 impl RingStore {
     fn view(&self) -> View<'_> {
         let (ring, segment) = match &self.storage {
@@ -210,19 +252,11 @@ impl RingStore {
 
     pub(crate) fn publish(&self, frame_kind: u8, version: u64, payload: &[u8]) -> Result<NetId64> {
         let view = self.view();
-        let mut attempt = 0;
+        let mut retry = Retry::default();
         loop {
             match view.ring.publish(frame_kind, version, payload) {
                 Ok(id) => return Ok(id),
-                Err(PublishError::SlotBusy { holder, .. })
-                    if attempt + 1 < PUBLISH_ATTEMPTS && view.recover_dead_slot(holder) =>
-                {
-                    attempt += 1;
-                }
-                Err(e) if e.is_transient() && attempt + 1 < PUBLISH_ATTEMPTS => attempt += 1,
-                Err(PublishError::Leased) if attempt == 0 && view.break_dead_lease() => {
-                    attempt += 1;
-                }
+                Err(e) if retry.again(&view, e) => {}
                 Err(e) => return Err(e.into()),
             }
         }
@@ -232,11 +266,19 @@ impl RingStore {
     fn take_lease(&self) -> Result<Lease> {
         let view = self.view();
         let owner = view.ring.owner();
-        match view.ring.take_lease(owner, HELD) {
-            Err(PublishError::Leased) if view.break_dead_lease() => {
-                Ok(view.ring.take_lease(owner, HELD)?)
+        let mut retry = Retry::default();
+        loop {
+            match view.ring.take_lease(owner, HELD) {
+                Ok(lease) => return Ok(lease),
+                // Held by a live writer: final for a taker.
+                Err(PublishError::Leased) => {
+                    if !retry.broke_dead_lease(&view) {
+                        return Err(PublishError::Leased.into());
+                    }
+                }
+                Err(e) if retry.again(&view, e) => {}
+                Err(e) => return Err(e.into()),
             }
-            taken => Ok(taken?),
         }
     }
 
@@ -244,17 +286,11 @@ impl RingStore {
     /// runs, breaks a dead holder's lease first.
     pub(crate) fn reset(&self) -> Result<()> {
         let view = self.view();
-        let mut attempt = 0;
+        let mut retry = Retry::default();
         loop {
             match view.ring.reset() {
                 Ok(()) => return Ok(()),
-                Err(PublishError::Resetting) if attempt + 1 < PUBLISH_ATTEMPTS => {
-                    attempt += 1;
-                    std::thread::yield_now();
-                }
-                Err(PublishError::Leased) if attempt == 0 && view.break_dead_lease() => {
-                    attempt += 1;
-                }
+                Err(e) if retry.again(&view, e) => std::thread::yield_now(),
                 Err(e) => return Err(e.into()),
             }
         }
@@ -419,12 +455,14 @@ impl<T: OrbitTyped> FleetWriter<T> {
     /// Publishes one frame; retries a few times if the writer had to abandon its counter (a
     /// slot still held by a writer from before the lease).
     pub fn publish(&mut self, frame_kind: u8, version: u64, payload: &[u8]) -> Result<NetId64> {
-        let ring = self.store.ring();
-        let mut attempt = 0;
+        let view = self.store.view();
+        let mut retry = Retry::default();
         loop {
-            match self.lease.publish(&ring, frame_kind, version, payload) {
+            match self.lease.publish(&view.ring, frame_kind, version, payload) {
                 Ok(id) => return Ok(id),
-                Err(e) if e.is_transient() && attempt + 1 < PUBLISH_ATTEMPTS => attempt += 1,
+                // A slot a dead multi-writer left mid-write returns to service here (the frame
+                // abandoned on it is counted by readers), so the next lap takes it.
+                Err(e) if retry.again(&view, e) => {}
                 Err(e) => return Err(e.into()),
             }
         }

@@ -28,26 +28,36 @@ impl<const N: usize> Ring<'_, N>
 where
     PayloadSize<N>: SupportedPayload,
 {
-    /// The owner tag of the writer holding the slot of `cursor`'s next counter mid-write, if
-    /// that writer recorded one ([`Ring::with_owner`]); `None` if the slot is not held for that
-    /// counter or its writer left no tag (an untagged writer, an exclusive writer — whose lease
-    /// token names it — or one that stopped between taking the slot and recording its tag).
+    /// The owner tag of the writer holding the slot of `cursor`'s next counter mid-write — for
+    /// that counter, or for an older one whose writer stopped there (then this counter's own
+    /// writer abandoned it) — if that writer recorded one ([`Ring::with_owner`]). `None` if no
+    /// writer holds the slot or it left no tag (an untagged writer, an exclusive writer — whose
+    /// lease token names it — or one that stopped between taking the slot and recording its
+    /// tag).
     #[must_use]
     pub fn stalled_writer(&self, cursor: &Cursor) -> Option<u32> {
-        self.writer_of(cursor.base.saturating_add(cursor.next))
+        self.writer_of(self.held_at(cursor)?)
     }
 
-    /// If the writer tagged `writer` still holds the slot of `cursor`'s next counter mid-write,
-    /// returns the slot to service — commits a void frame there, which every reader counts
-    /// [unavailable](crate::Loss::unavailable) once — and returns true. False, touching nothing,
-    /// if the slot is not (or no longer) held by that writer for that counter, or another
-    /// caller recovered it first.
+    /// If the writer tagged `writer` still holds the slot of `cursor`'s next counter mid-write
+    /// (for whichever counter it holds it), returns the slot to service — commits a void frame
+    /// for the held counter, which every reader counts [unavailable](crate::Loss::unavailable)
+    /// once — and returns true. False, touching nothing, if the slot is not (or no longer)
+    /// held by that writer, or another caller recovered it first.
     ///
     /// Call it only for a writer that is **gone** (its process dead, as the `std` layer's
     /// kernel-backed liveness tells): a stopped writer that resumed after its slot was
     /// recovered would store into the next frame written there.
     pub fn recover_stalled(&self, cursor: &Cursor, writer: u32) -> bool {
-        self.recover_counter(cursor.base.saturating_add(cursor.next), writer)
+        self.held_at(cursor)
+            .is_some_and(|held| self.recover_counter(held, writer))
+    }
+
+    /// The internal counter a writer holds the slot of `cursor`'s next counter for, if any.
+    fn held_at(&self, cursor: &Cursor) -> Option<u64> {
+        let slot = self.slot(cursor.base.saturating_add(cursor.next));
+        let seq = slot.seq.load(Ordering::Acquire);
+        seq::is_writing(seq).then_some(seq / 2)
     }
 
     /// [`stalled_writer`](Ring::stalled_writer) for internal counter `counter`.
