@@ -1,6 +1,7 @@
 //! The `std` layer's [`Error`] and [`Result`] alias.
 
 use std::fmt;
+use std::string::String;
 
 use crate::id::NodeId;
 use crate::ring::{PublishError, SpecError};
@@ -63,6 +64,14 @@ pub enum Error {
     Shm(ShmError),
     /// Shared memory was asked for on a build or platform without it.
     ShmUnsupported,
+    /// This handle only reads the fleet's rings: it joined a group's read policy
+    /// ([`GroupAccess::Read`](crate::shm::GroupAccess::Read)) as a user that does not own the
+    /// fleet. Publishing, leasing, resetting, unlinking and handing out a core
+    /// [`Ring`](crate::Ring) (which could store) are refused; polling and reading work.
+    ReadOnly {
+        /// The fleet's name.
+        fleet: String,
+    },
 }
 
 impl fmt::Display for Error {
@@ -102,6 +111,11 @@ impl fmt::Display for Error {
             Self::ShmUnsupported => f.write_str(
                 "shared-memory fleets need orbit-rs's `shm` feature on Linux \
                      (orbit-rs = { version = \"0.1\", features = [\"shm\"] })",
+            ),
+            Self::ReadOnly { fleet } => write!(
+                f,
+                "fleet {fleet} is shared with a group read-only and this process does not own \
+                 it: it may poll and read, not publish, lease, reset or unlink"
             ),
         }
     }

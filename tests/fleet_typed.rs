@@ -238,12 +238,12 @@ fn readers_take_the_fleets_head_check_period(kind: Kind) {
     };
     let eager = join(Fleet::builder(&name).head_check_polls(1)).unwrap();
     let ring = eager.ring::<Telemetry>().unwrap();
-    assert_eq!(ring.ring().head_check_polls(), 1);
+    assert_eq!(ring.ring().unwrap().head_check_polls(), 1);
     let _cleanup = common::TestFleet(std::sync::Arc::new(eager));
     let default = common::join(kind, "period-default", 0).unwrap();
     let ring = default.0.ring::<Telemetry>().unwrap();
     assert_eq!(
-        ring.ring().head_check_polls(),
+        ring.ring().unwrap().head_check_polls(),
         orbit_rs::Ring::<{ orbit_rs::fleet::PAYLOAD_MAX }>::DEFAULT_HEAD_CHECK_POLLS
     );
 }

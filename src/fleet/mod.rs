@@ -23,6 +23,7 @@ use std::vec::Vec;
 use crate::error::{Error, Result};
 use crate::id::{NetId64, NodeId};
 use crate::ring::{Cursor, Frame, FrameRef, HELD, Lease, Loss, Patience, Poll, PublishError, Ring};
+pub use crate::shm::{GroupAccess, Sharing};
 use crate::typed::OrbitTyped;
 pub use orbital::Orbital;
 
@@ -250,7 +251,26 @@ impl RingStore {
         self.view().ring
     }
 
+    /// True for a read-policy observer's ring: mapped read-only, so nothing may store.
+    fn read_only(&self) -> bool {
+        match &self.storage {
+            Storage::Local(_) => false,
+            #[cfg(all(feature = "shm", target_os = "linux"))]
+            Storage::Shm(attached) => attached.read_only(),
+        }
+    }
+
+    /// [`Error::ReadOnly`] for a read-only ring, before any store could reach it.
+    fn check_writable(&self) -> Result<()> {
+        #[cfg(all(feature = "shm", target_os = "linux"))]
+        if let Storage::Shm(attached) = &self.storage {
+            attached.check_writable()?;
+        }
+        Ok(())
+    }
+
     pub(crate) fn publish(&self, frame_kind: u8, version: u64, payload: &[u8]) -> Result<NetId64> {
+        self.check_writable()?;
         let view = self.view();
         let mut retry = Retry::default();
         loop {
@@ -264,6 +284,7 @@ impl RingStore {
 
     /// Takes the writer lease for this member, breaking a dead holder's first.
     fn take_lease(&self) -> Result<Lease> {
+        self.check_writable()?;
         let view = self.view();
         let owner = view.ring.owner();
         let mut retry = Retry::default();
@@ -285,6 +306,7 @@ impl RingStore {
     /// Resets the ring under a lease recorded for this member: retries while another reset
     /// runs, breaks a dead holder's lease first.
     pub(crate) fn reset(&self) -> Result<()> {
+        self.check_writable()?;
         let view = self.view();
         let mut retry = Retry::default();
         loop {
@@ -307,7 +329,10 @@ impl RingStore {
                 // The writer had its time. If the kernel says it is gone, its slot returns to
                 // service (a void frame every reader counts unavailable, once); if it lives —
                 // stopped, say — it keeps the slot and this reader gives up on the counter.
-                view.recover_stalled(&cursor.cursor);
+                // A read-only ring is never recovered (that stores): its reader gives up.
+                if !self.read_only() {
+                    view.recover_stalled(&cursor.cursor);
+                }
                 Patience::GiveUpOn(counter)
             }
             _ => Patience::Wait,
@@ -420,9 +445,14 @@ impl<T: OrbitTyped> FleetRing<T> {
     }
 
     /// The core ring handle (kind and node set), for hot loops.
-    #[must_use]
-    pub fn ring(&self) -> Ring<'_, PAYLOAD_MAX> {
-        self.store.ring()
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ReadOnly`] on a fleet this process only reads (a group's read policy): a core
+    /// `Ring` can publish and reset, and its memory is mapped read-only.
+    pub fn ring(&self) -> Result<Ring<'_, PAYLOAD_MAX>> {
+        self.store.check_writable()?;
+        Ok(self.store.ring())
     }
 
     /// Slots in the ring.
@@ -506,9 +536,10 @@ pub struct Fleet {
     size: u16,
     backing: Backing,
     read: ReadPolicy,
-    /// This handle's membership of a shared-memory fleet (node id, liveness tag).
+    /// This handle's standing in a shared-memory fleet: its sharing policy and membership
+    /// (node id, liveness tag), or a read-policy observer's lack of one.
     #[cfg(all(feature = "shm", target_os = "linux"))]
-    member: Option<Arc<crate::shm::Member>>,
+    member: Option<shm::Membership>,
     rings: Mutex<HashMap<u8, Arc<RingStore>>>,
 }
 
@@ -530,6 +561,7 @@ pub struct FleetBuilder {
     node: NodeId,
     size: u16,
     read: ReadPolicy,
+    sharing: Sharing,
 }
 
 impl FleetBuilder {
@@ -570,6 +602,30 @@ impl FleetBuilder {
         self
     }
 
+    /// Who may use the fleet's shared memory (default [`Sharing::Owner`]: this user only); used
+    /// by [`join_shm`](Self::join_shm), ignored in-process. A group fleet has names of its own
+    /// (`/orbit-{fleet}-{kind}-g{gid}`), so it never meets the owner-only fleet of the same
+    /// name. Under [`GroupAccess::Read`] the user that created the fleet (the first to join)
+    /// writes and every process of another user joins as a read-only observer
+    /// ([`Error::ReadOnly`] on publish, lease, reset, [`FleetRing::ring`]); its rings must
+    /// exist before it opens them.
+    ///
+    /// ```no_run
+    /// use orbit_rs::Fleet;
+    /// use orbit_rs::fleet::{GroupAccess, Sharing};
+    ///
+    /// let fleet = Fleet::builder("plant-a")
+    ///     .node(3)
+    ///     .sharing(Sharing::Group { gid: 1001, access: GroupAccess::ReadWrite })
+    ///     .join_shm()?;
+    /// # Ok::<(), orbit_rs::Error>(())
+    /// ```
+    #[must_use]
+    pub fn sharing(mut self, sharing: Sharing) -> Self {
+        self.sharing = sharing;
+        self
+    }
+
     fn build(self, backing: Backing) -> Result<Fleet> {
         crate::shm::check_fleet_name(&self.name)?;
         if self.size == 0 {
@@ -600,17 +656,22 @@ impl FleetBuilder {
 
     /// Joins with rings in POSIX shared memory (needs the `shm` feature on Linux) as a
     /// member of the fleet: fails with [`ShmError::NodeInUse`](crate::shm::ShmError::NodeInUse)
-    /// while another live member (in any process, this one included) holds the node id.
+    /// while another live member (in any process, this one included) holds the node id. Under a
+    /// group's [read policy](Self::sharing), a process of a user that does not own the fleet
+    /// joins as an observer instead (no node id taken). Fails with
+    /// [`ShmError::NotInGroup`](crate::shm::ShmError::NotInGroup) for a group this process is
+    /// not a member of.
     pub fn join_shm(self) -> Result<Fleet> {
         #[cfg(all(feature = "shm", target_os = "linux"))]
         {
+            let sharing = self.sharing;
             let mut fleet = self.build(Backing::SharedMemory)?;
-            fleet.member = Some(shm::join(&fleet.name, fleet.node)?);
+            fleet.member = Some(shm::join(&fleet.name, fleet.node, sharing)?);
             Ok(fleet)
         }
         #[cfg(not(all(feature = "shm", target_os = "linux")))]
         {
-            let _ = self;
+            let _ = self.sharing;
             Err(Error::ShmUnsupported)
         }
     }
@@ -628,6 +689,7 @@ impl Fleet {
                 stuck_after: DEFAULT_STUCK_AFTER,
                 head_check_polls: Ring::<PAYLOAD_MAX>::DEFAULT_HEAD_CHECK_POLLS,
             },
+            sharing: Sharing::Owner,
         }
     }
 

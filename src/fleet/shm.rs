@@ -10,46 +10,85 @@
 //! stuck mid-write can ask the kernel, through the same segment, whether its writer lives.
 //! That one question decides every "is it dead?" of a fleet: breaking a lease, returning a
 //! stuck slot to service.
+//!
+//! Under a [`Sharing::Group`] policy the fleet's objects are named with the group
+//! (`/orbit-{fleet}-{kind}-g{gid}`, `/orbit-{fleet}-members-g{gid}`), created with the
+//! policy's mode and group, and attached by any member of the group. Under its read policy
+//! (`0640`) only the user that owns the registry writes: a process of another user is an
+//! *observer*. It opens the registry read-only only to check it (no node id, no tag), attaches
+//! ring segments `O_RDONLY` and maps them read-only, never creates or unlinks one, and never
+//! stores: writing operations return [`Error::ReadOnly`] before reaching a ring, and it never
+//! recovers a dead writer's slot or lease (it waits `stuck_after`, then gives up on the
+//! counter, as readers did before recovery existed).
 
 use std::boxed::Box;
 use std::string::{String, ToString};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use super::PAYLOAD_MAX;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::id::NodeId;
 use crate::ring::Ring;
-use crate::shm::object::open_or_create_plain;
-use crate::shm::{Member, Segment, SegmentName, ShmError, current_uid, hold_tag, tag_alive};
+use crate::shm::object::open_or_create_plain_shared;
+use crate::shm::{
+    Member, Segment, SegmentName, Sharing, ShmError, current_uid, hold_tag, tag_alive,
+};
 
 pub(crate) type FleetSegment = Segment<PAYLOAD_MAX>;
 
-/// Joins fleet `fleet`'s registry as `node`.
-pub(crate) fn join(fleet: &str, node: NodeId) -> Result<Arc<Member>> {
-    let name = SegmentName::members(fleet, current_uid())?;
-    let file = open_or_create_plain(name.as_str())?;
-    Ok(Arc::new(Member::join(file, node.get())?))
+/// A handle's standing in a shared-memory fleet: the sharing policy, and its membership —
+/// `None` for a read-policy observer, which holds no node id and no tag and never stores.
+#[derive(Clone, Debug)]
+pub(crate) struct Membership {
+    sharing: Sharing,
+    member: Option<Arc<Member>>,
 }
 
-/// One ring segment opened by a member, which holds its tag's liveness lock on it.
+impl Membership {
+    /// True for a read-policy observer: every ring is mapped read-only.
+    pub(crate) fn read_only(&self) -> bool {
+        self.member.is_none()
+    }
+
+    /// The tag this handle writes under; 0 for an observer (which never writes).
+    fn tag(&self) -> u32 {
+        self.member.as_ref().map_or(0, |m| m.tag())
+    }
+}
+
+/// Joins fleet `fleet`'s registry as `node` under `sharing`, or — under a group's read policy,
+/// when another user owns the registry — as an observer that only checks it.
+pub(crate) fn join(fleet: &str, node: NodeId, sharing: Sharing) -> Result<Membership> {
+    let name = SegmentName::members_shared(fleet, sharing, current_uid())?;
+    let (file, writes) = open_or_create_plain_shared(name.as_str(), sharing)?;
+    // An observer's read-only descriptor closes here: it holds nothing in the registry.
+    let member = if writes {
+        Some(Arc::new(Member::join(file, node.get())?))
+    } else {
+        None
+    };
+    Ok(Membership { sharing, member })
+}
+
+/// One ring segment opened by a member, which holds its tag's liveness lock on it (an
+/// observer's: mapped read-only, no lock).
 pub(crate) struct MemberSegment {
     segment: FleetSegment,
-    member: Arc<Member>,
+    member: Membership,
 }
 
 impl MemberSegment {
     /// Creates or attaches the segment of ring `kind` of fleet `fleet` for `member`.
-    pub(crate) fn open(
-        fleet: &str,
-        kind: u8,
-        capacity: usize,
-        member: Arc<Member>,
-    ) -> Result<Self> {
-        let name = SegmentName::new(fleet, kind, current_uid())?;
-        let segment = Segment::open(name, kind, capacity)?;
+    pub(crate) fn open(fleet: &str, kind: u8, capacity: usize, member: Membership) -> Result<Self> {
+        let name = SegmentName::shared(fleet, kind, member.sharing, current_uid())?;
+        let Some(tagged) = &member.member else {
+            let segment = Segment::attach_read_only(name, kind, capacity, member.sharing)?;
+            return Ok(Self { segment, member });
+        };
+        let segment = Segment::open_shared(name, kind, capacity, member.sharing)?;
         // Without the lock this member would look dead to everyone: its leases broken, its
         // slots recovered under it. Only a hostile exclusive lock on the byte refuses it.
-        let held = hold_tag(segment.file(), member.tag()).and_then(|held| {
+        let held = hold_tag(segment.file(), tagged.tag()).and_then(|held| {
             held.then_some(()).ok_or_else(|| {
                 std::io::Error::other("the tag's liveness byte is locked exclusively by another")
             })
@@ -69,9 +108,11 @@ impl MemberSegment {
 
     /// True only if the kernel says no process holds `tag`'s liveness lock on this segment.
     /// Tag 0 (a writer that recorded nobody) and this member's own tag are never gone, and an
-    /// error is a doubt: never gone.
+    /// error is a doubt: never gone. An observer never finds anyone gone: it must not recover
+    /// (that stores), so it never asks.
     pub(crate) fn is_gone(&self, tag: u32) -> bool {
-        tag != 0
+        !self.member.read_only()
+            && tag != 0
             && tag != self.member.tag()
             && matches!(tag_alive(self.segment.file(), tag), Ok(false))
     }
@@ -104,12 +145,7 @@ struct Link {
 }
 
 impl Attached {
-    pub(crate) fn open(
-        fleet: &str,
-        kind: u8,
-        capacity: usize,
-        member: Arc<Member>,
-    ) -> Result<Self> {
+    pub(crate) fn open(fleet: &str, kind: u8, capacity: usize, member: Membership) -> Result<Self> {
         Ok(Self {
             fleet: fleet.to_string(),
             kind,
@@ -152,9 +188,44 @@ impl Attached {
         }
     }
 
-    /// Retires the segment in use (see [`Segment::retire`]).
+    /// True if this handle is a read-policy observer: its segments are mapped read-only.
+    pub(crate) fn read_only(&self) -> bool {
+        self.first.segment.member.read_only()
+    }
+
+    /// [`Error::ReadOnly`] for an observer's ring, before anything could store into it.
+    pub(crate) fn check_writable(&self) -> Result<()> {
+        if self.read_only() {
+            return Err(Error::ReadOnly {
+                fleet: self.fleet.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Retires the segment in use (see [`Segment::retire`]); [`Error::ReadOnly`] for an
+    /// observer. In a group fleet only the segment's owner (or root) may remove its name from
+    /// the sticky `/dev/shm`, so another member is refused ([`ShmError::ForeignOwner`]) before
+    /// marking it retired: a mark without the unlink would leave the name to a retired segment
+    /// that only its owner can clear.
     pub(crate) fn retire(&self) -> Result<()> {
-        self.current().segment().retire()?;
+        self.check_writable()?;
+        let segment = self.current().segment();
+        let euid = rustix::process::geteuid();
+        let stat = rustix::fs::fstat(segment.file()).map_err(|e| ShmError::Io {
+            segment: segment.name().to_string(),
+            op: "fstat",
+            source: e.into(),
+        })?;
+        if stat.st_uid != euid.as_raw() && !euid.is_root() {
+            return Err(ShmError::ForeignOwner {
+                segment: segment.name().to_string(),
+                owner: stat.st_uid,
+                euid: euid.as_raw(),
+            }
+            .into());
+        }
+        segment.retire()?;
         Ok(())
     }
 }

@@ -4,6 +4,7 @@ use std::fmt;
 use std::string::String;
 use std::time::SystemTime;
 
+use super::Sharing;
 use crate::ring::SpecError;
 
 /// Which spec field of a segment header differs from what the attacher expects.
@@ -36,7 +37,8 @@ pub enum ShmError {
         /// The segment.
         segment: String,
         /// The call (`open`, `open /dev/shm`, `open O_TMPFILE`, `fstatat`, `linkat`,
-        /// `linkat /proc/self/fd`, `fallocate`, `ftruncate`, `fstat`, `mmap`, `shm_unlink`).
+        /// `linkat /proc/self/fd`, `fallocate`, `ftruncate`, `fstat`, `mmap`, `shm_unlink`,
+        /// `fchown`, `fchmod`, `getgroups`, `retire`).
         op: &'static str,
         /// The OS error.
         source: std::io::Error,
@@ -50,13 +52,33 @@ pub enum ShmError {
         /// This process's effective uid.
         euid: u32,
     },
-    /// The segment's mode is not owner-only (`0600` or narrower: no execute, set-id or sticky
-    /// bit, nothing for group or others): refused, left untouched.
+    /// The segment's mode grants more than the sharing policy allows (owner-only: `0600` or
+    /// narrower; a group: `0660` or `0640` or narrower; never an execute, set-id or sticky bit,
+    /// nor anything for others): refused, left untouched.
     InsecureMode {
         /// The segment.
         segment: String,
         /// Its permission bits.
         mode: u32,
+        /// The policy it was checked against; [`Sharing::mode`] is the most it allows.
+        policy: Sharing,
+    },
+    /// A group-shared segment belongs to another group than the policy's: refused, left
+    /// untouched.
+    GroupMismatch {
+        /// The segment.
+        segment: String,
+        /// Its group.
+        gid: u32,
+        /// The policy's group.
+        expected: u32,
+    },
+    /// This process is not a member of the group a sharing policy names (neither its effective
+    /// gid nor a supplementary group), so it may neither create the group's objects nor use
+    /// them. Nothing was opened.
+    NotInGroup {
+        /// The policy's group.
+        gid: u32,
     },
     /// The requested ring shape is invalid (capacity zero, not a power of two, too large);
     /// nothing was opened.
@@ -239,9 +261,29 @@ impl fmt::Display for ShmError {
                 f,
                 "segment {segment} is owned by uid {owner}, not by this process's uid {euid}; refusing it"
             ),
-            Self::InsecureMode { segment, mode } => write!(
+            Self::InsecureMode {
+                segment,
+                mode,
+                policy,
+            } => write!(
                 f,
-                "segment {segment} has mode {mode:04o}, which is not owner-only (0600 or narrower); refusing it"
+                "segment {segment} has mode {mode:04o}, which grants more than the sharing \
+                 policy allows ({policy}: {:04o} or narrower); refusing it",
+                policy.mode()
+            ),
+            Self::GroupMismatch {
+                segment,
+                gid,
+                expected,
+            } => write!(
+                f,
+                "segment {segment} belongs to group {gid}, not to the sharing policy's group \
+                 {expected}; refusing it"
+            ),
+            Self::NotInGroup { gid } => write!(
+                f,
+                "this process is not a member of group {gid} (neither its effective gid nor a \
+                 supplementary group); it cannot share a fleet with that group"
             ),
             Self::InvalidRing { segment, error } => write!(f, "segment {segment}: {error}"),
             Self::TooSmall {

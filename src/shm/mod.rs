@@ -1,13 +1,17 @@
 //! POSIX shared-memory rings. Names, header layout and errors are always available with
 //! `std`; creating and mapping segments (`Segment`) needs the `shm` feature on Unix.
 //!
-//! Files: `name.rs` builds and validates segment names; `header.rs` is the segment layout and
+//! Files: `name.rs` builds and validates segment names and holds the [`Sharing`] policy they
+//! depend on; `header.rs` is the segment layout and
 //! its validation; `object.rs` opens, creates and checks the files behind names (symlinks
 //! never followed; only regular single-link files of ours on the shm device); `segment.rs`
 //! creates, attaches and maps segments (the only `unsafe` in the crate); `error.rs` holds
 //! [`ShmError`].
 //!
-//! One segment per ring, named `/orbit-{fleet}-{kind}-{uid}`, mode 0600. On Linux a segment is
+//! One segment per ring, named `/orbit-{fleet}-{kind}-{uid}`, mode 0600 — or, shared with a
+//! group ([`Sharing::Group`]), `/orbit-{fleet}-{kind}-g{gid}`, mode 0660 (read-write) or 0640
+//! (read: only the owner writes; other users' processes map it read-only), group `gid`, set
+//! with `fchown`/`fchmod` before the segment is named. On Linux a segment is
 //! created without a name (`O_TMPFILE` in `/dev/shm`), its memory reserved (`fallocate`: a
 //! ring that does not fit is an error at creation), its header written with the magic last,
 //! and only then linked under its name (`linkat`): the link picks exactly one creator, the
@@ -16,8 +20,9 @@
 //! reported at once. Elsewhere `O_CREAT | O_EXCL` picks the creator and attachers wait
 //! (bounded by `INIT_WAIT`) for the magic. A segment larger than `ulimit -f` is an error, not
 //! SIGXFSZ. On Linux the object is opened as `/dev/shm/<name>` with `O_NOFOLLOW`: only a
-//! regular file with one link on the shm device is accepted. Attach refuses segments owned by
-//! another user or whose mode is not owner-only (`0600` or narrower), checks the magic, layout
+//! regular file with one link on the shm device is accepted. Attach refuses what the sharing
+//! policy does not allow — owner-only: another owner, a mode beyond `0600`; a group: another
+//! group, a mode beyond the policy's (never a bit for others) — checks the magic, layout
 //! version, kind, capacity, payload capacity and stride, and checks the object's real size
 //! before mapping it.
 
@@ -38,7 +43,7 @@ pub use header::{HeaderFields, LAYOUT_VERSION, Layout, MAGIC, PREFIX_BYTES};
 #[cfg(all(feature = "shm", target_os = "linux"))]
 #[cfg_attr(docsrs, doc(cfg(all(feature = "shm", target_os = "linux"))))]
 pub use liveness::{TAG_LOCK_BASE, hold_tag, tag_alive};
-pub use name::{FLEET_NAME_MAX, SegmentName, check_fleet_name};
+pub use name::{FLEET_NAME_MAX, GroupAccess, SegmentName, Sharing, check_fleet_name};
 #[cfg(all(feature = "shm", target_os = "linux"))]
 #[cfg_attr(docsrs, doc(cfg(all(feature = "shm", target_os = "linux"))))]
 pub use registry::{

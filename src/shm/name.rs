@@ -1,5 +1,14 @@
-//! The one place that builds and validates segment names: `/orbit-{fleet}-{kind}-{uid}` for
-//! rings, `/orbit-{fleet}-members-{uid}` for a fleet's member registry.
+//! The one place that builds and validates segment names, and the [`Sharing`] policy names
+//! depend on.
+//!
+//! | sharing | ring segment | member registry |
+//! |---|---|---|
+//! | [`Sharing::Owner`] | `/orbit-{fleet}-{kind}-{uid}` | `/orbit-{fleet}-members-{uid}` |
+//! | [`Sharing::Group`] | `/orbit-{fleet}-{kind}-g{gid}` | `/orbit-{fleet}-members-g{gid}` |
+//!
+//! An owner-only fleet and a group fleet of the same name never meet: the last component is a
+//! uid (digits) for one and `g` plus a gid for the other. Names parse from the right (kind,
+//! uid and gid hold no `-`), so two distinct fleets never share a name.
 
 use std::fmt;
 use std::string::String;
@@ -10,6 +19,91 @@ use super::ShmError;
 /// `NAME_MAX` (255).
 pub const FLEET_NAME_MAX: usize = 64;
 
+/// Who may use a fleet's shared-memory objects (its ring segments and its member registry).
+///
+/// Objects are created with exactly the policy's [`mode`](Self::mode) (set with `fchmod`
+/// after creation, whatever the umask) and, for a group, that group (`fchown`), before they
+/// get their name. Attach refuses an object that grants more than the policy or, for a group,
+/// belongs to another group.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Sharing {
+    /// Only this process's effective uid: objects are owned by it and `0600` (or narrower).
+    #[default]
+    Owner,
+    /// The members of group `gid`: objects carry that group and `0660` ([`GroupAccess::ReadWrite`])
+    /// or `0640` ([`GroupAccess::Read`]) or narrower, whoever owns them. The process must be a
+    /// member of `gid` (its effective gid or a supplementary group).
+    Group {
+        /// The group.
+        gid: u32,
+        /// What group members other than the objects' owner may do.
+        access: GroupAccess,
+    },
+}
+
+/// What the members of a [`Sharing::Group`] may do with the fleet's objects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GroupAccess {
+    /// Read only (mode `0640`): the user that created the fleet's objects writes; every
+    /// process of another user joins as an observer that polls and reads, never stores.
+    Read,
+    /// Read and write (mode `0660`): every member publishes, leases and resets.
+    ReadWrite,
+}
+
+impl Sharing {
+    /// The mode objects are created with, and the most an attacher accepts: `0o600` for
+    /// [`Owner`](Self::Owner), `0o660` for a read-write group, `0o640` for a read-only one.
+    #[must_use]
+    pub const fn mode(self) -> u32 {
+        match self {
+            Self::Owner => 0o600,
+            Self::Group {
+                access: GroupAccess::ReadWrite,
+                ..
+            } => 0o660,
+            Self::Group {
+                access: GroupAccess::Read,
+                ..
+            } => 0o640,
+        }
+    }
+
+    /// The group, for a group policy.
+    #[must_use]
+    pub const fn gid(self) -> Option<u32> {
+        match self {
+            Self::Owner => None,
+            Self::Group { gid, .. } => Some(gid),
+        }
+    }
+
+    /// The last component of this policy's names: the uid for owner-only, `g{gid}` for a group.
+    fn scope(self, uid: u32) -> String {
+        match self {
+            Self::Owner => std::format!("{uid}"),
+            Self::Group { gid, .. } => std::format!("g{gid}"),
+        }
+    }
+}
+
+/// `owner-only`, `group 100 read-write`, `group 100 read`.
+impl fmt::Display for Sharing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Owner => f.write_str("owner-only"),
+            Self::Group { gid, access } => {
+                let what = match access {
+                    GroupAccess::Read => "read",
+                    GroupAccess::ReadWrite => "read-write",
+                };
+                write!(f, "group {gid} {what}")
+            }
+        }
+    }
+}
+
 /// A validated POSIX shared-memory object name for one ring of one fleet.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SegmentName(String);
@@ -17,15 +111,33 @@ pub struct SegmentName(String);
 impl SegmentName {
     /// `/orbit-{fleet}-{kind}-{uid}`, after checking the fleet name with [`check_fleet_name`].
     pub fn new(fleet: &str, kind: u8, uid: u32) -> Result<Self, ShmError> {
+        Self::shared(fleet, kind, Sharing::Owner, uid)
+    }
+
+    /// Ring `kind`'s name under `sharing`: `/orbit-{fleet}-{kind}-{uid}` for
+    /// [`Sharing::Owner`], `/orbit-{fleet}-{kind}-g{gid}` for a group (`uid` unused).
+    pub fn shared(fleet: &str, kind: u8, sharing: Sharing, uid: u32) -> Result<Self, ShmError> {
         check_fleet_name(fleet)?;
-        Ok(Self(std::format!("/orbit-{fleet}-{kind}-{uid}")))
+        Ok(Self(std::format!(
+            "/orbit-{fleet}-{kind}-{}",
+            sharing.scope(uid)
+        )))
     }
 
     /// `/orbit-{fleet}-members-{uid}`: the fleet's member registry (see
     /// [`Member`](super::Member)). Never a ring's name: those end in `-{kind}-{uid}`, digits.
     pub fn members(fleet: &str, uid: u32) -> Result<Self, ShmError> {
+        Self::members_shared(fleet, Sharing::Owner, uid)
+    }
+
+    /// The member registry's name under `sharing`: `/orbit-{fleet}-members-{uid}` for
+    /// [`Sharing::Owner`], `/orbit-{fleet}-members-g{gid}` for a group (`uid` unused).
+    pub fn members_shared(fleet: &str, sharing: Sharing, uid: u32) -> Result<Self, ShmError> {
         check_fleet_name(fleet)?;
-        Ok(Self(std::format!("/orbit-{fleet}-members-{uid}")))
+        Ok(Self(std::format!(
+            "/orbit-{fleet}-members-{}",
+            sharing.scope(uid)
+        )))
     }
 
     /// The name as passed to `shm_open`.
@@ -77,6 +189,40 @@ mod tests {
         assert_eq!(
             SegmentName::new("plant-a", 220, 1000).unwrap().as_str(),
             "/orbit-plant-a-220-1000"
+        );
+    }
+
+    #[test]
+    fn group_names_never_meet_owner_names() {
+        let group = Sharing::Group {
+            gid: 1000,
+            access: GroupAccess::ReadWrite,
+        };
+        let ring = SegmentName::shared("plant-a", 220, group, 1000).unwrap();
+        assert_eq!(ring.as_str(), "/orbit-plant-a-220-g1000");
+        assert_ne!(ring, SegmentName::new("plant-a", 220, 1000).unwrap());
+        let read = Sharing::Group {
+            gid: 1000,
+            access: GroupAccess::Read,
+        };
+        assert_eq!(
+            SegmentName::shared("plant-a", 220, read, 7).unwrap(),
+            ring,
+            "one group fleet per name and gid, whatever the access"
+        );
+        assert_eq!(
+            SegmentName::members_shared("plant-a", group, 1000)
+                .unwrap()
+                .as_str(),
+            "/orbit-plant-a-members-g1000"
+        );
+        assert_eq!(
+            SegmentName::members("plant-a", 1000).unwrap().as_str(),
+            "/orbit-plant-a-members-1000"
+        );
+        assert_eq!(
+            (Sharing::Owner.mode(), group.mode(), read.mode()),
+            (0o600, 0o660, 0o640)
         );
     }
 

@@ -3,9 +3,18 @@
 //! (a registry, say).
 //!
 //! Every object accepted is a regular file with exactly one link, on the shared-memory
-//! device, owned by this process's effective uid, with a mode that grants nothing beyond
-//! owner read/write ([`check_opened`]). Symlinks are never followed; a symlink, FIFO,
-//! directory, device, hard link or mount at a name is refused and left untouched.
+//! device, that satisfies the [`Sharing`] policy ([`check_access`], on the entry before it is
+//! opened and again on the opened file): owner-only ([`check_private`]) — owned by this
+//! process's effective uid, a mode that grants nothing beyond owner read/write — or a group
+//! policy — the policy's group, a mode within `0660` (read-write) or `0640` (read), any owner.
+//! Symlinks are never followed; a symlink, FIFO, directory, device, hard link or mount at a
+//! name is refused and left untouched.
+//!
+//! Objects are created with exactly the policy's mode (`fchmod` after creation, so the umask
+//! does not narrow a group's bits) and, for a group, the group (`fchown`), before any other
+//! process can see them: on Linux before they are linked under their name. A process uses a
+//! group's objects only if it is a member of the group ([`ShmError::NotInGroup`] otherwise).
+//! An attacher that only reads (a read-policy observer) opens objects `O_RDONLY`.
 //!
 //! On Linux an object is the file `/dev/shm/<name>`, opened relative to a descriptor of
 //! `/dev/shm` with `O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC` (`shm_open` follows symlinks). A ring
@@ -26,10 +35,10 @@
 use std::fs::File;
 use std::string::ToString;
 
-use rustix::fs::{FileType, Stat};
+use rustix::fs::{FileType, Mode, Stat};
 use rustix::io::Errno;
 
-use super::ShmError;
+use super::{GroupAccess, Sharing, ShmError};
 
 /// The longest object name accepted by [`open_or_create_plain`], slash included (`NAME_MAX`
 /// plus the slash).
@@ -106,17 +115,102 @@ pub(super) fn check_private(segment: &str, stat: &Stat) -> Result<(), ShmError> 
         return Err(ShmError::InsecureMode {
             segment: segment.to_string(),
             mode,
+            policy: Sharing::Owner,
         });
     }
     Ok(())
 }
 
+/// Refuses an object `sharing` does not allow, the one check of owner and mode for segments
+/// and registries alike. [`Sharing::Owner`]: exactly [`check_private`]. A group: the object's
+/// group is the policy's ([`ShmError::GroupMismatch`]) and its mode within the policy's,
+/// `mode & !0o660 == 0` (read-write) or `mode & !0o640 == 0` (read) — never an execute,
+/// set-id or sticky bit, nothing for others ([`ShmError::InsecureMode`]); any owner. Looks
+/// only.
+pub(super) fn check_access(segment: &str, stat: &Stat, sharing: Sharing) -> Result<(), ShmError> {
+    let Some(expected) = sharing.gid() else {
+        return check_private(segment, stat);
+    };
+    if stat.st_gid != expected {
+        return Err(ShmError::GroupMismatch {
+            segment: segment.to_string(),
+            gid: stat.st_gid,
+            expected,
+        });
+    }
+    #[allow(clippy::unnecessary_cast)] // `st_mode` is u16 on some targets.
+    let mode = stat.st_mode as u32 & 0o7777;
+    if mode & !sharing.mode() != 0 {
+        return Err(ShmError::InsecureMode {
+            segment: segment.to_string(),
+            mode,
+            policy: sharing,
+        });
+    }
+    Ok(())
+}
+
+/// Refuses a group policy whose group this process is not a member of (neither its effective
+/// gid nor a supplementary group): it could neither give new objects that group nor, unless it
+/// owns them, open the group's objects. Owner-only always passes.
+///
+/// # Errors
+///
+/// [`ShmError::NotInGroup`]; [`ShmError::Io`] (`getgroups`, naming `segment`) if the call
+/// fails.
+pub(crate) fn check_member_of(segment: &str, sharing: Sharing) -> Result<(), ShmError> {
+    let Some(gid) = sharing.gid() else {
+        return Ok(());
+    };
+    if rustix::process::getegid().as_raw() == gid {
+        return Ok(());
+    }
+    let groups = rustix::process::getgroups().map_err(|e| io(segment, "getgroups", e))?;
+    if groups.iter().any(|g| g.as_raw() == gid) {
+        Ok(())
+    } else {
+        Err(ShmError::NotInGroup { gid })
+    }
+}
+
+/// True if this process writes an object owned by `owner` under `sharing`: always, except
+/// under a group's read policy for an object another user owns (only its owner writes).
+#[cfg(target_os = "linux")]
+pub(crate) fn writes(sharing: Sharing, owner: u32) -> bool {
+    !matches!(
+        sharing,
+        Sharing::Group {
+            access: GroupAccess::Read,
+            ..
+        }
+    ) || owner == rustix::process::geteuid().as_raw()
+}
+
+/// Gives a new object the policy's group (`fchown`; the process is a member, see
+/// [`check_member_of`]) and exactly the policy's mode (`fchmod`: the mode passed to `open` was
+/// narrowed by the umask).
+fn set_policy(segment: &str, file: &File, sharing: Sharing) -> Result<(), ShmError> {
+    if let Some(gid) = sharing.gid() {
+        let gid = rustix::fs::Gid::from_raw(gid);
+        rustix::fs::fchown(file, None, Some(gid)).map_err(|e| io(segment, "fchown", e))?;
+    }
+    let mode = Mode::from_raw_mode(sharing.mode() as _);
+    rustix::fs::fchmod(file, mode).map_err(|e| io(segment, "fchmod", e))
+}
+
 /// The checks every opened object passes, on the opened file itself (`fstat`, so a name
-/// replaced between a look and the open is caught): [`check_entry`], then [`check_private`].
-fn check_opened(segment: &str, file: &File, device: Option<u64>) -> Result<(), ShmError> {
+/// replaced between a look and the open is caught): [`check_entry`], then [`check_access`].
+/// Returns the file's status.
+fn check_opened(
+    segment: &str,
+    file: &File,
+    device: Option<u64>,
+    sharing: Sharing,
+) -> Result<Stat, ShmError> {
     let stat = rustix::fs::fstat(file).map_err(|e| io(segment, "fstat", e))?;
     check_entry(segment, &stat, device)?;
-    check_private(segment, &stat)
+    check_access(segment, &stat, sharing)?;
+    Ok(stat)
 }
 
 /// Checks a plain object name: `/` followed by 1 to 255 bytes without `/` or NUL, and not `.`
@@ -161,6 +255,32 @@ pub(crate) fn open_or_create_plain(name: &str) -> Result<File, ShmError> {
     plain(name)
 }
 
+/// [`open_or_create_plain`] under `sharing`; returns the object and whether it is open for
+/// writing. Owner-only is exactly [`open_or_create_plain`]. Under a group policy an object
+/// that does not exist is created unnamed (`O_TMPFILE`), given the policy's group and mode,
+/// then linked under the name, so nobody ever finds it with another group or mode; one that
+/// exists is opened without `O_CREAT` (which `fs.protected_regular` refuses for another user's
+/// file in `/dev/shm`), read-write — or, under a read policy, read-only if another user owns
+/// it ([`writes`]). A name that keeps disappearing between a look and the open is
+/// [`ShmError::KeepsDisappearing`] after a few rounds.
+///
+/// # Errors
+///
+/// Those of [`open_or_create_plain`], and [`ShmError::NotInGroup`],
+/// [`ShmError::GroupMismatch`], [`ShmError::CreateUnsupported`].
+#[cfg(target_os = "linux")]
+pub(crate) fn open_or_create_plain_shared(
+    name: &str,
+    sharing: Sharing,
+) -> Result<(File, bool), ShmError> {
+    if sharing == Sharing::Owner {
+        return Ok((open_or_create_plain(name)?, true));
+    }
+    check_object_name(name)?;
+    check_member_of(name, sharing)?;
+    linux::plain_shared(name, sharing)
+}
+
 #[cfg(target_os = "linux")]
 use linux::plain;
 #[cfg(target_os = "linux")]
@@ -179,7 +299,13 @@ mod linux {
     use rustix::fs::{AtFlags, Mode, OFlags};
     use rustix::io::Errno;
 
-    use super::{ShmError, check_entry, check_opened, io};
+    use super::{
+        Sharing, ShmError, check_access, check_entry, check_member_of, check_opened, io,
+        set_policy, writes,
+    };
+
+    /// Look-then-open rounds of [`plain_shared`] while the name keeps changing under it.
+    const PLAIN_ROUNDS: u32 = 16;
 
     /// The directory POSIX shared-memory objects live in on Linux.
     const SHM_DIR: &str = "/dev/shm";
@@ -223,8 +349,10 @@ mod linux {
         }
     }
 
-    fn open(name: &str, dir: &ShmDir, extra: OFlags) -> Result<File, ShmError> {
-        let flags = OFlags::RDWR | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | extra;
+    /// Opens the entry read-write, or read-only if `write` is false.
+    fn open(name: &str, dir: &ShmDir, extra: OFlags, write: bool) -> Result<File, ShmError> {
+        let access = if write { OFlags::RDWR } else { OFlags::RDONLY };
+        let flags = access | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | extra;
         match rustix::fs::openat(&dir.fd, entry(name), flags, Mode::RUSR | Mode::WUSR) {
             Ok(fd) => Ok(File::from(fd)),
             Err(e) => {
@@ -241,18 +369,27 @@ mod linux {
         }
     }
 
-    /// Opens an existing object, refusing anything but a regular single-link file on the shm
-    /// device, owned by us, owner-only. The entry is looked at first (a FIFO or device is
-    /// never opened), then the opened file is checked again (`fstat`) in case the name was
-    /// replaced meanwhile.
-    pub(in super::super) fn attach(name: &str) -> Result<File, ShmError> {
+    /// Opens an existing object, read-write or (`write` false) read-only, refusing anything
+    /// but a regular single-link file on the shm device that `sharing` allows. The entry is
+    /// looked at first (a FIFO or device is never opened; an owner or mode the policy refuses
+    /// is named, not met with `EACCES`), then the opened file is checked again (`fstat`) in
+    /// case the name was replaced meanwhile.
+    pub(in super::super) fn attach(
+        name: &str,
+        sharing: Sharing,
+        write: bool,
+    ) -> Result<File, ShmError> {
+        check_member_of(name, sharing)?;
         let dir = shm_dir(name)?;
         match look(name, &dir)? {
-            Some(stat) => check_entry(name, &stat, Some(dir.device))?,
+            Some(stat) => {
+                check_entry(name, &stat, Some(dir.device))?;
+                check_access(name, &stat, sharing)?;
+            }
             None => return Err(io(name, "open", Errno::NOENT)),
         }
-        let file = open(name, &dir, OFlags::empty())?;
-        check_opened(name, &file, Some(dir.device))?;
+        let file = open(name, &dir, OFlags::empty(), write)?;
+        check_opened(name, &file, Some(dir.device), sharing)?;
         Ok(file)
     }
 
@@ -273,9 +410,49 @@ mod linux {
         if let Some(stat) = look(name, &dir)? {
             check_entry(name, &stat, Some(dir.device))?;
         }
-        let file = open(name, &dir, OFlags::CREATE)?;
-        check_opened(name, &file, Some(dir.device))?;
+        let file = open(name, &dir, OFlags::CREATE, true)?;
+        check_opened(name, &file, Some(dir.device), Sharing::Owner)?;
         Ok(file)
+    }
+
+    /// See [`open_or_create_plain_shared`](super::open_or_create_plain_shared).
+    pub(super) fn plain_shared(name: &str, sharing: Sharing) -> Result<(File, bool), ShmError> {
+        for _ in 0..PLAIN_ROUNDS {
+            let dir = shm_dir(name)?;
+            let Some(stat) = look(name, &dir)? else {
+                // Nothing there: create it with the policy's group and mode, then name it.
+                match create_in(name, dir, sharing)?.publish(name) {
+                    Ok(file) => return Ok((file, true)),
+                    Err(ShmError::Io { source, .. })
+                        if source.kind() == std::io::ErrorKind::AlreadyExists =>
+                    {
+                        continue; // Somebody else named theirs first: open that one.
+                    }
+                    Err(e) => return Err(e),
+                }
+            };
+            check_entry(name, &stat, Some(dir.device))?;
+            check_access(name, &stat, sharing)?;
+            let write = writes(sharing, stat.st_uid);
+            let file = match open(name, &dir, OFlags::empty(), write) {
+                Ok(file) => file,
+                Err(ShmError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    continue; // Removed between the look and the open.
+                }
+                Err(e) => return Err(e),
+            };
+            let opened = check_opened(name, &file, Some(dir.device), sharing)?;
+            if (opened.st_ino, opened.st_uid) == (stat.st_ino, stat.st_uid) {
+                return Ok((file, write));
+            }
+            // Replaced between the look and the open: decide again on what is there now.
+        }
+        Err(ShmError::KeepsDisappearing {
+            segment: name.into(),
+            rounds: PLAIN_ROUNDS,
+        })
     }
 
     /// A new object that has no name yet: initialise it through [`file`](Self::file), then
@@ -285,26 +462,33 @@ mod linux {
         file: File,
     }
 
-    /// Creates an unnamed object in the shared-memory directory (`O_TMPFILE`, mode 0600),
-    /// after checking that `name` is free: a taken name fails at once with an `EEXIST`
-    /// [`ShmError::Io`], before anything is reserved. The name can still be taken before
-    /// [`Creating::publish`], which then fails the same way.
-    pub(in super::super) fn create(name: &str) -> Result<Creating, ShmError> {
+    /// Creates an unnamed object in the shared-memory directory (`O_TMPFILE`) with exactly
+    /// `sharing`'s mode and group, after checking that `name` is free: a taken name fails at
+    /// once with an `EEXIST` [`ShmError::Io`], before anything is reserved. The name can still
+    /// be taken before [`Creating::publish`], which then fails the same way.
+    pub(in super::super) fn create(name: &str, sharing: Sharing) -> Result<Creating, ShmError> {
+        check_member_of(name, sharing)?;
         let dir = shm_dir(name)?;
         if look(name, &dir)?.is_some() {
             return Err(io(name, "open", Errno::EXIST));
         }
-        create_in(name, dir)
+        create_in(name, dir, sharing)
     }
 
-    pub(super) fn create_in(name: &str, dir: ShmDir) -> Result<Creating, ShmError> {
+    pub(super) fn create_in(
+        name: &str,
+        dir: ShmDir,
+        sharing: Sharing,
+    ) -> Result<Creating, ShmError> {
         // No O_EXCL: an O_EXCL temporary file can never be linked.
         let flags = OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC;
         match rustix::fs::openat(&dir.fd, ".", flags, Mode::RUSR | Mode::WUSR) {
-            Ok(fd) => Ok(Creating {
-                dir,
-                file: File::from(fd),
-            }),
+            Ok(fd) => {
+                let file = File::from(fd);
+                // Unnamed still: nobody sees it before it has the policy's group and mode.
+                set_policy(name, &file, sharing)?;
+                Ok(Creating { dir, file })
+            }
             // The kernel or the filesystem has no O_TMPFILE (EISDIR, EINVAL before Linux
             // 3.11; EOPNOTSUPP from a filesystem without it).
             Err(e @ (Errno::OPNOTSUPP | Errno::ISDIR | Errno::INVAL)) => {
@@ -398,7 +582,7 @@ mod linux {
         fn both_ways_of_linking_give_one_link_and_refuse_a_taken_name() {
             for through_proc in [false, true] {
                 let name = unique(if through_proc { "byproc" } else { "bydesc" });
-                let creating = create_in(&name, shm_dir(&name).unwrap()).unwrap();
+                let creating = create_in(&name, shm_dir(&name).unwrap(), Sharing::Owner).unwrap();
                 if through_proc {
                     // The fallback on its own, as a process without the capability runs it.
                     link_through_proc(&name, &creating.dir, &creating.file, PROC_SELF_FD).unwrap();
@@ -406,7 +590,7 @@ mod linux {
                     link(&name, &creating.dir, &creating.file, PROC_SELF_FD).unwrap();
                 }
                 assert_eq!(links(&name), 1);
-                let again = create_in(&name, shm_dir(&name).unwrap()).unwrap();
+                let again = create_in(&name, shm_dir(&name).unwrap(), Sharing::Owner).unwrap();
                 let err = again.publish(&name).unwrap_err();
                 assert!(
                     matches!(&err, ShmError::Io { source, .. } if source.kind() == std::io::ErrorKind::AlreadyExists),
@@ -420,7 +604,7 @@ mod linux {
         #[test]
         fn a_missing_proc_is_named_when_the_fallback_needs_it() {
             let name = unique("noproc");
-            let creating = create_in(&name, shm_dir(&name).unwrap()).unwrap();
+            let creating = create_in(&name, shm_dir(&name).unwrap(), Sharing::Owner).unwrap();
             let err = link_through_proc(&name, &creating.dir, &creating.file, "/nonexistent/fd")
                 .unwrap_err();
             assert!(
@@ -438,7 +622,7 @@ mod linux {
         fn a_directory_without_o_tmpfile_is_a_named_error() {
             // procfs has no O_TMPFILE.
             let dir = ShmDir::open("/x", "/proc").unwrap();
-            let err = create_in("/x", dir)
+            let err = create_in("/x", dir, Sharing::Owner)
                 .err()
                 .expect("procfs refuses O_TMPFILE");
             assert!(
@@ -459,7 +643,7 @@ mod posix {
     use rustix::fs::Mode;
     use rustix::shm;
 
-    use super::{ShmError, check_opened, io};
+    use super::{Sharing, ShmError, check_member_of, check_opened, io, set_policy};
 
     /// Whether `name` still names `file`: `shm_open` objects have no path to look at, so
     /// assume it does.
@@ -467,11 +651,20 @@ mod posix {
         Ok(true)
     }
 
-    pub(in super::super) fn attach(name: &str) -> Result<File, ShmError> {
-        let fd =
-            shm::open(name, shm::OFlags::RDWR, Mode::empty()).map_err(|e| io(name, "open", e))?;
+    pub(in super::super) fn attach(
+        name: &str,
+        sharing: Sharing,
+        write: bool,
+    ) -> Result<File, ShmError> {
+        check_member_of(name, sharing)?;
+        let flags = if write {
+            shm::OFlags::RDWR
+        } else {
+            shm::OFlags::RDONLY
+        };
+        let fd = shm::open(name, flags, Mode::empty()).map_err(|e| io(name, "open", e))?;
         let file = File::from(fd);
-        check_opened(name, &file, None)?;
+        check_opened(name, &file, None, sharing)?;
         Ok(file)
     }
 
@@ -480,7 +673,7 @@ mod posix {
         let fd =
             shm::open(name, flags, Mode::RUSR | Mode::WUSR).map_err(|e| io(name, "open", e))?;
         let file = File::from(fd);
-        check_opened(name, &file, None)?;
+        check_opened(name, &file, None, Sharing::Owner)?;
         Ok(file)
     }
 
@@ -490,13 +683,21 @@ mod posix {
         file: File,
     }
 
-    pub(in super::super) fn create(name: &str) -> Result<Creating, ShmError> {
+    /// Creates the object under its name, then gives it `sharing`'s group and mode: until
+    /// then (a few system calls) an attacher of a group policy finds it refused.
+    pub(in super::super) fn create(name: &str, sharing: Sharing) -> Result<Creating, ShmError> {
+        check_member_of(name, sharing)?;
         let flags = shm::OFlags::CREATE | shm::OFlags::EXCL | shm::OFlags::RDWR;
         let fd =
             shm::open(name, flags, Mode::RUSR | Mode::WUSR).map_err(|e| io(name, "open", e))?;
-        Ok(Creating {
+        let creating = Creating {
             file: File::from(fd),
-        })
+        };
+        if let Err(e) = set_policy(name, &creating.file, sharing) {
+            creating.abandon(name);
+            return Err(e);
+        }
+        Ok(creating)
     }
 
     impl Creating {

@@ -14,6 +14,12 @@
 //! (`ulimit -f`) is refused before anything is reserved ([`ShmError::FileSizeLimit`]), instead
 //! of dying of SIGXFSZ.
 //!
+//! Segments are created and attached under a [`Sharing`] policy (owner-only unless
+//! [`Segment::open_shared`] says otherwise): created with exactly its mode and group, attached
+//! only if it allows what is there (see [`object`]). A fleet's read-policy observer attaches
+//! `O_RDONLY` and maps the segment read-only (crate-internal: such a `Segment` is never handed
+//! out, and nothing stores through it).
+//!
 //! # Safety
 //!
 //! This is the one module that turns mapped bytes into references. The invariant: a
@@ -25,9 +31,22 @@
 //! shared mutation through `&` is what atomics are for. References never outlive the mapping
 //! because they borrow the `Segment`.
 //!
-//! Not defended against: another process of the *same user* shrinking the object with
-//! `ftruncate` after we mapped it (accesses past the new end raise SIGBUS). Foreign users are
-//! refused at attach.
+//! A read-only mapping (an observer's) is only ever loaded from: polling and reading issue
+//! 64-bit atomic loads only (`ring/read.rs` performs no store and no read-modify-write), and
+//! the fleet layer refuses every writing operation on an observer's rings before it reaches
+//! the ring; [`Segment::retire`] refuses too. Rust's atomics documentation ("Atomic accesses to
+//! read-only memory") guarantees *Relaxed* loads of up to 8 bytes on read-only memory on the
+//! 64-bit targets fleets run on (x86_64, aarch64, riscv64, ...). The read path's *Acquire*
+//! loads are not covered by that stable guarantee (the documentation suggests a Relaxed load
+//! followed by an Acquire fence instead; `ring/` is not changed for this): on those targets
+//! they compile to plain loads (`mov`, `ldar`/`ldapr`, `ld` + fence) that never write, and a
+//! load that wrote would fault (SIGSEGV), which `tests/shm_group.rs` would see as a dead
+//! observer. No compare-exchange or other read-modify-write is ever issued on a read-only
+//! mapping.
+//!
+//! Not defended against: another process of the *same user* (in a read-write group fleet: of
+//! the group) shrinking the object with `ftruncate` after we mapped it (accesses past the new
+//! end raise SIGBUS). Users the sharing policy does not admit are refused at attach.
 #![allow(unsafe_code)]
 
 use std::fs::File;
@@ -40,7 +59,7 @@ use rustix::io::Errno;
 use rustix::shm;
 
 use super::header::{HeaderFields, Layout, PREFIX_BYTES, RawHeader};
-use super::{SegmentName, ShmError, object};
+use super::{SegmentName, Sharing, ShmError, object};
 use crate::ring::{Head, PayloadSize, Ring, Slot, SupportedPayload, check_capacity};
 use crate::sync::Ordering;
 
@@ -68,6 +87,8 @@ where
     file: File,
     layout: Layout,
     created: bool,
+    /// Opened `O_RDONLY` and mapped read-only (a read-policy observer's): nothing may store.
+    read_only: bool,
 }
 
 impl<const N: usize> core::fmt::Debug for Segment<N>
@@ -79,6 +100,7 @@ where
             .field("name", &self.name)
             .field("layout", &self.layout)
             .field("created", &self.created)
+            .field("read_only", &self.read_only)
             .finish_non_exhaustive()
     }
 }
@@ -158,14 +180,33 @@ where
     /// Those of [`create`](Self::create) and [`attach`](Self::attach).
     #[doc(alias = "shm_open")]
     pub fn open(name: SegmentName, kind: u8, capacity: usize) -> Result<Self, ShmError> {
+        Self::open_shared(name, kind, capacity, Sharing::Owner)
+    }
+
+    /// [`open`](Self::open) under `sharing`, read-write: a segment created here gets exactly
+    /// the policy's mode and group before it is named; one attached must be allowed by the
+    /// policy (name it with [`SegmentName::shared`]). Under a group's read policy only the
+    /// segment's owner can open it read-write.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`open`](Self::open); [`ShmError::NotInGroup`] if this process is not a
+    /// member of the policy's group, [`ShmError::GroupMismatch`] for a segment of another
+    /// group, [`ShmError::InsecureMode`] for one whose mode grants more than the policy.
+    pub fn open_shared(
+        name: SegmentName,
+        kind: u8,
+        capacity: usize,
+        sharing: Sharing,
+    ) -> Result<Self, ShmError> {
         let layout = Self::checked_layout(&name, kind, capacity)?;
         for _ in 0..OPEN_ROUNDS {
-            match Self::create_with(name.clone(), layout) {
+            match Self::create_with(name.clone(), layout, sharing) {
                 Err(ShmError::Io { source, .. })
                     if source.kind() == std::io::ErrorKind::AlreadyExists => {}
                 other => return other,
             }
-            match Self::attach_with(name.clone(), layout) {
+            match Self::attach_with(name.clone(), layout, sharing, true) {
                 // Unlinked between our create and attach attempts: create again.
                 Err(ShmError::Io {
                     source, op: "open", ..
@@ -198,7 +239,7 @@ where
     /// [`ShmError::Io`] if a call fails.
     pub fn create(name: SegmentName, kind: u8, capacity: usize) -> Result<Self, ShmError> {
         let layout = Self::checked_layout(&name, kind, capacity)?;
-        Self::create_with(name, layout)
+        Self::create_with(name, layout, Sharing::Owner)
     }
 
     /// Attaches to an existing segment after validating what the name is (a regular file
@@ -214,7 +255,25 @@ where
     /// [`INIT_WAIT`]; an `NotFound` [`ShmError::Io`] if nothing is under the name.
     pub fn attach(name: SegmentName, kind: u8, capacity: usize) -> Result<Self, ShmError> {
         let layout = Self::checked_layout(&name, kind, capacity)?;
-        Self::attach_with(name, layout)
+        Self::attach_with(name, layout, Sharing::Owner, true)
+    }
+
+    /// Attaches to an existing segment that `sharing` allows, `O_RDONLY`, and maps it
+    /// read-only: a read-policy observer's segment. Never creates, never unlinks; a missing
+    /// segment is a `NotFound` [`ShmError::Io`] (its owner has not created it yet). Everything
+    /// that could store through it must be refused by the caller (the fleet layer does).
+    ///
+    /// # Errors
+    ///
+    /// Those of [`attach`](Self::attach), with `sharing`'s checks.
+    pub(crate) fn attach_read_only(
+        name: SegmentName,
+        kind: u8,
+        capacity: usize,
+        sharing: Sharing,
+    ) -> Result<Self, ShmError> {
+        let layout = Self::checked_layout(&name, kind, capacity)?;
+        Self::attach_with(name, layout, sharing, false)
     }
 
     fn checked_layout(name: &SegmentName, kind: u8, capacity: usize) -> Result<Layout, ShmError> {
@@ -225,13 +284,13 @@ where
         Ok(Layout::of::<N>(kind, capacity))
     }
 
-    fn create_with(name: SegmentName, layout: Layout) -> Result<Self, ShmError> {
-        let creating = object::create(name.as_str())?;
+    fn create_with(name: SegmentName, layout: Layout, sharing: Sharing) -> Result<Self, ShmError> {
+        let creating = object::create(name.as_str(), sharing)?;
         let bytes = layout.segment_bytes().unwrap_or(u64::MAX);
         let initialised = (|| {
             check_file_size_limit(&name, bytes)?;
             reserve(&name, creating.file(), bytes)?;
-            let map = Self::map(&name, creating.file(), bytes)?;
+            let map = Self::map(&name, creating.file(), bytes, true)?;
             // The object is fresh and zero-filled: slots are already "empty"; the head starts
             // at a random counter (cursors tell segments apart by it); publishing the header
             // makes the segment valid.
@@ -250,6 +309,7 @@ where
                     file,
                     layout,
                     created: true,
+                    read_only: false,
                 })
             }
             Err(e) => {
@@ -259,9 +319,15 @@ where
         }
     }
 
-    fn attach_with(name: SegmentName, layout: Layout) -> Result<Self, ShmError> {
-        // A regular single-link file on the shm device, ours, owner-only.
-        let file = object::attach(name.as_str())?;
+    fn attach_with(
+        name: SegmentName,
+        layout: Layout,
+        sharing: Sharing,
+        write: bool,
+    ) -> Result<Self, ShmError> {
+        // A regular single-link file on the shm device that the policy allows (owner-only:
+        // ours, 0600 or narrower).
+        let file = object::attach(name.as_str(), sharing, write)?;
         let start = Instant::now();
         let not_ready = || ShmError::NotInitialized {
             segment: name.to_string(),
@@ -285,7 +351,7 @@ where
             size = Self::object_size(&name, &file)?;
         }
         // Map only the prefix until the header is valid: its spec tells how much is safe.
-        let prefix = Self::map(&name, &file, PREFIX_BYTES as u64)?;
+        let prefix = Self::map(&name, &file, PREFIX_BYTES as u64, write)?;
         let fields = loop {
             let fields = HeaderFields::load(Self::header_in(&prefix));
             // On Linux a zero magic is never published: `validate` reports it at once.
@@ -300,13 +366,14 @@ where
         drop(prefix);
         let size = Self::object_size(&name, &file)?;
         let bytes = fields.validate(name.as_str(), size, &layout)?;
-        let map = Self::map(&name, &file, bytes)?;
+        let map = Self::map(&name, &file, bytes, write)?;
         Ok(Self {
             name,
             map,
             file,
             layout,
             created: false,
+            read_only: !write,
         })
     }
 
@@ -315,16 +382,22 @@ where
         Ok(u64::try_from(stat.st_size).unwrap_or(0))
     }
 
-    fn map(name: &SegmentName, file: &File, bytes: u64) -> Result<MmapRaw, ShmError> {
+    /// Maps `bytes` of `file`, read-write or (`write` false) read-only (`PROT_READ`: any store
+    /// faults).
+    fn map(name: &SegmentName, file: &File, bytes: u64, write: bool) -> Result<MmapRaw, ShmError> {
         let len = usize::try_from(bytes).map_err(|_| ShmError::TooSmall {
             segment: name.to_string(),
             size: bytes,
             needed: bytes,
         })?;
-        MmapOptions::new()
-            .len(len)
-            .map_raw(file)
-            .map_err(|e| map_io(name, "mmap", e))
+        let mut options = MmapOptions::new();
+        options.len(len);
+        if write {
+            options.map_raw(file)
+        } else {
+            options.map_raw_read_only(file)
+        }
+        .map_err(|e| map_io(name, "mmap", e))
     }
 
     /// The header at offset 0 of `map`, which must hold at least PREFIX_BYTES bytes.
@@ -373,6 +446,9 @@ where
     }
 
     /// The ring stored in this segment (its kind set; node 0 until `with_node`).
+    ///
+    /// Every `Segment` handed out by this API is mapped read-write; a read-only one (a fleet
+    /// observer's, crate-internal) is only polled and read through it.
     #[must_use]
     pub fn ring(&self) -> Ring<'_, N> {
         // The layout was validated as a power of two within MAX_CAPACITY when opened.
@@ -418,7 +494,16 @@ where
     /// segment (not to a fresh one somebody created after an earlier retirement). Returns
     /// whether it removed the name. Mappings keep working; what is published into a retired
     /// segment reaches only those that have not noticed yet.
+    ///
+    /// # Errors
+    ///
+    /// An `EBADF` [`ShmError::Io`] (op `retire`) on a segment mapped read-only, untouched;
+    /// those of [`unlink`](Self::unlink).
     pub fn retire(&self) -> Result<bool, ShmError> {
+        if self.read_only {
+            // The store below would fault on a read-only mapping.
+            return Err(io(&self.name, "retire", Errno::BADF));
+        }
         // SYNC: Release: a member that sees the mark sees everything published before it.
         Self::header_in(&self.map)
             .retired
