@@ -1953,3 +1953,74 @@ fn killed_resetter_does_not_wedge_the_ring() {
         );
     }
 }
+
+/// A multi-writer dies mid-write after readers gave up on its counter (it was alive then:
+/// slow, or stopped), and an exclusive writer then holds the ring. The lease writer meets the
+/// dead slot on every lap, finds it busy and abandons that counter (`FleetWriter::publish`
+/// retries without asking whether the slot's writer is gone), and readers at a later lap's
+/// counter cannot return it to service either (they recover only the counter the slot's
+/// `writer` word names). So the dead slot costs every reader one `stuck_after` wait and one
+/// lost frame per lap, for as long as the lease lasts — not once.
+#[test]
+#[ignore = "bug: a dead multi-writer's slot is never returned to service while an exclusive \
+            writer holds the ring: readers lose it and wait stuck_after on every lap"]
+fn dead_slot_under_a_lease_writer_returns_to_service_once() {
+    let _serial = serial();
+    let name = common::unique_name("leaselap");
+    let _names = Names::new(&name);
+    let fleet = join(&name, 0).unwrap();
+    let ring = fleet.ring::<Chaos>().unwrap();
+    let mut cursor = ring.cursor_at_head();
+    let mut tally = Tally::new(true);
+    let mut own = OwnWriter::new(0, 0);
+    let (mut kid, counter) = spawn_stall(&name, 1, 1);
+    let counter = counter.unwrap();
+    own.publish(&ring);
+    // The reader waits for the live writer, gives up; the slot stays the writer's.
+    let waited = wait_until(
+        "the reader to give up on the live stalled writer",
+        PATIENCE,
+        || {
+            tally.poll(&ring, &mut cursor);
+            cursor.next_counter() > counter
+        },
+    );
+    assert_eq!(slot_writer(&ring, counter), Some(Some(live_tag(&name, 1))));
+    kid.kill();
+    kid.reap_killed();
+    let before = tally.unavailable;
+
+    // Five laps under the lease; the reader keeps up (it waits out any stall).
+    const LAPS: u64 = 5;
+    let mut writer = ring.exclusive_writer().unwrap();
+    let started = Instant::now();
+    for _ in 0..LAPS * CAPACITY {
+        let (kind, ver, bytes) = own.frame();
+        writer.publish(kind, ver, &bytes).unwrap();
+        own.seq += 1;
+        wait_until("the reader to catch up", PATIENCE, || {
+            tally.poll(&ring, &mut cursor).stalled_at.is_none()
+        });
+    }
+    drop(writer);
+    let took = started.elapsed();
+    assert!(tally.drain(&ring, &mut cursor));
+    tally.assert_clean("reader");
+    let lost_laps: Vec<u64> = (1..=LAPS)
+        .map(|lap| counter + lap * CAPACITY)
+        .filter(|c| tally.lost.as_ref().unwrap().contains(c))
+        .collect();
+    println!(
+        "dead_slot_under_a_lease_writer_returns_to_service_once: reader gave up on the live \
+         writer after {:.1} ms; {LAPS} laps under the lease took {:.0} ms; unavailable grew by \
+         {}; counters lost over the dead slot: {lost_laps:?}",
+        waited.as_secs_f64() * 1e3,
+        took.as_secs_f64() * 1e3,
+        tally.unavailable - before
+    );
+    assert!(
+        lost_laps.len() <= 1,
+        "the dead slot is lost on {} of {LAPS} laps",
+        lost_laps.len()
+    );
+}
