@@ -188,6 +188,8 @@ struct Tally {
     last: HashMap<u16, u64>,
     /// Counters never delivered (kept only when asked: no resets in that test).
     lost: Option<HashSet<u64>>,
+    /// With `lost`: every poll that lost something (from, to, its loss), for failure messages.
+    lossy: Vec<(u64, u64, orbit_rs::Loss)>,
     /// The stall in progress.
     stall: Option<(u64, Instant)>,
     stalls: Vec<StallEnd>,
@@ -270,6 +272,9 @@ impl Tally {
         }
         if let Some(lost) = &mut self.lost {
             lost.extend(at..after);
+            if poll.loss.total() > 0 {
+                self.lossy.push((from, after, poll.loss));
+            }
         }
         match (self.stall, poll.stalled_at) {
             (Some((c, _)), Some(now_at)) if c == now_at && !poll.rewound => {}
@@ -1102,20 +1107,34 @@ fn writers_killed_at_random_points() {
     let lost = tally.lost.as_ref().unwrap();
     let mut laps_lost = 0;
     let mut waits = Vec::new();
+    let dead: HashSet<u64> = stalls.iter().map(|s| s.0).collect();
     for &(counter, _) in &stalls {
         assert!(
             lost.contains(&counter),
             "dead writer counter {counter} was delivered"
         );
         // The slot returns to service once: of the next three laps, at most the first (a
-        // lapping writer that found the slot first abandons its counter there) is lost.
+        // lapping writer that found the slot first abandons its counter there) is lost —
+        // unless a later stall child happened to stall on the same slot.
         let later: Vec<u64> = (1..=3)
             .map(|lap| counter + lap * CAPACITY)
-            .filter(|c| lost.contains(c))
+            .filter(|c| lost.contains(c) && !dead.contains(c))
             .collect();
         assert!(
             later.is_empty() || later == [counter + CAPACITY],
-            "dead slot of counter {counter} lost again on later laps: {later:?}"
+            "dead slot of counter {counter} lost again on later laps: {later:?}; polls that \
+             lost them: {:?}; stalls: {:?}",
+            tally
+                .lossy
+                .iter()
+                .filter(|(from, to, _)| later.iter().any(|c| (from..to).contains(&c)))
+                .collect::<Vec<_>>(),
+            tally
+                .stalls
+                .iter()
+                .filter(|s| s.counter >= counter && s.counter <= counter + 3 * CAPACITY)
+                .map(|s| (s.counter, s.waited()))
+                .collect::<Vec<_>>()
         );
         laps_lost += later.len();
         if let Some(stall) = tally.stalls.iter().find(|s| s.counter == counter) {
