@@ -1045,7 +1045,7 @@ fn child_entry() {
 fn writers_killed_at_random_points() {
     let _serial = serial();
     let mut rng = Rng::seeded("writers_killed_at_random_points");
-    let name = common::unique_name("kill");
+    let name = common::unique_name("chaos-kill");
     let _names = Names::new(&name);
     let fleet = Arc::new(join(&name, 0).unwrap());
     let ring = fleet.ring::<Chaos>().unwrap();
@@ -1174,7 +1174,7 @@ fn writers_killed_at_random_points() {
 fn stopped_writer_keeps_its_slot() {
     let _serial = serial();
     let mut rng = Rng::seeded("stopped_writer_keeps_its_slot");
-    let name = common::unique_name("stop");
+    let name = common::unique_name("chaos-stop");
     let _names = Names::new(&name);
     let fleet = Arc::new(join(&name, 0).unwrap());
     let ring = fleet.ring::<Chaos>().unwrap();
@@ -1291,7 +1291,7 @@ fn stopped_writer_keeps_its_slot() {
 #[test]
 fn zombie_lease_holder_is_broken_at_once() {
     let _serial = serial();
-    let name = common::unique_name("zombie");
+    let name = common::unique_name("chaos-zombie");
     let _names = Names::new(&name);
     let fleet = join(&name, 0).unwrap();
     let ring = fleet.ring::<Chaos>().unwrap();
@@ -1378,7 +1378,7 @@ fn forged_entry(node: u16, tag: u32, pid: u32, started_ns: u64) -> [u8; ENTRY_BY
 #[test]
 fn reused_pid_does_not_keep_a_dead_lease() {
     let _serial = serial();
-    let name = common::unique_name("pidreuse");
+    let name = common::unique_name("chaos-pidreuse");
     let _names = Names::new(&name);
     let fleet = join(&name, 0).unwrap();
     let ring = fleet.ring::<Chaos>().unwrap();
@@ -1489,7 +1489,7 @@ fn lease_holder_in_another_pid_namespace() {
             return;
         }
     }
-    let name = common::unique_name("pidns");
+    let name = common::unique_name("chaos-pidns");
     let _names = Names::new(&name);
     let fleet = join(&name, 0).unwrap();
     let ring = fleet.ring::<Chaos>().unwrap();
@@ -1558,7 +1558,7 @@ fn lease_holder_in_another_pid_namespace() {
 #[test]
 fn duplicate_node_id_is_refused_across_processes() {
     let _serial = serial();
-    let name = common::unique_name("dupnode");
+    let name = common::unique_name("chaos-dupnode");
     let _names = Names::new(&name);
     let node = 5;
     let mut kid = Kid::spawn("member", &name, node, &[]);
@@ -1708,7 +1708,7 @@ fn reset_once(ring: &FleetRing<Chaos>, churn: &mut Churn) {
 fn resets_and_kills_during_traffic() {
     let _serial = serial();
     let mut rng = Rng::seeded("resets_and_kills_during_traffic");
-    let name = common::unique_name("churn");
+    let name = common::unique_name("chaos-churn");
     let _names = Names::new(&name);
     let fleet = join(&name, 0).unwrap();
     let ring = fleet.ring::<Chaos>().unwrap();
@@ -1789,7 +1789,7 @@ fn resets_and_kills_during_traffic() {
 fn soak() {
     let _serial = serial();
     let mut rng = Rng::seeded("soak");
-    let name = common::unique_name("soak");
+    let name = common::unique_name("chaos-soak");
     let _names = Names::new(&name);
     let fleet = join(&name, 0).unwrap();
     let ring = fleet.ring::<Chaos>().unwrap();
@@ -1932,7 +1932,7 @@ fn killed_resetter_does_not_wedge_the_ring() {
     const ROUNDS: usize = 16;
     for round in 0..ROUNDS {
         // A fresh fleet per round: a wedged ring stays wedged.
-        let name = common::unique_name(&format!("wedge{round}"));
+        let name = common::unique_name(&format!("chaos-wedge{round}"));
         let _names = Names::new(&name);
         let fleet = join(&name, 0).unwrap();
         let ring = fleet.ring::<Chaos>().unwrap();
@@ -2002,7 +2002,7 @@ fn killed_resetter_does_not_wedge_the_ring() {
             writer holds the ring: readers lose it and wait stuck_after on every lap"]
 fn dead_slot_under_a_lease_writer_returns_to_service_once() {
     let _serial = serial();
-    let name = common::unique_name("leaselap");
+    let name = common::unique_name("chaos-leaselap");
     let _names = Names::new(&name);
     let fleet = join(&name, 0).unwrap();
     let ring = fleet.ring::<Chaos>().unwrap();
