@@ -50,6 +50,17 @@ pub fn encode(writer: u16, seq: u64, len: usize) -> Vec<u8> {
     bytes
 }
 
+/// The writer and sequence of a payload made by [`encode`], if it is intact: any torn, stale or
+/// foreign byte (or length) makes it differ from what `encode` gives for the same header.
+pub fn decode(payload: &[u8]) -> Option<(u16, u64)> {
+    if payload.len() < 14 {
+        return None;
+    }
+    let writer = u16::from_le_bytes([payload[0], payload[1]]);
+    let seq = u64::from_le_bytes(payload[2..10].try_into().unwrap());
+    (encode(writer, seq, payload.len()) == payload).then_some((writer, seq))
+}
+
 /// FNV-1a over `bytes`.
 pub fn checksum(bytes: &[u8]) -> u32 {
     bytes.iter().fold(0x811C_9DC5u32, |h, &b| {
