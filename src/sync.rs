@@ -197,6 +197,17 @@ pub mod mutants {
     pub const TRUST_STALE_WRITER: u32 = 10;
 }
 
+/// An acquire load made of a relaxed load and an acquire fence: it synchronises with the
+/// release store it reads from exactly as `load(Acquire)` would. The read path uses it because
+/// readers may poll a mapping that is read-only to them (a group's read policy), and Rust
+/// documents only *relaxed* atomic loads as allowed on read-only memory.
+#[inline(always)]
+pub(crate) fn load_acquire(word: &AtomicU64) -> u64 {
+    let value = word.load(Ordering::Relaxed);
+    fence(Ordering::Acquire);
+    value
+}
+
 /// True if the loom control `id` is on; always false outside `cfg(loom)`.
 #[inline(always)]
 pub(crate) fn mutant(id: u32) -> bool {

@@ -105,7 +105,7 @@ pub use read::slot_loads_for_test;
 pub use slot::{PayloadSize, Slot, SupportedPayload};
 
 use crate::id::{NetId64, NodeId};
-use crate::sync::Ordering;
+use crate::sync::{Ordering, load_acquire};
 use head::counter_of;
 
 /// Largest slot count: counters inside one window must stay distinct modulo 2^40 (the id
@@ -365,7 +365,7 @@ where
     /// since the last reset).
     #[must_use]
     pub fn head(&self) -> u64 {
-        let base = self.head.base.load(Ordering::Acquire);
+        let base = load_acquire(&self.head.base);
         self.head_counter().saturating_sub(base)
     }
 
@@ -393,7 +393,7 @@ where
     fn generation_start(&self) -> (u64, u64, u64) {
         // SYNC: Acquire pairs with the Release base store of a reset: the head loaded after it
         // is the new generation's or later.
-        let key = self.head.base.load(Ordering::Acquire);
+        let key = load_acquire(&self.head.base);
         let head = self.head_counter();
         (key, key.min(head), head)
     }

@@ -6,7 +6,7 @@ use super::{
     Cursor, Frame, FrameRef, Patience, PayloadSize, Poll, Ring, Slot, SupportedPayload, words,
 };
 use crate::id::{NetId64, NodeId};
-use crate::sync::{Ordering, fence, mutant, mutants};
+use crate::sync::{Ordering, fence, load_acquire, mutant, mutants};
 
 /// Test hook (feature `__test-hooks`): slot `seq` loads made by ring reads on this thread,
 /// so tests can check that a poll's work is bounded by the capacity whatever memory holds.
@@ -196,7 +196,7 @@ where
         let mut poll = Poll::default();
         // SYNC: Acquire pairs with the Release base store of a reset (start_generation()): a
         // base that changed is seen with a head at least as new as the reset's.
-        let current = self.head.base.load(Ordering::Acquire);
+        let current = load_acquire(&self.head.base);
         if !cursor.joined || cursor.key != current {
             self.join(cursor, &mut poll);
         }
@@ -305,7 +305,7 @@ where
         let slot = self.slot(counter);
         count_slot_load();
         // SYNC: Acquire pairs with the Release store of the even seq in publish().
-        let before = slot.seq.load(Ordering::Acquire);
+        let before = load_acquire(&slot.seq);
         if before != want {
             return if before < want {
                 Inspect::Pending {
@@ -409,7 +409,7 @@ where
         let slot = self.slot(counter);
         count_slot_load();
         // SYNC: Acquire pairs with the Release store of the even seq in publish().
-        let before = slot.seq.load(Ordering::Acquire);
+        let before = load_acquire(&slot.seq);
         if before == 0 || seq::is_writing(before) {
             return None;
         }

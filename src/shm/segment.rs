@@ -36,13 +36,11 @@
 //! the fleet layer refuses every writing operation on an observer's rings before it reaches
 //! the ring; [`Segment::retire`] refuses too. Rust's atomics documentation ("Atomic accesses to
 //! read-only memory") guarantees *Relaxed* loads of up to 8 bytes on read-only memory on the
-//! 64-bit targets fleets run on (x86_64, aarch64, riscv64, ...). The read path's *Acquire*
-//! loads are not covered by that stable guarantee (the documentation suggests a Relaxed load
-//! followed by an Acquire fence instead; `ring/` is not changed for this): on those targets
-//! they compile to plain loads (`mov`, `ldar`/`ldapr`, `ld` + fence) that never write, and a
-//! load that wrote would fault (SIGSEGV), which `tests/shm_group.rs` would see as a dead
-//! observer. No compare-exchange or other read-modify-write is ever issued on a read-only
-//! mapping.
+//! 64-bit targets fleets run on (x86_64, aarch64, riscv64, ...), and the read path loads
+//! nothing else: where it needs acquire ordering it makes a relaxed load followed by an
+//! acquire fence (`sync::load_acquire`). A load that wrote would fault (SIGSEGV), which
+//! `tests/shm_group.rs` would see as a dead observer. No compare-exchange or other
+//! read-modify-write is ever issued on a read-only mapping.
 //!
 //! Not defended against: another process of the *same user* (in a read-write group fleet: of
 //! the group) shrinking the object with `ftruncate` after we mapped it (accesses past the new
