@@ -65,7 +65,7 @@ fn publisher(args: &[String]) -> Res<()> {
     let node: u16 = arg(args, 1, 1)?;
     let seconds: u64 = arg(args, 2, 10)?;
     let rate: u64 = arg(args, 3, 0)?;
-    let fleet = Arc::new(Fleet::join_shm(fleet_name, node)?);
+    let fleet = Arc::new(Fleet::join_shm_as(fleet_name, 256, node)?);
     let bus = OrbitEventBus::with_capacity(fleet, CAPACITY)?;
     println!("ready");
     let start = Instant::now();
@@ -102,7 +102,7 @@ fn subscriber(args: &[String]) -> Res<()> {
     let seconds: u64 = arg(args, 1, 10)?;
     let rate: u64 = arg(args, 2, 200_000)?;
     let fleet_name = format!("demo-{}", std::process::id());
-    let fleet = Arc::new(Fleet::join_shm(&fleet_name, 0)?);
+    let fleet = Arc::new(Fleet::join_shm_as(&fleet_name, 256, 0)?);
     let bus = OrbitEventBus::with_capacity(fleet.clone(), CAPACITY)?;
     println!(
         "fleet {fleet_name}: {publishers} publisher processes x {} events/s for {seconds}s, ring of {CAPACITY} slots",

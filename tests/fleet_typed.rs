@@ -258,6 +258,43 @@ on_both_backings!(
 );
 
 #[cfg(all(feature = "shm", unix))]
+/// The reference API: `join(name, size)` joins as node 0, `join_as` picks the node, and every
+/// handle of one process that joins a name shares its rings (the in-process twin of shared
+/// memory): a reader thread sees what writer threads publish through their own handles.
+#[test]
+fn in_process_joins_of_one_name_share_rings() {
+    let name = unique_name("newbie");
+    assert!(matches!(Fleet::join(&name, 0), Err(Error::EmptyFleet)));
+    assert!(matches!(
+        Fleet::join_as(&name, 4, 4),
+        Err(Error::NodeOutsideFleet { .. })
+    ));
+    let reader = Fleet::join(&name, 4).unwrap();
+    assert_eq!(reader.node_id(), NodeId(0));
+    let mut cursor = reader.cursor_at_head::<Telemetry>().unwrap();
+    let writers: Vec<_> = (1..=2u16)
+        .map(|node| {
+            let name = name.clone();
+            std::thread::spawn(move || {
+                let fleet = Fleet::join_as(&name, 4, node).unwrap();
+                for i in 0..3u8 {
+                    fleet.publish::<Telemetry>(0, 0, &[i]).unwrap();
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().unwrap();
+    }
+    let poll = reader.poll_frames::<Telemetry>(&mut cursor).unwrap();
+    let mut nodes: Vec<u16> = poll.frames.iter().map(|f| f.id.node().get()).collect();
+    nodes.sort_unstable();
+    assert_eq!(nodes, [1, 1, 1, 2, 2, 2], "{poll:?}");
+    // Another name shares nothing.
+    let other = Fleet::join(&unique_name("newbie-other"), 4).unwrap();
+    assert_eq!(other.head::<Telemetry>().unwrap(), 0);
+}
+
 mod shm_only {
     use super::*;
     use orbit_rs::shm::{ShmError, SpecField};
@@ -266,8 +303,8 @@ mod shm_only {
     #[test]
     fn two_handles_share_rings_and_values() {
         let name = unique_name("handles");
-        let a = Arc::new(Fleet::join_shm(&name, 1).unwrap());
-        let b = Arc::new(Fleet::join_shm(&name, 2).unwrap());
+        let a = Arc::new(Fleet::join_shm_as(&name, 256, 1).unwrap());
+        let b = Arc::new(Fleet::join_shm_as(&name, 256, 2).unwrap());
         let _cleanup = common::TestFleet(a.clone());
         let mut cursor = b.cursor_at_head::<Telemetry>().unwrap();
         assert!(b.created_ring::<Telemetry>().unwrap() ^ a.created_ring::<Telemetry>().unwrap());
@@ -298,7 +335,7 @@ mod shm_only {
             Err(Error::SpecMismatch { .. }) => {}
             other => panic!("expected a mismatch, got {other:?}"),
         }
-        let c = Fleet::join_shm(&name, 3).unwrap();
+        let c = Fleet::join_shm_as(&name, 256, 3).unwrap();
         match c.publish::<TelemetryV2>(0, 0, b"x") {
             Err(Error::Shm(ShmError::SpecMismatch {
                 segment,
@@ -316,8 +353,8 @@ mod shm_only {
     #[test]
     fn unlink_retires_and_every_member_moves_to_the_fresh_segment() {
         let name = unique_name("unlink");
-        let old = Fleet::join_shm(&name, 0).unwrap();
-        let other = Fleet::join_shm(&name, 2).unwrap();
+        let old = Fleet::join_shm_as(&name, 256, 0).unwrap();
+        let other = Fleet::join_shm_as(&name, 256, 2).unwrap();
         old.publish::<Telemetry>(0, 0, b"old").unwrap();
         let mut cursor = RingCursor::from_start();
         let poll = other.poll_frames::<Telemetry>(&mut cursor).unwrap();
@@ -344,7 +381,7 @@ mod shm_only {
         ));
         drop(writer);
         other.publish::<Telemetry>(0, 0, b"both").unwrap();
-        let fresh = Fleet::join_shm(&name, 1).unwrap();
+        let fresh = Fleet::join_shm_as(&name, 256, 1).unwrap();
         assert_eq!(fresh.head::<Telemetry>().unwrap(), 2);
         assert!(!fresh.created_ring::<Telemetry>().unwrap());
         fresh.unlink().unwrap();

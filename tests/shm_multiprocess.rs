@@ -43,7 +43,7 @@ fn parse(p: &[u8]) -> (u16, u64) {
 }
 
 fn join(name: &str, node: u16) -> (Arc<Fleet>, OrbitEventBus) {
-    let fleet = Arc::new(Fleet::join_shm(name, node).expect("join"));
+    let fleet = Arc::new(Fleet::join_shm_as(name, 256, node).expect("join"));
     let bus = OrbitEventBus::new(fleet.clone()).expect("event ring");
     (fleet, bus)
 }
@@ -92,7 +92,7 @@ fn child_entry() {
             thread::sleep(Duration::from_secs(60)); // Killed by the parent long before.
         }
         "orbital" => {
-            let fleet = Arc::new(Fleet::join_shm(&name, node).expect("join"));
+            let fleet = Arc::new(Fleet::join_shm_as(&name, 256, node).expect("join"));
             let gauge = orbit_rs::Orbital::<Gauge>::new(fleet).expect("ring");
             let seen = gauge.load().expect("parent stored a value");
             println!("ORBIT loaded {} {}", seen.value, seen.seq);
@@ -104,7 +104,7 @@ fn child_entry() {
                 .expect("store");
         }
         "lease" => {
-            let fleet = Arc::new(Fleet::join_shm(&name, node).expect("join"));
+            let fleet = Arc::new(Fleet::join_shm_as(&name, 256, node).expect("join"));
             let ring = fleet.ring::<Leased>().expect("ring");
             let mut writer = ring.exclusive_writer().expect("lease");
             for seq in 0..3 {
@@ -144,7 +144,7 @@ fn child_entry() {
         "churn_lease" => {
             // The exclusive writer of the event ring for bursts, handing the lease back in
             // between, and resetting the ring from the lease now and then.
-            let fleet = Arc::new(Fleet::join_shm(&name, node).expect("join"));
+            let fleet = Arc::new(Fleet::join_shm_as(&name, 256, node).expect("join"));
             let ring = fleet.ring::<EventKind>().expect("event ring");
             let (count, started) = (env_u64("ORBIT_COUNT"), Instant::now());
             let min = Duration::from_millis(env_u64("ORBIT_MIN_MS"));
@@ -494,7 +494,7 @@ fn eight_processes_boot_race() {
 #[test]
 fn orbital_values_cross_processes() {
     let name = common::unique_name("orbital");
-    let fleet = Arc::new(Fleet::join_shm(&name, 0).unwrap());
+    let fleet = Arc::new(Fleet::join_shm_as(&name, 256, 0).unwrap());
     let _c = Cleanup(fleet.clone());
     let gauge = orbit_rs::Orbital::<Gauge>::new(fleet).unwrap();
     gauge
@@ -525,7 +525,7 @@ fn orbital_values_cross_processes() {
 #[test]
 fn a_dead_processs_writer_lease_is_broken_by_the_next_publisher() {
     let name = common::unique_name("lease");
-    let fleet = Arc::new(Fleet::join_shm(&name, 0).unwrap());
+    let fleet = Arc::new(Fleet::join_shm_as(&name, 256, 0).unwrap());
     let _c = Cleanup(fleet.clone());
     let ring = fleet.ring::<Leased>().unwrap();
     let mut child = spawn("lease", &name, 5, &[]);

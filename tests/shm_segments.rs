@@ -541,7 +541,7 @@ fn a_ring_larger_than_dev_shm_is_an_error_at_join_and_leaves_no_name() {
     let fleet = common::unique_name("tib");
     let name = SegmentName::new(&fleet, 41, current_uid()).unwrap();
     let _u = Unlink(name.clone());
-    let joined = orbit_rs::Fleet::join_shm(&fleet, 0).unwrap();
+    let joined = orbit_rs::Fleet::join_shm_as(&fleet, 256, 0).unwrap();
     let start = Instant::now();
     let err = joined
         .ring_with_capacity::<Sample>(HUGE)
@@ -577,7 +577,7 @@ fn an_in_process_ring_that_cannot_be_allocated_is_an_error_not_an_abort() {
         eprintln!("skipped: vm.overcommit_memory=1 would grant 1 TiB and fault on filling it");
         return;
     }
-    let fleet = orbit_rs::Fleet::join(&common::unique_name("oom"), 0).unwrap();
+    let fleet = orbit_rs::Fleet::join(&common::unique_name("oom"), 1).unwrap();
     match fleet.ring_with_capacity::<Sample>(HUGE) {
         Err(orbit_rs::Error::OutOfMemory { capacity, bytes }) => {
             assert_eq!((capacity, bytes), (HUGE, HUGE * 512));

@@ -9,6 +9,7 @@
 //! one ring by its `KIND`. Rings open lazily on first use; attach and I/O errors are returned,
 //! never turned into an empty ring.
 
+mod local;
 mod orbital;
 #[cfg(all(feature = "shm", target_os = "linux"))]
 mod shm;
@@ -540,6 +541,9 @@ pub struct Fleet {
     /// (node id, liveness tag), or a read-policy observer's lack of one.
     #[cfg(all(feature = "shm", target_os = "linux"))]
     member: Option<shm::Membership>,
+    /// The rings of an in-process fleet, shared by every handle of this process that joined
+    /// the same name.
+    local: Option<Arc<local::LocalRings>>,
     rings: Mutex<HashMap<u8, Arc<RingStore>>>,
 }
 
@@ -645,13 +649,18 @@ impl FleetBuilder {
             read: self.read,
             #[cfg(all(feature = "shm", target_os = "linux"))]
             member: None,
+            local: None,
             rings: Mutex::new(HashMap::new()),
         })
     }
 
-    /// Joins with rings in this process's memory.
+    /// Joins with rings in this process's memory: every handle of this process that joins
+    /// the same fleet name shares its rings (the in-process twin of shared memory), for as
+    /// long as one of them lives.
     pub fn join(self) -> Result<Fleet> {
-        self.build(Backing::InProcess)
+        let mut fleet = self.build(Backing::InProcess)?;
+        fleet.local = Some(local::rings_of(&fleet.name));
+        Ok(fleet)
     }
 
     /// Joins with rings in POSIX shared memory (needs the `shm` feature on Linux) as a
@@ -693,14 +702,29 @@ impl Fleet {
         }
     }
 
-    /// Joins fleet `name` as `node`, with rings in this process's memory.
-    pub fn join(name: &str, node: impl Into<NodeId>) -> Result<Self> {
-        Self::builder(name).node(node).join()
+    /// Joins fleet `name` of `size` nodes as node 0, with rings in this process's memory
+    /// shared by every handle that joins the same name (as in the reference system:
+    /// `Fleet::join("plant", 1)`). [`Error::EmptyFleet`] for size 0.
+    pub fn join(name: &str, size: u16) -> Result<Self> {
+        Self::builder(name).size(size).join()
     }
 
-    /// Joins fleet `name` as `node`, with rings in POSIX shared memory.
-    pub fn join_shm(name: &str, node: impl Into<NodeId>) -> Result<Self> {
-        Self::builder(name).node(node).join_shm()
+    /// [`join`](Fleet::join) as `node` (below `size`).
+    pub fn join_as(name: &str, size: u16, node: impl Into<NodeId>) -> Result<Self> {
+        Self::builder(name).size(size).node(node).join()
+    }
+
+    /// Joins fleet `name` of `size` nodes as node 0, with rings in POSIX shared memory: the
+    /// twin of [`join`](Fleet::join) across processes (needs the `shm` feature on Linux).
+    /// Node ids are unique among a shared-memory fleet's live members: use
+    /// [`join_shm_as`](Fleet::join_shm_as) for every member but one.
+    pub fn join_shm(name: &str, size: u16) -> Result<Self> {
+        Self::builder(name).size(size).join_shm()
+    }
+
+    /// [`join_shm`](Fleet::join_shm) as `node` (below `size`).
+    pub fn join_shm_as(name: &str, size: u16, node: impl Into<NodeId>) -> Result<Self> {
+        Self::builder(name).size(size).node(node).join_shm()
     }
 
     /// The fleet's name.
@@ -750,7 +774,10 @@ impl Fleet {
         }
         let capacity = capacity.unwrap_or(declared);
         let storage = match self.backing {
-            Backing::InProcess => Storage::Local(crate::OwnedRing::new(capacity)?),
+            Backing::InProcess => {
+                let local = self.local.as_ref().ok_or(Error::ShmUnsupported)?;
+                Storage::Local(local.ring(kind, capacity)?)
+            }
             #[cfg(all(feature = "shm", target_os = "linux"))]
             Backing::SharedMemory => {
                 let member = self.member.clone().ok_or(Error::ShmUnsupported)?;

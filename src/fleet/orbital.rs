@@ -23,7 +23,7 @@ const FRAME_KIND_VALUE: u8 = 2;
 /// struct Setpoint { celsius: f32, fan: u32 }
 /// impl OrbitTyped for Setpoint { const KIND: u8 = 12; const CAPACITY: usize = 4; }
 ///
-/// let fleet = Arc::new(Fleet::join("orbital-doc", 0)?);
+/// let fleet = Arc::new(Fleet::join("orbital-doc", 1)?);
 /// let setpoint = Orbital::<Setpoint>::new(fleet)?;
 /// assert_eq!(setpoint.load(), None);
 /// setpoint.store(&Setpoint { celsius: 21.5, fan: 2 })?;

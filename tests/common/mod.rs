@@ -92,8 +92,8 @@ pub enum Kind {
 pub fn join(kind: Kind, label: &str, node: u16) -> Result<TestFleet> {
     let name = unique_name(label);
     let fleet = match kind {
-        Kind::Local => Fleet::join(&name, node)?,
-        Kind::Shm => Fleet::join_shm(&name, node)?,
+        Kind::Local => Fleet::join_as(&name, 256, node)?,
+        Kind::Shm => Fleet::join_shm_as(&name, 256, node)?,
     };
     Ok(TestFleet(Arc::new(fleet)))
 }
