@@ -111,8 +111,8 @@ impl Transport for Orbit {
     fn send(&mut self, seq: u64) {
         let m = message(seq);
         match (&mut self.tx_ping, &mut self.tx_pong) {
-            (Some(writer), _) => writer.publish(0, seq, &m).map(drop),
-            (_, Some(writer)) => writer.publish(0, seq, &m).map(drop),
+            (Some(writer), _) => writer.publish_frame(0, seq, &m).map(drop),
+            (_, Some(writer)) => writer.publish_frame(0, seq, &m).map(drop),
             _ => unreachable!(),
         }
         .expect("publish");
@@ -122,8 +122,12 @@ impl Transport for Orbit {
         let mut got = None;
         while got.is_none() {
             let poll = match (&mut self.rx_ping, &mut self.rx_pong) {
-                (Some((ring, cursor)), _) => ring.poll(cursor, |f| got = Some(seq_of(f.payload))),
-                (_, Some((ring, cursor))) => ring.poll(cursor, |f| got = Some(seq_of(f.payload))),
+                (Some((ring, cursor)), _) => {
+                    ring.poll_with(cursor, |f| got = Some(seq_of(f.payload)))
+                }
+                (_, Some((ring, cursor))) => {
+                    ring.poll_with(cursor, |f| got = Some(seq_of(f.payload)))
+                }
                 _ => unreachable!(),
             };
             assert_eq!(poll.loss.total(), 0, "ping-pong never laps the ring");

@@ -63,13 +63,19 @@ pub use ring::{
 #[doc(hidden)]
 pub use sync::mutants as loom_mutants;
 
+/// `bytemuck`, re-exported for typed values: derive `Pod` and `Zeroable` on a `#[repr(C)]`
+/// type with `#[bytemuck(crate = "orbit_rs::bytemuck")]`, and no bytemuck dependency of your
+/// own is needed.
+#[cfg(feature = "std")]
+pub use bytemuck;
 #[cfg(feature = "std")]
 pub use error::{Error, Result};
 #[cfg(feature = "std")]
 pub use event::{EVENT_PAYLOAD_MAX, OrbitEvent, OrbitEventBus, OrbitEventCursor, OrbitEventPoll};
 #[cfg(feature = "std")]
 pub use fleet::{
-    Backing, Fleet, FleetBuilder, FleetRing, FleetWriter, Orbital, RingCursor, RingPoll,
+    Backing, Fleet, FleetBuilder, FleetRing, FleetWriter, Orbital, RingCursor, RingPoll, Sample,
+    ValuePoll,
 };
 #[cfg(feature = "std")]
 pub use owned::{OwnedRing, OwnedWriter};

@@ -78,55 +78,107 @@ fn typed_ring_round_trip(kind: Kind) {
     let fleet = join(kind, "typed", 2).unwrap();
     let fleet = &fleet.0;
     let mut cursor = RingCursor::from_start();
-    assert_eq!(fleet.head::<Telemetry>().unwrap(), 0);
-    assert!(fleet.read_head::<Telemetry>().unwrap().is_none());
+    assert_eq!(fleet.ring::<Telemetry>().map(|r| r.head()).unwrap(), 0);
+    assert!(
+        fleet
+            .ring::<Telemetry>()
+            .map(|r| r.read_head())
+            .unwrap()
+            .is_none()
+    );
     let ids: Vec<NetId64> = (0..10u8)
         .map(|i| {
             fleet
-                .publish::<Telemetry>(4, u64::from(i), &[i; 5])
+                .ring::<Telemetry>()
+                .and_then(|r| r.publish_frame(4, u64::from(i), &[i; 5]))
                 .unwrap()
         })
         .collect();
     assert_eq!(ids[3].kind(), Telemetry::KIND);
     assert_eq!(ids[3].node(), NodeId(2));
-    assert_eq!(fleet.head::<Telemetry>().unwrap(), 10);
-    let poll = fleet.poll_frames::<Telemetry>(&mut cursor).unwrap();
+    assert_eq!(fleet.ring::<Telemetry>().map(|r| r.head()).unwrap(), 10);
+    let poll = fleet
+        .ring::<Telemetry>()
+        .map(|r| r.poll_frames(&mut cursor))
+        .unwrap();
     assert_eq!(poll.loss.overwritten, 2);
     assert_eq!(poll.frames.len(), 8);
     assert_eq!(poll.frames[0].payload[..], [2; 5]);
     assert_eq!(poll.frames[7].version, 9);
-    assert_eq!(fleet.read_head::<Telemetry>().unwrap().unwrap().id, ids[9]);
     assert_eq!(
-        fleet.read::<Telemetry>(ids[4]).unwrap().unwrap().payload[..],
+        fleet
+            .ring::<Telemetry>()
+            .map(|r| r.read_head())
+            .unwrap()
+            .unwrap()
+            .id,
+        ids[9]
+    );
+    assert_eq!(
+        fleet
+            .ring::<Telemetry>()
+            .map(|r| r.read(ids[4]))
+            .unwrap()
+            .unwrap()
+            .payload[..],
         [4; 5]
     );
-    assert!(fleet.read::<Telemetry>(ids[1]).unwrap().is_none());
+    assert!(
+        fleet
+            .ring::<Telemetry>()
+            .map(|r| r.read(ids[1]))
+            .unwrap()
+            .is_none()
+    );
     // An alias with the same spec shares the ring.
-    assert_eq!(fleet.head::<TelemetryAlias>().unwrap(), 10);
-    let mut at_head = fleet.cursor_at_head::<Telemetry>().unwrap();
-    fleet.publish::<TelemetryAlias>(0, 0, b"alias").unwrap();
+    assert_eq!(
+        fleet.ring::<TelemetryAlias>().map(|r| r.head()).unwrap(),
+        10
+    );
+    let mut at_head = fleet
+        .ring::<Telemetry>()
+        .map(|r| r.cursor_at_head())
+        .unwrap();
+    fleet
+        .ring::<TelemetryAlias>()
+        .and_then(|r| r.publish_frame(0, 0, b"alias"))
+        .unwrap();
     let mut seen = Vec::new();
     let poll = fleet
-        .poll::<Telemetry>(&mut at_head, |f| seen.push(f.payload.to_vec()))
+        .ring::<Telemetry>()
+        .map(|r| r.poll_with(&mut at_head, |f| seen.push(f.payload.to_vec())))
         .unwrap();
     assert_eq!((poll.delivered, seen), (1, vec![b"alias".to_vec()]));
     // The typed handle skips the fleet's ring lookup and sees the same ring.
     let handle = fleet.ring::<Telemetry>().unwrap();
     assert_eq!((handle.head(), handle.capacity()), (11, 8));
-    let id = handle.publish(1, 2, b"handle").unwrap();
+    let id = handle.publish_frame(1, 2, b"handle").unwrap();
     assert_eq!(
-        fleet.read::<TelemetryAlias>(id).unwrap().unwrap().payload[..],
+        fleet
+            .ring::<TelemetryAlias>()
+            .map(|r| r.read(id))
+            .unwrap()
+            .unwrap()
+            .payload[..],
         *b"handle"
     );
     let mut cursor = handle.cursor_at_head();
-    handle.publish(1, 3, b"next").unwrap();
+    handle.publish_frame(1, 3, b"next").unwrap();
     assert_eq!(handle.poll_frames(&mut cursor).frames[0].version, 3);
 }
 
 fn same_kind_with_another_spec_is_an_error(kind: Kind) {
     let fleet = join(kind, "spec", 0).unwrap();
-    fleet.0.publish::<Telemetry>(0, 0, b"x").unwrap();
-    match fleet.0.publish::<TelemetryV2>(0, 0, b"x") {
+    fleet
+        .0
+        .ring::<Telemetry>()
+        .and_then(|r| r.publish_frame(0, 0, b"x"))
+        .unwrap();
+    match fleet
+        .0
+        .ring::<TelemetryV2>()
+        .and_then(|r| r.publish_frame(0, 0, b"x"))
+    {
         Err(Error::SpecMismatch {
             kind: 30,
             expected: 8,
@@ -199,7 +251,11 @@ fn invalid_capacities_are_errors_before_anything_is_allocated(kind: Kind) {
         assert_eq!(got, want);
     }
     // Nothing was opened: the declared spec still works.
-    fleet.0.publish::<Telemetry>(0, 0, b"ok").unwrap();
+    fleet
+        .0
+        .ring::<Telemetry>()
+        .and_then(|r| r.publish_frame(0, 0, b"ok"))
+        .unwrap();
 }
 
 fn exclusive_writer_excludes_other_publishers(kind: Kind) {
@@ -207,14 +263,17 @@ fn exclusive_writer_excludes_other_publishers(kind: Kind) {
     let fleet = &fleet.0;
     let ring = fleet.ring::<Telemetry>().unwrap();
     let mut cursor = RingCursor::from_start();
-    ring.publish(0, 0, b"before").unwrap();
+    ring.publish_frame(0, 0, b"before").unwrap();
     let mut writer = ring.exclusive_writer().unwrap();
-    let id = writer.publish(1, 1, b"exclusive").unwrap();
+    let id = writer.publish_frame(1, 1, b"exclusive").unwrap();
     assert_eq!(
         (id.kind(), id.node(), id.counter()),
         (Telemetry::KIND, NodeId(2), 1)
     );
-    let refused = fleet.publish::<Telemetry>(0, 0, b"refused").unwrap_err();
+    let refused = fleet
+        .ring::<Telemetry>()
+        .and_then(|r| r.publish_frame(0, 0, b"refused"))
+        .unwrap_err();
     assert!(
         matches!(refused, orbit_rs::Error::Publish(PublishError::Leased)),
         "{refused}"
@@ -222,7 +281,7 @@ fn exclusive_writer_excludes_other_publishers(kind: Kind) {
     assert!(ring.exclusive_writer().is_err());
     assert!(format!("{writer:?}").contains("FleetWriter"));
     drop(writer);
-    ring.publish(0, 2, b"after").unwrap();
+    ring.publish_frame(0, 2, b"after").unwrap();
     let poll = ring.poll_frames(&mut cursor);
     let versions: Vec<u64> = poll.frames.iter().map(|f| f.version).collect();
     assert_eq!(versions, [0, 1, 2]);
@@ -271,14 +330,20 @@ fn in_process_joins_of_one_name_share_rings() {
     ));
     let reader = Fleet::join(&name, 4).unwrap();
     assert_eq!(reader.node_id(), NodeId(0));
-    let mut cursor = reader.cursor_at_head::<Telemetry>().unwrap();
+    let mut cursor = reader
+        .ring::<Telemetry>()
+        .map(|r| r.cursor_at_head())
+        .unwrap();
     let writers: Vec<_> = (1..=2u16)
         .map(|node| {
             let name = name.clone();
             std::thread::spawn(move || {
                 let fleet = Fleet::join_as(&name, 4, node).unwrap();
                 for i in 0..3u8 {
-                    fleet.publish::<Telemetry>(0, 0, &[i]).unwrap();
+                    fleet
+                        .ring::<Telemetry>()
+                        .and_then(|r| r.publish_frame(0, 0, &[i]))
+                        .unwrap();
                 }
             })
         })
@@ -286,13 +351,16 @@ fn in_process_joins_of_one_name_share_rings() {
     for writer in writers {
         writer.join().unwrap();
     }
-    let poll = reader.poll_frames::<Telemetry>(&mut cursor).unwrap();
+    let poll = reader
+        .ring::<Telemetry>()
+        .map(|r| r.poll_frames(&mut cursor))
+        .unwrap();
     let mut nodes: Vec<u16> = poll.frames.iter().map(|f| f.id.node().get()).collect();
     nodes.sort_unstable();
     assert_eq!(nodes, [1, 1, 1, 2, 2, 2], "{poll:?}");
     // Another name shares nothing.
     let other = Fleet::join(&unique_name("newbie-other"), 4).unwrap();
-    assert_eq!(other.head::<Telemetry>().unwrap(), 0);
+    assert_eq!(other.ring::<Telemetry>().map(|r| r.head()).unwrap(), 0);
 }
 
 mod shm_only {
@@ -306,10 +374,16 @@ mod shm_only {
         let a = Arc::new(Fleet::join_shm_as(&name, 256, 1).unwrap());
         let b = Arc::new(Fleet::join_shm_as(&name, 256, 2).unwrap());
         let _cleanup = common::TestFleet(a.clone());
-        let mut cursor = b.cursor_at_head::<Telemetry>().unwrap();
+        let mut cursor = b.ring::<Telemetry>().map(|r| r.cursor_at_head()).unwrap();
         assert!(b.created_ring::<Telemetry>().unwrap() ^ a.created_ring::<Telemetry>().unwrap());
-        let id = a.publish::<Telemetry>(0, 0, b"from a").unwrap();
-        let poll = b.poll_frames::<Telemetry>(&mut cursor).unwrap();
+        let id = a
+            .ring::<Telemetry>()
+            .and_then(|r| r.publish_frame(0, 0, b"from a"))
+            .unwrap();
+        let poll = b
+            .ring::<Telemetry>()
+            .map(|r| r.poll_frames(&mut cursor))
+            .unwrap();
         assert_eq!(poll.frames[0].id, id);
         assert_eq!(poll.frames[0].id.node(), NodeId(1));
         Orbital::<Gauge>::new(b.clone())
@@ -331,12 +405,18 @@ mod shm_only {
         );
         // Another process (handle) declaring the kind with another spec is refused by the
         // segment, naming it.
-        match b.publish::<TelemetryV2>(0, 0, b"x") {
+        match b
+            .ring::<TelemetryV2>()
+            .and_then(|r| r.publish_frame(0, 0, b"x"))
+        {
             Err(Error::SpecMismatch { .. }) => {}
             other => panic!("expected a mismatch, got {other:?}"),
         }
         let c = Fleet::join_shm_as(&name, 256, 3).unwrap();
-        match c.publish::<TelemetryV2>(0, 0, b"x") {
+        match c
+            .ring::<TelemetryV2>()
+            .and_then(|r| r.publish_frame(0, 0, b"x"))
+        {
             Err(Error::Shm(ShmError::SpecMismatch {
                 segment,
                 field: SpecField::Capacity,
@@ -355,9 +435,14 @@ mod shm_only {
         let name = unique_name("unlink");
         let old = Fleet::join_shm_as(&name, 256, 0).unwrap();
         let other = Fleet::join_shm_as(&name, 256, 2).unwrap();
-        old.publish::<Telemetry>(0, 0, b"old").unwrap();
+        old.ring::<Telemetry>()
+            .and_then(|r| r.publish_frame(0, 0, b"old"))
+            .unwrap();
         let mut cursor = RingCursor::from_start();
-        let poll = other.poll_frames::<Telemetry>(&mut cursor).unwrap();
+        let poll = other
+            .ring::<Telemetry>()
+            .map(|r| r.poll_frames(&mut cursor))
+            .unwrap();
         assert_eq!(poll.frames.len(), 1);
         let mut writer = other
             .ring::<Telemetry>()
@@ -369,20 +454,28 @@ mod shm_only {
         // The unlinker moves on at once (creating the fresh segment), the other member at its
         // next operation; its cursor reports the move, and its lease on the retired ring is
         // gone.
-        old.publish::<Telemetry>(0, 0, b"new world").unwrap();
+        old.ring::<Telemetry>()
+            .and_then(|r| r.publish_frame(0, 0, b"new world"))
+            .unwrap();
         assert!(old.created_ring::<Telemetry>().unwrap());
-        let poll = other.poll_frames::<Telemetry>(&mut cursor).unwrap();
+        let poll = other
+            .ring::<Telemetry>()
+            .map(|r| r.poll_frames(&mut cursor))
+            .unwrap();
         assert!(poll.rewound, "{poll:?}");
         let payloads: Vec<&[u8]> = poll.frames.iter().map(|f| &f.payload[..]).collect();
         assert_eq!(payloads, [&b"new world"[..]]);
         assert!(matches!(
-            writer.publish(0, 0, b"retired"),
+            writer.publish_frame(0, 0, b"retired"),
             Err(Error::Publish(PublishError::LeaseLost))
         ));
         drop(writer);
-        other.publish::<Telemetry>(0, 0, b"both").unwrap();
+        other
+            .ring::<Telemetry>()
+            .and_then(|r| r.publish_frame(0, 0, b"both"))
+            .unwrap();
         let fresh = Fleet::join_shm_as(&name, 256, 1).unwrap();
-        assert_eq!(fresh.head::<Telemetry>().unwrap(), 2);
+        assert_eq!(fresh.ring::<Telemetry>().map(|r| r.head()).unwrap(), 2);
         assert!(!fresh.created_ring::<Telemetry>().unwrap());
         fresh.unlink().unwrap();
     }

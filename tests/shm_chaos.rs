@@ -115,7 +115,7 @@ impl OwnWriter {
         let deadline = Instant::now() + PATIENCE;
         loop {
             let (kind, ver, bytes) = self.frame();
-            match ring.publish(kind, ver, &bytes) {
+            match ring.publish_frame(kind, ver, &bytes) {
                 Ok(_) => {
                     self.seq += 1;
                     return;
@@ -134,7 +134,7 @@ impl OwnWriter {
     /// One attempt, without retrying refusals: true if it published.
     fn try_publish(&mut self, ring: &FleetRing<Chaos>) -> bool {
         let (kind, ver, bytes) = self.frame();
-        match ring.publish(kind, ver, &bytes) {
+        match ring.publish_frame(kind, ver, &bytes) {
             Ok(_) => {
                 self.seq += 1;
                 true
@@ -213,7 +213,7 @@ impl Tally {
     fn poll(&mut self, ring: &FleetRing<Chaos>, cursor: &mut RingCursor) -> Poll {
         let before = cursor.next_counter();
         let mut frames = Vec::new();
-        let poll = ring.poll(cursor, |f| {
+        let poll = ring.poll_with(cursor, |f| {
             frames.push(FleetFrame::from_ref(&f).expect("a delivered payload fits"));
         });
         let now = Instant::now();
@@ -895,7 +895,7 @@ fn child_entry() {
             let mut seq = 0;
             while !stop.load(Ordering::Relaxed) {
                 let bytes = payload(inc, seq);
-                match ring.publish(frame_kind(inc), version(node, seq), &bytes) {
+                match ring.publish_frame(frame_kind(inc), version(node, seq), &bytes) {
                     Ok(_) => seq += 1,
                     Err(Error::Publish(e)) if refusal(e) => thread::yield_now(),
                     Err(e) => panic!("writer {inc}: publish: {e}"),
@@ -924,7 +924,7 @@ fn child_entry() {
                 for _ in 0..=bursts % 13 {
                     loop {
                         let bytes = payload(inc, seq);
-                        match writer.publish(frame_kind(inc), version(node, seq), &bytes) {
+                        match writer.publish_frame(frame_kind(inc), version(node, seq), &bytes) {
                             Ok(_) => break,
                             Err(Error::Publish(e)) if e.is_transient() => {}
                             Err(e) => panic!("lease writer {inc}: publish: {e}"),
@@ -975,7 +975,7 @@ fn child_entry() {
             } else {
                 let mut writer = ring.exclusive_writer().expect("lease");
                 publish_three(&mut |k, v, p| {
-                    writer.publish(k, v, p).expect("publish");
+                    writer.publish_frame(k, v, p).expect("publish");
                 });
             }
         }
@@ -1007,7 +1007,7 @@ fn child_entry() {
                 };
                 let bytes = payload(inc, seq);
                 if writer
-                    .publish(frame_kind(inc), version(node, seq), &bytes)
+                    .publish_frame(frame_kind(inc), version(node, seq), &bytes)
                     .is_ok()
                 {
                     seq += 1;
@@ -1308,7 +1308,7 @@ fn zombie_lease_holder_is_broken_at_once() {
         kid.line("leased");
         assert!(!own.try_publish(&ring), "a live holder's lease holds");
         let (kind, ver, bytes) = own.frame();
-        let refused = ring.publish(kind, ver, &bytes).unwrap_err();
+        let refused = ring.publish_frame(kind, ver, &bytes).unwrap_err();
         assert!(
             matches!(refused, Error::Publish(PublishError::Leased)),
             "{refused}"
@@ -1322,7 +1322,7 @@ fn zombie_lease_holder_is_broken_at_once() {
         );
         let started = Instant::now();
         let (kind, ver, bytes) = own.frame();
-        let published = ring.publish(kind, ver, &bytes);
+        let published = ring.publish_frame(kind, ver, &bytes);
         let took = started.elapsed();
         published.expect("the zombie's lease is broken by the next publish");
         own.seq += 1;
@@ -1529,7 +1529,7 @@ fn lease_holder_in_another_pid_namespace() {
     let mut own = OwnWriter::new(0, 0);
     for _ in 0..5 {
         let (kind, ver, bytes) = own.frame();
-        match ring.publish(kind, ver, &bytes) {
+        match ring.publish_frame(kind, ver, &bytes) {
             Err(Error::Publish(PublishError::Leased)) => {}
             other => panic!("expected Leased while the namespaced holder lives, got {other:?}"),
         }
@@ -1593,7 +1593,11 @@ fn duplicate_node_id_is_refused_across_processes() {
     });
     let fleet = join(&name, node).expect("node 5 is free once its holder died, reaped or not");
     let took = killed.elapsed();
-    fleet.ring::<Chaos>().unwrap().publish(0, 0, &[]).unwrap();
+    fleet
+        .ring::<Chaos>()
+        .unwrap()
+        .publish_frame(0, 0, &[])
+        .unwrap();
     kid.reap_killed();
     println!(
         "duplicate_node_id_is_refused_across_processes: refused: \"{text}\"; SIGKILL -> zombie \
@@ -1969,7 +1973,7 @@ fn killed_resetter_does_not_wedge_the_ring() {
         let mut refused = None;
         while Instant::now() < deadline {
             let (kind, ver, bytes) = own.frame();
-            match ring.publish(kind, ver, &bytes) {
+            match ring.publish_frame(kind, ver, &bytes) {
                 Ok(_) => {
                     own.seq += 1;
                     refused = None;
@@ -2037,7 +2041,7 @@ fn dead_slot_under_a_lease_writer_returns_to_service_once() {
     let started = Instant::now();
     for _ in 0..LAPS * CAPACITY {
         let (kind, ver, bytes) = own.frame();
-        writer.publish(kind, ver, &bytes).unwrap();
+        writer.publish_frame(kind, ver, &bytes).unwrap();
         own.seq += 1;
         wait_until("the reader to catch up", PATIENCE, || {
             tally.poll(&ring, &mut cursor).stalled_at.is_none()

@@ -167,10 +167,11 @@ fn child_entry() {
                 matches!(err, Error::Shm(ShmError::ForeignOwner { owner: 0, .. })),
                 "{err}"
             );
-            ring.publish(1, 0, b"from-child").expect("still in service");
+            ring.publish_frame(1, 0, b"from-child")
+                .expect("still in service");
             // A ring this user creates: the parent attaches it.
             let made = fleet.ring::<ChildMade>().expect("create a ring");
-            made.publish(1, 0, b"child-made").expect("publish");
+            made.publish_frame(1, 0, b"child-made").expect("publish");
             println!("ORBIT ok");
         }
         "stall" => {
@@ -207,16 +208,22 @@ fn child_entry() {
             assert_eq!((seen.loss.unavailable, seen.loss.overwritten), (1, 0));
             assert_eq!(ring.read_head().unwrap().payload[..], *b"f4");
 
-            read_only(ring.publish(1, 0, b"no"), &name, "publish");
+            read_only(ring.publish_frame(1, 0, b"no"), &name, "publish");
             read_only(ring.exclusive_writer(), &name, "exclusive_writer");
             read_only(ring.reset(), &name, "reset");
             read_only(ring.ring(), &name, "FleetRing::ring");
             read_only(
-                fleet.publish::<Telemetry>(1, 0, b"no"),
+                fleet
+                    .ring::<Telemetry>()
+                    .and_then(|r| r.publish_frame(1, 0, b"no")),
                 &name,
                 "Fleet::publish",
             );
-            read_only(fleet.reset_ring::<Telemetry>(), &name, "reset_ring");
+            read_only(
+                fleet.ring::<Telemetry>().and_then(|r| r.reset()),
+                &name,
+                "reset_ring",
+            );
             read_only(fleet.unlink(), &name, "unlink");
             let setpoint = Orbital::<Setpoint>::new(fleet.clone()).expect("attach");
             assert_eq!(setpoint.load(), Some(Setpoint { value: 7 }));
@@ -360,7 +367,8 @@ fn group_objects_get_the_policy_mode_and_group_whatever_the_umask() {
     let old = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let made = (|| -> orbit_rs::Result<_> {
         let rw = builder(&name, 0, group(gid, GroupAccess::ReadWrite)).join_shm()?;
-        rw.publish::<Telemetry>(1, 0, b"group")?;
+        rw.ring::<Telemetry>()
+            .and_then(|r| r.publish_frame(1, 0, b"group"))?;
         Ok(rw)
     })();
     rustix::process::umask(old);
@@ -390,8 +398,8 @@ fn group_objects_get_the_policy_mode_and_group_whatever_the_umask() {
 
     // The owner-only fleet of the same name is another fleet: its own names, its own rings.
     let owner = Fleet::builder(&name).join_shm().unwrap();
-    assert_eq!(owner.head::<Telemetry>().unwrap(), 0);
-    assert_eq!(rw.head::<Telemetry>().unwrap(), 1);
+    assert_eq!(owner.ring::<Telemetry>().map(|r| r.head()).unwrap(), 0);
+    assert_eq!(rw.ring::<Telemetry>().map(|r| r.head()).unwrap(), 1);
     drop(owner);
 
     // A read policy: 0640, and a read-policy joiner that owns the fleet writes.
@@ -400,7 +408,9 @@ fn group_objects_get_the_policy_mode_and_group_whatever_the_umask() {
     let read = builder(&read_name, 0, group(gid, GroupAccess::Read))
         .join_shm()
         .unwrap();
-    read.publish::<Telemetry>(1, 0, b"owner writes").unwrap();
+    read.ring::<Telemetry>()
+        .and_then(|r| r.publish_frame(1, 0, b"owner writes"))
+        .unwrap();
     for path in [
         ring_path(&read_name, Telemetry::KIND, group(gid, GroupAccess::Read)),
         registry_path(&read_name, group(gid, GroupAccess::Read)),
@@ -446,7 +456,10 @@ fn group_objects_granting_more_or_of_another_group_are_refused_naming_both() {
     let gid = egid();
     let policy = group(gid, GroupAccess::ReadWrite);
     let first = builder(&name, 0, policy).join_shm().unwrap();
-    first.publish::<Telemetry>(1, 0, b"x").unwrap();
+    first
+        .ring::<Telemetry>()
+        .and_then(|r| r.publish_frame(1, 0, b"x"))
+        .unwrap();
     let ring = ring_path(&name, Telemetry::KIND, policy);
     let set_mode = |path: &str, mode: u32| {
         fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
@@ -477,7 +490,12 @@ fn group_objects_granting_more_or_of_another_group_are_refused_naming_both() {
     set_mode(&ring, 0o640);
     let narrower = builder(&name, 2, policy).join_shm().unwrap();
     assert_eq!(
-        narrower.read_head::<Telemetry>().unwrap().unwrap().payload[..],
+        narrower
+            .ring::<Telemetry>()
+            .map(|r| r.read_head())
+            .unwrap()
+            .unwrap()
+            .payload[..],
         *b"x"
     );
     set_mode(&ring, 0o660);
@@ -544,7 +562,7 @@ fn read_write_group_fleet_between_two_users() {
     let fleet = builder(&name, 0, policy).join_shm().unwrap();
     let ring = fleet.ring::<Telemetry>().unwrap();
     let mut cursor = ring.cursor_at_head();
-    ring.publish(1, 0, b"from-parent").unwrap();
+    ring.publish_frame(1, 0, b"from-parent").unwrap();
 
     run_ok("readwrite", &name, gid);
 
@@ -560,7 +578,11 @@ fn read_write_group_fleet_between_two_users() {
         (meta.uid(), meta.gid(), meta.mode() & 0o7777),
         (OTHER, gid, 0o660)
     );
-    let head = fleet.read_head::<ChildMade>().unwrap().unwrap();
+    let head = fleet
+        .ring::<ChildMade>()
+        .map(|r| r.read_head())
+        .unwrap()
+        .unwrap();
     assert_eq!(head.payload[..], *b"child-made");
 }
 
@@ -576,7 +598,8 @@ fn read_policy_observer_of_another_user_reads_and_never_stores() {
     let fleet = Arc::new(builder(&name, 0, policy).join_shm().unwrap());
     let ring = fleet.ring::<Telemetry>().unwrap();
     for i in 0..3 {
-        ring.publish(1, 0, format!("f{i}").as_bytes()).unwrap();
+        ring.publish_frame(1, 0, format!("f{i}").as_bytes())
+            .unwrap();
     }
     Orbital::<Setpoint>::new(fleet.clone())
         .unwrap()
@@ -592,7 +615,8 @@ fn read_policy_observer_of_another_user_reads_and_never_stores() {
     let line = stalled.recv_timeout(PATIENCE).unwrap();
     assert_eq!(line, "stalled 3");
     for i in 3..5 {
-        ring.publish(1, 0, format!("f{i}").as_bytes()).unwrap();
+        ring.publish_frame(1, 0, format!("f{i}").as_bytes())
+            .unwrap();
     }
 
     run_ok("observe", &name, gid);

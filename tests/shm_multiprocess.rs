@@ -109,7 +109,7 @@ fn child_entry() {
             let mut writer = ring.exclusive_writer().expect("lease");
             for seq in 0..3 {
                 writer
-                    .publish(0, seq, &payload(node, seq))
+                    .publish_frame(0, seq, &payload(node, seq))
                     .expect("publish");
             }
             println!("ORBIT leased");
@@ -163,7 +163,8 @@ fn child_entry() {
                     let len =
                         orbit_rs::codec::encode_into(&mut frame, "load", &payload(node, seq), 0)
                             .expect("fits");
-                    match writer.publish(orbit_rs::event::EVENT_FRAME_KIND, 0, &frame[..len]) {
+                    match writer.publish_frame(orbit_rs::event::EVENT_FRAME_KIND, 0, &frame[..len])
+                    {
                         Ok(_) => seq += 1,
                         Err(orbit_rs::Error::Publish(p)) if p.is_transient() => {}
                         Err(other) => panic!("lease publish: {other}"),
@@ -377,7 +378,7 @@ fn three_writer_processes_while_the_parent_polls() {
             }
             None => true,
         });
-        let head = fleet.head::<EventKind>().unwrap();
+        let head = fleet.ring::<EventKind>().map(|r| r.head()).unwrap();
         if running.is_empty() && cursor.next_counter() == head {
             break;
         }
@@ -388,7 +389,7 @@ fn three_writer_processes_while_the_parent_polls() {
     }
     // Counters = events + frames writers abandoned and re-published (slot still held by a
     // writer of the previous lap); each abandoned counter is counted as lagged too.
-    let total = fleet.head::<EventKind>().unwrap() - start;
+    let total = fleet.ring::<EventKind>().map(|r| r.head()).unwrap() - start;
     assert!(total >= 3 * PER_WRITER);
     assert_eq!(
         delivered + lagged,
@@ -426,7 +427,7 @@ fn writer_killed_mid_write_does_not_stall_anyone() {
         bus.publish("load", &payload(0, seq)).unwrap();
     }
 
-    let head = fleet.head::<EventKind>().unwrap();
+    let head = fleet.ring::<EventKind>().map(|r| r.head()).unwrap();
     let (mut delivered, mut lagged) = (0u64, 0u64);
     let start = Instant::now();
     while cursor.next_counter() < head {
@@ -534,7 +535,7 @@ fn a_dead_processs_writer_lease_is_broken_by_the_next_publisher() {
         lines.recv_timeout(Duration::from_secs(60)).unwrap(),
         "leased"
     );
-    let refused = ring.publish(0, 9, &payload(0, 9)).unwrap_err();
+    let refused = ring.publish_frame(0, 9, &payload(0, 9)).unwrap_err();
     assert!(
         matches!(
             refused,
@@ -548,12 +549,12 @@ fn a_dead_processs_writer_lease_is_broken_by_the_next_publisher() {
     );
     child.kill().unwrap();
     child.wait().unwrap();
-    ring.publish(0, 3, &payload(0, 3))
+    ring.publish_frame(0, 3, &payload(0, 3))
         .expect("the dead holder's lease is broken");
     let mut writer = ring
         .exclusive_writer()
         .expect("and the lease is free again");
-    writer.publish(0, 4, &payload(0, 4)).unwrap();
+    writer.publish_frame(0, 4, &payload(0, 4)).unwrap();
     drop(writer);
     let mut cursor = orbit_rs::RingCursor::from_start();
     let poll = ring.poll_frames(&mut cursor);

@@ -13,6 +13,7 @@ mod local;
 mod orbital;
 #[cfg(all(feature = "shm", target_os = "linux"))]
 mod shm;
+mod value;
 
 use core::marker::PhantomData;
 use std::collections::HashMap;
@@ -27,6 +28,7 @@ use crate::ring::{Cursor, Frame, FrameRef, HELD, Lease, Loss, Patience, Poll, Pu
 pub use crate::shm::{GroupAccess, Sharing};
 use crate::typed::OrbitTyped;
 pub use orbital::Orbital;
+pub use value::{Sample, ValuePoll};
 
 /// Payload bytes of every fleet ring slot (slots are 512 bytes with their header).
 pub const PAYLOAD_MAX: usize = 480;
@@ -378,11 +380,12 @@ impl<T> core::fmt::Debug for FleetRing<T> {
 }
 
 impl<T: OrbitTyped> FleetRing<T> {
-    /// Publishes one frame; retries a few times if the writer had to abandon its counter.
+    /// Publishes one frame of raw bytes (for frames that are not one `Pod` value: events,
+    /// variable payloads); retries a few times if the writer had to abandon its counter.
     ///
     /// Fails with [`PublishError::Leased`] while a [`FleetWriter`] holds the ring, unless its
     /// holder's process is gone: then its lease is broken and the publish goes ahead.
-    pub fn publish(&self, frame_kind: u8, version: u64, payload: &[u8]) -> Result<NetId64> {
+    pub fn publish_frame(&self, frame_kind: u8, version: u64, payload: &[u8]) -> Result<NetId64> {
         self.store.publish(frame_kind, version, payload)
     }
 
@@ -398,14 +401,14 @@ impl<T: OrbitTyped> FleetRing<T> {
     }
 
     /// Hands every frame after `cursor` to `visit` without allocating.
-    pub fn poll(&self, cursor: &mut RingCursor, visit: impl FnMut(FrameRef<'_>)) -> Poll {
+    pub fn poll_with(&self, cursor: &mut RingCursor, visit: impl FnMut(FrameRef<'_>)) -> Poll {
         self.store.poll(cursor, visit)
     }
 
     /// Copies every frame after `cursor` out of the ring.
     pub fn poll_frames(&self, cursor: &mut RingCursor) -> RingPoll {
         let mut frames = Vec::new();
-        let poll = self.poll(cursor, |frame| frames.extend(FleetFrame::from_ref(&frame)));
+        let poll = self.poll_with(cursor, |frame| frames.extend(FleetFrame::from_ref(&frame)));
         RingPoll {
             frames,
             loss: poll.loss,
@@ -483,9 +486,14 @@ impl<T> core::fmt::Debug for FleetWriter<T> {
 }
 
 impl<T: OrbitTyped> FleetWriter<T> {
-    /// Publishes one frame; retries a few times if the writer had to abandon its counter (a
-    /// slot still held by a writer from before the lease).
-    pub fn publish(&mut self, frame_kind: u8, version: u64, payload: &[u8]) -> Result<NetId64> {
+    /// Publishes one frame of raw bytes; retries a few times if the writer had to abandon its
+    /// counter (a slot still held by a writer from before the lease).
+    pub fn publish_frame(
+        &mut self,
+        frame_kind: u8,
+        version: u64,
+        payload: &[u8],
+    ) -> Result<NetId64> {
         let view = self.store.view();
         let mut retry = Retry::default();
         loop {
@@ -514,21 +522,30 @@ impl<T> Drop for FleetWriter<T> {
     }
 }
 
-/// A named group of peers sharing typed rings.
+/// A named group of peers sharing typed rings. Its handles carry the verbs:
+/// [`ring::<T>()`](Fleet::ring) opens `T`'s ring once and returns a [`FleetRing`], whose
+/// publish and poll do no locking and no lookups.
 ///
 /// ```
+/// use orbit_rs::bytemuck::{Pod, Zeroable};
 /// use orbit_rs::{Fleet, OrbitTyped, RingCursor};
 ///
-/// struct Temperature;
+/// #[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+/// #[bytemuck(crate = "orbit_rs::bytemuck")] // no bytemuck dependency of your own needed
+/// #[repr(C)]
+/// struct Temperature {
+///     celsius: f32,
+/// }
 /// impl OrbitTyped for Temperature {
 ///     const KIND: u8 = 10;
 /// }
 ///
-/// let fleet = Fleet::join("doc-fleet", 1)?;
+/// let fleet = Fleet::join("doc-fleet", 4)?; // node 0 of 4, in-process
+/// let temperatures = fleet.ring::<Temperature>()?;
 /// let mut cursor = RingCursor::from_start();
-/// fleet.publish::<Temperature>(0, 0, b"21.5")?;
-/// let poll = fleet.poll_frames::<Temperature>(&mut cursor)?;
-/// assert_eq!(&poll.frames[0].payload[..], b"21.5");
+/// temperatures.publish(&Temperature { celsius: 21.5 })?;
+/// let poll = temperatures.poll(&mut cursor);
+/// assert_eq!(poll.values[0].value, Temperature { celsius: 21.5 });
 /// # Ok::<(), orbit_rs::Error>(())
 /// ```
 pub struct Fleet {
@@ -815,55 +832,6 @@ impl Fleet {
             store: self.store::<T>()?,
             _type: PhantomData,
         })
-    }
-
-    /// Publishes one frame on `T`'s ring.
-    pub fn publish<T: OrbitTyped>(
-        &self,
-        frame_kind: u8,
-        version: u64,
-        payload: &[u8],
-    ) -> Result<NetId64> {
-        self.ring::<T>()?.publish(frame_kind, version, payload)
-    }
-
-    /// Hands every frame after `cursor` to `visit` without allocating.
-    pub fn poll<T: OrbitTyped>(
-        &self,
-        cursor: &mut RingCursor,
-        visit: impl FnMut(FrameRef<'_>),
-    ) -> Result<Poll> {
-        Ok(self.ring::<T>()?.poll(cursor, visit))
-    }
-
-    /// Copies every frame after `cursor` out of `T`'s ring.
-    pub fn poll_frames<T: OrbitTyped>(&self, cursor: &mut RingCursor) -> Result<RingPoll> {
-        Ok(self.ring::<T>()?.poll_frames(cursor))
-    }
-
-    /// The newest committed frame of `T`'s ring.
-    pub fn read_head<T: OrbitTyped>(&self) -> Result<Option<FleetFrame>> {
-        Ok(self.ring::<T>()?.read_head())
-    }
-
-    /// The frame with exactly this id, if `T`'s ring still holds it.
-    pub fn read<T: OrbitTyped>(&self, id: NetId64) -> Result<Option<FleetFrame>> {
-        Ok(self.ring::<T>()?.read(id))
-    }
-
-    /// The next counter `T`'s ring will hand out.
-    pub fn head<T: OrbitTyped>(&self) -> Result<u64> {
-        Ok(self.ring::<T>()?.head())
-    }
-
-    /// A cursor that sees only frames published after this call.
-    pub fn cursor_at_head<T: OrbitTyped>(&self) -> Result<RingCursor> {
-        Ok(self.ring::<T>()?.cursor_at_head())
-    }
-
-    /// Empties `T`'s ring (live cursors rewind); see [`FleetRing::reset`].
-    pub fn reset_ring<T: OrbitTyped>(&self) -> Result<()> {
-        self.ring::<T>()?.reset()
     }
 
     /// Retires every ring this handle has opened and removes their shared-memory names: the

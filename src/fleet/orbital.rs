@@ -8,9 +8,6 @@ use crate::error::{Error, Result};
 use crate::id::NetId64;
 use crate::typed::OrbitTyped;
 
-/// Frame kind byte of `Orbital` values.
-const FRAME_KIND_VALUE: u8 = 2;
-
 /// The newest value of `T`, stored in and loaded from `T`'s fleet ring (across processes on a
 /// shared-memory fleet). Cheap to clone.
 ///
@@ -64,20 +61,13 @@ impl<T: bytemuck::Pod + OrbitTyped> Orbital<T> {
 
     /// Publishes `value` as the newest one.
     pub fn store(&self, value: &T) -> Result<NetId64> {
-        self.ring.publish(
-            FRAME_KIND_VALUE,
-            crate::event::now_ms(),
-            bytemuck::bytes_of(value),
-        )
+        self.ring.publish(value)
     }
 
     /// The newest stored value, if any. Frames of another shape under the same kind are
     /// ignored, never reinterpreted.
     #[must_use]
     pub fn load(&self) -> Option<T> {
-        self.ring.read_head().and_then(|frame| {
-            (frame.kind == FRAME_KIND_VALUE && frame.payload.len() == size_of::<T>())
-                .then(|| bytemuck::pod_read_unaligned(&frame.payload))
-        })
+        self.ring.latest().map(|sample| sample.value)
     }
 }

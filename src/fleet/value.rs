@@ -1,0 +1,152 @@
+//! Typed values: a `bytemuck::Pod` type published and polled as itself, no bytes in sight.
+//!
+//! A value travels as one frame of kind [`VALUE_FRAME_KIND`] whose payload is the value's
+//! bytes and whose version word is the publish time (ms since the Unix epoch). A reader copies
+//! the bytes back with an unaligned read of exactly `size_of::<T>()` bytes; a frame of another
+//! kind or size under the same ring kind is never reinterpreted — it is counted
+//! [unavailable](crate::Loss::unavailable), so nothing is lost silently.
+
+use core::mem::size_of;
+use std::vec::Vec;
+
+use super::{FleetRing, FleetWriter, PAYLOAD_MAX, RingCursor};
+use crate::error::{Error, Result};
+use crate::id::NetId64;
+use crate::ring::{FrameRef, Loss};
+use crate::typed::OrbitTyped;
+
+/// Frame kind byte of typed values (and [`Orbital`](super::Orbital)'s).
+pub(crate) const VALUE_FRAME_KIND: u8 = 2;
+
+/// One value as polled: its id, publish time and the value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sample<T> {
+    /// The frame's id (kind, publishing node, counter).
+    pub id: NetId64,
+    /// When it was published (ms since the Unix epoch, the publisher's clock).
+    pub published_ms: u64,
+    /// The value.
+    pub value: T,
+}
+
+/// What one [`FleetRing::poll`] of values found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ValuePoll<T> {
+    /// Values delivered, in publish (counter) order.
+    pub values: Vec<Sample<T>>,
+    /// Counters passed without a value: overwritten, unavailable, or frames that are not a `T`
+    /// (counted unavailable).
+    pub loss: Loss,
+    /// The ring was reset (or moved to a fresh segment) since the cursor's last poll.
+    pub rewound: bool,
+}
+
+impl<T> Default for ValuePoll<T> {
+    fn default() -> Self {
+        Self {
+            values: Vec::new(),
+            loss: Loss::default(),
+            rewound: false,
+        }
+    }
+}
+
+/// `T` as a value of a frame, if the frame holds exactly one.
+fn decode<T: bytemuck::Pod>(frame: &FrameRef<'_>) -> Option<Sample<T>> {
+    (frame.kind == VALUE_FRAME_KIND && frame.payload.len() == size_of::<T>()).then(|| Sample {
+        id: frame.id,
+        published_ms: frame.version,
+        value: bytemuck::pod_read_unaligned(frame.payload),
+    })
+}
+
+/// Refuses a `T` no slot can hold.
+fn check_fits<T>() -> Result<()> {
+    if size_of::<T>() > PAYLOAD_MAX {
+        return Err(Error::ValueTooLarge {
+            size: size_of::<T>(),
+            max: PAYLOAD_MAX,
+        });
+    }
+    Ok(())
+}
+
+/// Typed values of a `Pod` type: `publish(&value)`, `poll(&mut cursor)` → values and loss.
+///
+/// ```
+/// use orbit_rs::{Fleet, OrbitTyped, RingCursor};
+/// use orbit_rs::bytemuck::{Pod, Zeroable};
+///
+/// #[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+/// #[bytemuck(crate = "orbit_rs::bytemuck")] // no bytemuck dependency of your own needed
+/// #[repr(C)]
+/// struct Reading { celsius: f32, sensor: u32 }
+/// impl OrbitTyped for Reading { const KIND: u8 = 11; }
+///
+/// let fleet = Fleet::join("values-doc", 4)?; // or Fleet::join_shm: the same code across processes
+/// let readings = fleet.ring::<Reading>()?;
+/// let mut cursor = RingCursor::from_start();
+/// readings.publish(&Reading { celsius: 21.5, sensor: 3 })?;
+/// let poll = readings.poll(&mut cursor);
+/// assert_eq!(poll.values[0].value, Reading { celsius: 21.5, sensor: 3 });
+/// assert_eq!(poll.loss.total(), 0);
+/// # Ok::<(), orbit_rs::Error>(())
+/// ```
+impl<T: OrbitTyped + bytemuck::Pod> FleetRing<T> {
+    /// Publishes `value`. [`Error::ValueTooLarge`] if `T` does not fit a slot.
+    pub fn publish(&self, value: &T) -> Result<NetId64> {
+        check_fits::<T>()?;
+        self.publish_frame(
+            VALUE_FRAME_KIND,
+            crate::event::now_ms(),
+            bytemuck::bytes_of(value),
+        )
+    }
+
+    /// Every value after `cursor`, and what was lost.
+    pub fn poll(&self, cursor: &mut RingCursor) -> ValuePoll<T> {
+        let mut out = ValuePoll::default();
+        let mut foreign = 0;
+        let poll = self.poll_with(cursor, |frame| match decode(&frame) {
+            Some(sample) => out.values.push(sample),
+            None => foreign += 1,
+        });
+        out.loss = poll.loss;
+        out.loss.unavailable += foreign;
+        out.rewound = poll.rewound;
+        out
+    }
+
+    /// Hands every value after `cursor` to `visit` without allocating; frames that are not a
+    /// `T` are counted unavailable in the returned loss.
+    pub fn poll_each(&self, cursor: &mut RingCursor, mut visit: impl FnMut(Sample<T>)) -> Loss {
+        let mut foreign = 0;
+        let poll = self.poll_with(cursor, |frame| match decode(&frame) {
+            Some(sample) => visit(sample),
+            None => foreign += 1,
+        });
+        let mut loss = poll.loss;
+        loss.unavailable += foreign;
+        loss
+    }
+
+    /// The newest value still in the ring, if any.
+    #[must_use]
+    pub fn latest(&self) -> Option<Sample<T>> {
+        let frame = self.read_head()?;
+        decode(&frame.as_ref())
+    }
+}
+
+impl<T: OrbitTyped + bytemuck::Pod> FleetWriter<T> {
+    /// Publishes `value` through the exclusive writer. [`Error::ValueTooLarge`] if `T` does
+    /// not fit a slot.
+    pub fn publish(&mut self, value: &T) -> Result<NetId64> {
+        check_fits::<T>()?;
+        self.publish_frame(
+            VALUE_FRAME_KIND,
+            crate::event::now_ms(),
+            bytemuck::bytes_of(value),
+        )
+    }
+}
