@@ -445,3 +445,78 @@ fn control_lease_release_without_the_token() {
         release_against_break_and_take,
     );
 }
+
+/// The counter a publish was handed, if it got one: its id's, or the one it abandoned.
+fn handed(result: &Result<NetId64, PublishError>) -> Option<u64> {
+    match result {
+        Ok(id) => Some(id.counter()),
+        Err(PublishError::SlotBusy { counter, .. } | PublishError::Lapped { counter }) => {
+            Some(*counter)
+        }
+        Err(_) => None,
+    }
+}
+
+/// A breaker breaks the first taker (owner 1) *while it is still taking* the lease, at any
+/// step of the take: the model of a taker that died mid-take (whose remaining steps never run)
+/// is a live taker whose remaining steps run after the break, the superset. Meanwhile a second
+/// taker (owner 2) takes the lease and publishes once, and a multi-writer publishes. Every
+/// counter is handed out once, the head ends at the number handed out, no lease is left
+/// behind, and the next publish gets the next counter.
+fn break_mid_take() {
+    let s = shared(1);
+    let a = s.clone();
+    let first = thread::spawn(move || {
+        let taken = ring(&a, 1).exclusive_writer_for(1).map(drop);
+        taken
+    });
+    let b = s.clone();
+    let breaker = thread::spawn(move || {
+        let ring = ring(&b, 0);
+        match ring.lease_holder() {
+            Some(holder) if holder.owner() == 1 && holder.is_writer() => {
+                Some(ring.break_lease(holder, 9))
+            }
+            _ => None,
+        }
+    });
+    let c = s.clone();
+    let second = thread::spawn(move || {
+        let mut writer = ring(&c, 2).exclusive_writer_for(2)?;
+        Ok(writer.publish(0, 2, &[2; 16]))
+    });
+    let d = s.clone();
+    let multi = thread::spawn(move || publish(&d, 3));
+    let first = first.join().unwrap();
+    let broke = breaker.join().unwrap();
+    let second: Result<_, PublishError> = second.join().unwrap();
+    let multi = multi.join().unwrap();
+    let mut counters: Vec<u64> = [second.clone().ok(), Some(multi.clone())]
+        .iter()
+        .flatten()
+        .filter_map(handed)
+        .collect();
+    let what = format!(
+        "first {first:?} breaker {broke:?} second {second:?} multi {multi:?} head {:?}",
+        ring(&s, 0)
+    );
+    counters.sort_unstable();
+    let handed_out = counters.len();
+    counters.dedup();
+    assert_eq!(counters.len(), handed_out, "a counter handed out twice: {what}");
+    let ring = ring(&s, 0);
+    assert!(!ring.writer_leased(), "a lease bit left behind: {what}");
+    assert_eq!(ring.lease_holder(), None, "a lease left behind: {what}");
+    assert_eq!(ring.head(), handed_out as u64, "head is not the counters handed out: {what}");
+    let last = ring.publish(0, 4, &[4; 16]);
+    assert_eq!(
+        last.map(|id| id.counter()),
+        Ok(handed_out as u64),
+        "the next publish: {what}"
+    );
+}
+
+#[test]
+fn lease_break_mid_take() {
+    explore("break_mid_take", 2, 500, break_mid_take);
+}
