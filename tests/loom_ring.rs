@@ -540,3 +540,25 @@ fn lease_break_mid_take_during_a_multi_writer() {
         break_mid_take(true)
     });
 }
+
+#[test]
+fn control_lease_confirm_take_by_load() {
+    must_fail(
+        "taker confirms its token with a load",
+        mutants::CONFIRM_TAKE_BY_LOAD,
+        2,
+        "a lease bit left behind",
+        || break_mid_take(false),
+    );
+}
+
+#[test]
+fn control_lease_broken_taker_leaves() {
+    must_fail(
+        "broken taker leaves before the closer is done",
+        mutants::BROKEN_TAKER_LEAVES,
+        2,
+        "a lease bit left behind",
+        || break_mid_take(false),
+    );
+}
