@@ -190,6 +190,12 @@ pub mod mutants {
     pub const RELEASE_WITHOUT_TOKEN: u32 = 4;
     /// A multi-writer claim made before a reset commits after it (no base check on claim).
     pub const NO_CLAIM_BASE_CHECK: u32 = 5;
+    /// A taker confirms its lease token with a load instead of an RMW (no store-buffering
+    /// guard against a breaker closing the lease mid-take).
+    pub const CONFIRM_TAKE_BY_LOAD: u32 = 6;
+    /// A taker that finds its lease closed mid-take stops waiting for the closer to finish,
+    /// leaving a lease bit the closer may have missed.
+    pub const BROKEN_TAKER_LEAVES: u32 = 7;
     /// A slot's `writer` word is trusted on its tag alone: commits leave it set and stalled-slot
     /// recovery ignores its counter bits (so a stale tag of a dead writer can name a live one's
     /// slot). Hosted targets only (bare-metal slots have no `writer` word).

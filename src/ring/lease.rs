@@ -20,6 +20,20 @@ use crate::sync::{Ordering, fence, mutant, mutants};
 /// finds there is the lease's first counter `L`. From that RMW on, multi-writer claims refuse
 /// ([`PublishError::Leased`]); every counter claimed before it is below `L`.
 ///
+/// A breaker may close the lease between the token CAS and the bit (it took the taker for
+/// gone: a taker killed mid-take is exactly that), so the taker then *confirms* its token with
+/// a second RMW on the lease word, a CAS of the token to itself (Release). The confirmation
+/// and the closer's CAS are ordered on the lease word: if the confirmation comes first, the
+/// closer's CAS reads from it, so the closer sees the bit and clears it; if the close comes
+/// first, the confirmation fails and the bit is the taker's to deal with. It waits until the
+/// closer has freed the word, then closes the free word itself, which clears the bit — or, if
+/// a new lease was taken meanwhile, leaves the bit to that lease (which sets it anyway), and
+/// reports [`PublishError::LeaseLost`]. A load would not do as the confirmation: it may still
+/// read the taker's token after the closer replaced it, while the closer's head load misses
+/// the bit (store buffering); both would walk away from a bit nobody clears, and every
+/// multi-writer would be refused until the next lease. Nor may the taker stop waiting while a
+/// closer is at work: that closer's head load may have come before the bit.
+///
 /// **Publishing.** The holder keeps its next counter itself and checks on every publish that
 /// the lease word still holds its token (one load of a line that stays in its cache), so a
 /// holder whose lease was broken learns it ([`PublishError::LeaseLost`]) on its next publish.
@@ -155,30 +169,53 @@ where
     }
 
     /// After setting the lease bit, checks that the lease is still `token`'s: a breaker that
-    /// took the taker for gone may have closed it between the token CAS and the bit. Then the
-    /// bit belongs to whoever holds the lease word now — or, if nobody does, to nobody: the
-    /// taker closes the free word itself (so no new lease can be taken meanwhile), which clears
-    /// the bit, and reports the lease lost.
+    /// took the taker for gone may have closed it between the token CAS and the bit. The check
+    /// is an RMW, so that either the closer sees the bit or the taker sees the close (see
+    /// "Taking the lease" on [`ExclusiveWriter`]). If the lease was closed, the bit belongs to
+    /// whoever holds the lease word once the close is over — or, if nobody does, to nobody:
+    /// the taker waits for the closer to free the word, closes the free word itself (so no new
+    /// lease can be taken meanwhile), which clears the bit, and reports the lease lost.
     fn confirm_take(&self, token: LeaseToken, owner: u32) -> Result<(), PublishError> {
-        for _ in 0..64 {
+        let confirmed = if mutant(mutants::CONFIRM_TAKE_BY_LOAD) {
             let current = self.head.lease.load(Ordering::Acquire);
             if current == token.0 {
-                return Ok(());
+                Ok(current)
+            } else {
+                Err(current)
             }
+        } else {
+            // SYNC: an RMW, not a load. Release pairs with the Acquire CAS of a closer of
+            // `token`: a closer whose CAS comes after this one reads from it and sees the bit;
+            // one whose CAS came first makes this CAS fail. A load could read our own token
+            // after a closer replaced it while that closer's head load missed the bit (store
+            // buffering): both would walk away from the bit.
+            self.head
+                .lease
+                .compare_exchange(token.0, token.0, Ordering::AcqRel, Ordering::Acquire)
+        };
+        let Err(mut current) = confirmed else {
+            return Ok(());
+        };
+        loop {
             if current == 0 {
                 // Nobody holds the word: closing it clears the bit nobody owns.
                 if self.close(LeaseToken(0), owner, false) {
                     return Err(PublishError::LeaseLost);
                 }
-                continue;
-            }
-            if !LeaseToken(current).is_closing() {
+            } else if !LeaseToken(current).is_closing() {
                 return Err(PublishError::LeaseLost); // The bit is the next holder's.
+            } else if mutant(mutants::BROKEN_TAKER_LEAVES) {
+                return Err(PublishError::LeaseLost);
+            } else {
+                // A closer is at work, and its head load may have missed our bit: wait until
+                // it frees the word (a closer that is gone is broken by whoever finds it so).
+                #[cfg(loom)]
+                loom::hint::spin_loop();
+                #[cfg(not(loom))]
+                core::hint::spin_loop();
             }
-            // A closer is at work; its own bit check may already be behind it.
-            core::hint::spin_loop();
+            current = self.head.lease.load(Ordering::Acquire);
         }
-        Err(PublishError::LeaseLost)
     }
 
     /// Who holds the writer lease (or is closing it), if anyone.
