@@ -103,7 +103,7 @@ impl Default for RingCursor {
     }
 }
 
-/// Frames and loss of one [`Fleet::poll_frames`] call.
+/// Frames and loss of one [`FleetRing::poll_frames`] call.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RingPoll {
     /// Delivered frames, in counter order.

@@ -125,7 +125,7 @@ impl SegmentName {
     }
 
     /// `/orbit-{fleet}-members-{uid}`: the fleet's member registry (see
-    /// [`Member`](super::Member)). Never a ring's name: those end in `-{kind}-{uid}`, digits.
+    /// `Member`, feature `shm`). Never a ring's name: those end in `-{kind}-{uid}`, digits.
     pub fn members(fleet: &str, uid: u32) -> Result<Self, ShmError> {
         Self::members_shared(fleet, Sharing::Owner, uid)
     }
