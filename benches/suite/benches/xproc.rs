@@ -8,7 +8,8 @@
 //!   (odd seq, release fence, relaxed word stores, even seq) — the hardware limit;
 //! * `uds`: a Unix domain stream socket, non-blocking, busy-polled.
 //!
-//! `cargo bench --all-features --bench xproc` (`ORBIT_XPROC_ITERS` sets the round trips, 200 000
+//! `cargo bench --manifest-path benches/suite/Cargo.toml --bench xproc` (`ORBIT_XPROC_ITERS` sets
+//! the round trips, 200 000
 //! by default, split over `ORBIT_XPROC_ROUNDS` rounds, 5 by default, that interleave the
 //! transports with fresh processes each).
 #![allow(clippy::disallowed_types)] // The floor uses std atomics directly.
@@ -389,7 +390,7 @@ fn main() {
             p999 as f64 / floor_p999
         );
     }
-    // Machine-readable copy for scripts/ (plots).
+    // Machine-readable copy for scripts/ (plots): benches/suite/target/xproc/latency.csv.
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/xproc");
     if let (Ok(()), Ok(mut out)) = (
         std::fs::create_dir_all(&dir),
