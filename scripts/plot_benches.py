@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
-"""Tables and SVG plots from the criterion output of `cargo bench --bench ring --bench peers`.
+"""Tables and SVG plots from the criterion output of the ring and peers benches
+(`cargo bench --manifest-path benches/suite/Cargo.toml --bench ring --bench peers`).
 
 Standard library only (Python 3.11). Reads, under the criterion directory (default
-`target/criterion`):
+`benches/suite/target/criterion`; pass `$CARGO_TARGET_DIR/criterion` if the benches ran with it
+set):
 
 * `**/new/benchmark.json` + `estimates.json` + `sample.json` (criterion's own files);
-* `orbit-counts.jsonl` — delivered / lost / abandoned counts appended by `benches/peers.rs`;
-* `latency_64B/<impl>/orbit-latency.json` — one-way latency histograms from `benches/peers.rs`.
+* `orbit-counts.jsonl` — delivered / lost / abandoned counts appended by
+  `benches/suite/benches/peers.rs`;
+* `latency_64B/<impl>/orbit-latency.json` — one-way latency histograms from
+  `benches/suite/benches/peers.rs`.
 
 Writes `throughput.svg`, `publish.svg`, `publish_samples.svg` and `latency.svg` to the output
 directory (default `docs/benchmarks`) and prints Markdown tables of medians with ratios against
@@ -436,7 +440,7 @@ def plot_latency(lat: dict, out: Path):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--criterion", default="target/criterion", type=Path)
+    ap.add_argument("--criterion", default="benches/suite/target/criterion", type=Path)
     ap.add_argument("--out", default="docs/benchmarks", type=Path)
     ap.add_argument("--no-plots", action="store_true")
     ap.add_argument("--no-table", action="store_true")

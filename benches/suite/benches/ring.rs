@@ -8,7 +8,8 @@
 //!   cost of the two clock reads included in every paced sample).
 //! * `poll/64B/<impl>` — draining a batch of 512 frames already in the ring, per frame.
 //!
-//! `cargo bench --bench ring`; see BENCHMARKS.md for the method and the results.
+//! `cargo bench --manifest-path benches/suite/Cargo.toml --bench ring`; see BENCHMARKS.md for the
+//! method and the results.
 #![allow(clippy::disallowed_types)] // std atomics in the shared bench code.
 
 mod common;

@@ -1,7 +1,7 @@
 //! Shared pieces of the benches: the "floor" ring, thread pinning, the idle strategy every
 //! reader uses, and a session runner that times writer and reader threads.
 //!
-//! Not a bench target of its own: `benches/ring.rs` and `benches/peers.rs` include it with
+//! Not a bench target of its own: `ring.rs`, `peers.rs` and `memory.rs` include it with
 //! `mod common;`. Each uses a subset, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
@@ -325,7 +325,8 @@ impl Tally {
     }
 
     /// Prints the totals (stdout, next to criterion's own lines) and appends them as one JSON
-    /// line to `target/criterion/orbit-counts.jsonl`, which `scripts/plot_benches.py` reads.
+    /// line to `benches/suite/target/criterion/orbit-counts.jsonl`, which
+    /// `scripts/plot_benches.py` reads.
     pub fn report(&self, id: &str) {
         if self.sessions == 0 {
             return; // Filtered out on the command line.
@@ -360,7 +361,8 @@ impl Tally {
     }
 }
 
-/// Criterion's output directory (`$CARGO_TARGET_DIR/criterion`, default `target/criterion`).
+/// Criterion's output directory (`$CARGO_TARGET_DIR/criterion`, default
+/// `benches/suite/target/criterion`).
 pub fn criterion_dir() -> std::path::PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)
@@ -607,8 +609,8 @@ impl Histogram {
     }
 
     /// Writes the non-empty buckets and a few quantiles as JSON next to criterion's files for
-    /// the benchmark (`target/criterion/latency_64B/<name>/orbit-latency.json` for group
-    /// `latency/64B`), where `scripts/plot_benches.py` reads them.
+    /// the benchmark (`benches/suite/target/criterion/latency_64B/<name>/orbit-latency.json` for
+    /// group `latency/64B`), where `scripts/plot_benches.py` reads them.
     pub fn save(&self, group: &str, name: &str) {
         if self.count == 0 {
             return; // Filtered out on the command line.

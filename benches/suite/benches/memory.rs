@@ -2,7 +2,8 @@
 //! peers, measured with a counting global allocator (live heap bytes after construction) next
 //! to the slot types' sizes where they are public.
 //!
-//! `cargo bench --bench memory` prints a Markdown table (BENCHMARKS.md carries a copy).
+//! `cargo bench --manifest-path benches/suite/Cargo.toml --bench memory` prints a Markdown table
+//! (BENCHMARKS.md carries a copy).
 #![allow(clippy::disallowed_types)] // std atomics in the counting allocator and the floor.
 
 mod common;

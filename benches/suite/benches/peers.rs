@@ -3,7 +3,8 @@
 //!
 //! * `spsc/64B/<impl>` — one writer thread (core 0), one reader thread (core 1), both flat out.
 //!   Time per *delivered* frame, so criterion's throughput is delivered frames/s; delivered and
-//!   lost counts are printed and appended to `target/criterion/orbit-counts.jsonl`.
+//!   lost counts are printed and appended to
+//!   `benches/suite/target/criterion/orbit-counts.jsonl`.
 //! * `fanout/64B/<impl>` — one writer (core 0), four readers sharing core 1; time per delivered
 //!   reader-frame (throughput = frames delivered, summed over the four readers, per second).
 //! * `mpw/64B/<w>w/<impl>` — 2 and 4 writers on one ring (round-robin over both cores) and one
@@ -11,10 +12,11 @@
 //!   only), time per successful publish.
 //! * `latency/64B/<impl>` — one writer publishing one frame every 2 µs, one reader; criterion's
 //!   time is the mean one-way latency (publish start → frame in the reader's hands); the full
-//!   distribution goes to `target/criterion/latency/64B/<impl>/orbit-latency.json`.
+//!   distribution goes to `benches/suite/target/criterion/latency/64B/<impl>/orbit-latency.json`.
 //!
 //! The writer loop and the reader loop (including the idle strategy) are the same code for every
-//! implementation; only the publish / poll calls differ. `cargo bench --bench peers`.
+//! implementation; only the publish / poll calls differ.
+//! `cargo bench --manifest-path benches/suite/Cargo.toml --bench peers`.
 #![allow(clippy::disallowed_types)] // std atomics in the shared bench code.
 
 mod common;

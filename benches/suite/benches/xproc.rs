@@ -8,9 +8,9 @@
 //!   (odd seq, release fence, relaxed word stores, even seq) — the hardware limit;
 //! * `uds`: a Unix domain stream socket, non-blocking, busy-polled.
 //!
-//! `cargo bench --all-features --bench xproc` (`ORBIT_XPROC_ITERS` sets the round trips, 200 000
-//! by default, split over `ORBIT_XPROC_ROUNDS` rounds, 5 by default, that interleave the
-//! transports with fresh processes each).
+//! `cargo bench --manifest-path benches/suite/Cargo.toml --bench xproc` (`ORBIT_XPROC_ITERS` sets
+//! the round trips, 200 000 by default, split over `ORBIT_XPROC_ROUNDS` rounds, 5 by default,
+//! that interleave the transports with fresh processes each).
 #![allow(clippy::disallowed_types)] // The floor uses std atomics directly.
 
 use std::env;
@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering, fence};
 use std::time::Instant;
 
 use hdrhistogram::Histogram;
+use orbit_rs::shm::{SegmentName, current_uid};
 use orbit_rs::{Fleet, FleetRing, FleetWriter, OrbitTyped, RingCursor};
 
 const CHILD: &str = "ORBIT_XPROC_CHILD";
@@ -70,6 +71,7 @@ trait Transport {
 // ---- orbit ------------------------------------------------------------------------------
 
 struct Orbit {
+    name: String,
     _fleet: Arc<Fleet>,
     tx_ping: Option<FleetWriter<Ping>>,
     tx_pong: Option<FleetWriter<Pong>>,
@@ -89,6 +91,7 @@ impl Orbit {
                 rx_pong: Some((pong, RingCursor::from_start())),
                 tx_pong: None,
                 rx_ping: None,
+                name: name.to_string(),
                 _fleet: fleet,
             }
         } else {
@@ -97,6 +100,7 @@ impl Orbit {
                 rx_ping: Some((ping, RingCursor::from_start())),
                 tx_ping: None,
                 rx_pong: None,
+                name: name.to_string(),
                 _fleet: fleet,
             }
         }
@@ -105,7 +109,16 @@ impl Orbit {
 
 impl Transport for Orbit {
     fn attached(&mut self) {
-        let _ = self._fleet.unlink();
+        // Only the names: `Fleet::unlink` would retire the rings, and both processes would
+        // lose their writer leases (`LeaseLost`) mid-run. The member registry's name too.
+        let uid = current_uid();
+        for name in [
+            SegmentName::new(&self.name, Ping::KIND, uid),
+            SegmentName::new(&self.name, Pong::KIND, uid),
+            SegmentName::members(&self.name, uid),
+        ] {
+            let _ = rustix::shm::unlink(name.expect("fleet name").as_str());
+        }
     }
 
     fn send(&mut self, seq: u64) {
@@ -282,8 +295,22 @@ fn spawn_child(role: &str, name: &str) -> Child {
         .expect("spawn child")
 }
 
+/// Kills the echo child if the parent unwinds before the child has exited (a busy-polling child
+/// would otherwise spin on as an orphan).
+struct Reap(Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 fn measure(name: &str, mut t: impl Transport, child: Child, iters: u64) -> Histogram<u64> {
     eprintln!("xproc: measuring {name} ({iters} round trips)");
+    let mut child = Reap(child);
     pin(0);
     let warmup = iters / 10;
     let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("histogram");
@@ -302,8 +329,7 @@ fn measure(name: &str, mut t: impl Transport, child: Child, iters: u64) -> Histo
     }
     t.send(STOP);
     assert_eq!(t.recv(), STOP);
-    let mut child = child;
-    assert!(child.wait().expect("child").success());
+    assert!(child.0.wait().expect("child").success());
     hist
 }
 
@@ -393,7 +419,7 @@ fn main() {
             p999 as f64 / floor_p999
         );
     }
-    // Machine-readable copy for scripts/ (plots).
+    // Machine-readable copy for scripts/ (plots): benches/suite/target/xproc/latency.csv.
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/xproc");
     if let (Ok(()), Ok(mut out)) = (
         std::fs::create_dir_all(&dir),
