@@ -5,8 +5,9 @@
 //! Starts PUBLISHERS (default 3) publisher processes and polls their events in this process
 //! for SECONDS (default 10). Each publisher sends RATE events per second (default 200000; 0 =
 //! as fast as it can). Every second the subscriber prints events/s, lagged events and the
-//! p50/p99 publish-to-receive latency. Segment names are unlinked as soon as every publisher
-//! has attached, so nothing is left in /dev/shm however the demo ends (Ctrl-C included).
+//! p50/p99 publish-to-receive latency. The fleet's names are removed (`Fleet::remove_names`)
+//! as soon as every publisher has attached, so nothing is left in /dev/shm however the demo
+//! ends (Ctrl-C included).
 //!
 //! **Lagged events are expected here**, and are the point of the design: publishers never wait
 //! for the subscriber. When the one subscriber falls more than a ring (4096 events) behind the
@@ -134,9 +135,10 @@ fn subscriber(args: &[String]) -> Res<()> {
         }
         children.push((child, Some(out)));
     }
-    // Everyone is attached: remove the names now so nothing outlives the demo.
-    fleet.unlink()?;
-    println!("all publishers attached; segment names unlinked\n");
+    // Everyone is attached: remove the names now so nothing outlives the demo (without
+    // retiring the rings, which `unlink` would: every member would move to fresh segments).
+    fleet.remove_names()?;
+    println!("all publishers attached; fleet names removed from /dev/shm\n");
 
     let mut cursor = bus.cursor_from_start();
     let (mut delivered, mut lagged) = (0u64, 0u64);

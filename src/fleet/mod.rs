@@ -854,6 +854,28 @@ impl Fleet {
         Ok(())
     }
 
+    /// Removes the shared-memory names of this handle's rings and of the fleet's member
+    /// registry *without* retiring anything: attached members keep working in the segments
+    /// they have, and nobody can join them any more — a later join starts a separate fleet.
+    /// For a fleet whose members have all attached and none will join (a demo, a benchmark),
+    /// so that nothing is left in `/dev/shm` however its processes end. To move every member
+    /// to fresh segments instead, [`unlink`](Fleet::unlink). A no-op in-process.
+    pub fn remove_names(&self) -> Result<()> {
+        #[cfg(all(feature = "shm", target_os = "linux"))]
+        {
+            let rings = self.rings.lock().unwrap_or_else(PoisonError::into_inner);
+            for store in rings.values() {
+                if let Storage::Shm(attached) = &store.storage {
+                    attached.current().segment().unlink_if_named()?;
+                }
+            }
+            if let Some(member) = &self.member {
+                member.remove_registry_name(&self.name)?;
+            }
+        }
+        Ok(())
+    }
+
     /// True if this handle created `T`'s segment (false if it attached, or in-process).
     pub fn created_ring<T: OrbitTyped>(&self) -> Result<bool> {
         Ok(match &self.store::<T>()?.storage {

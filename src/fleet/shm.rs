@@ -50,6 +50,15 @@ impl Membership {
         self.member.is_none()
     }
 
+    /// Removes the name of fleet `fleet`'s member registry (see [`Fleet::remove_names`]).
+    ///
+    /// [`Fleet::remove_names`]: super::Fleet::remove_names
+    pub(crate) fn remove_registry_name(&self, fleet: &str) -> Result<()> {
+        let name = SegmentName::members_shared(fleet, self.sharing, current_uid())?;
+        Segment::<PAYLOAD_MAX>::unlink(&name)?;
+        Ok(())
+    }
+
     /// The tag this handle writes under; 0 for an observer (which never writes).
     fn tag(&self) -> u32 {
         self.member.as_ref().map_or(0, |m| m.tag())

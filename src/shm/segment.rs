@@ -509,8 +509,10 @@ where
         self.unlink_if_named()
     }
 
-    /// Removes the name if it refers to this segment.
-    fn unlink_if_named(&self) -> Result<bool, ShmError> {
+    /// Removes the name if it still refers to this segment, *without* retiring it: members
+    /// attached keep using it, and the next `open` creates a separate one. Returns whether it
+    /// removed the name.
+    pub fn unlink_if_named(&self) -> Result<bool, ShmError> {
         if !object::names(self.name.as_str(), &self.file)? {
             return Ok(false);
         }

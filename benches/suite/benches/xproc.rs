@@ -23,7 +23,6 @@ use std::sync::atomic::{AtomicU64, Ordering, fence};
 use std::time::Instant;
 
 use hdrhistogram::Histogram;
-use orbit_rs::shm::{SegmentName, current_uid};
 use orbit_rs::{Fleet, FleetRing, FleetWriter, OrbitTyped, RingCursor};
 
 const CHILD: &str = "ORBIT_XPROC_CHILD";
@@ -71,8 +70,7 @@ trait Transport {
 // ---- orbit ------------------------------------------------------------------------------
 
 struct Orbit {
-    name: String,
-    _fleet: Arc<Fleet>,
+    fleet: Arc<Fleet>,
     tx_ping: Option<FleetWriter<Ping>>,
     tx_pong: Option<FleetWriter<Pong>>,
     rx_ping: Option<(FleetRing<Ping>, RingCursor)>,
@@ -81,7 +79,7 @@ struct Orbit {
 
 impl Orbit {
     fn join(name: &str, parent: bool) -> Self {
-        let fleet = Arc::new(Fleet::join_shm(name, u16::from(!parent)).expect("join"));
+        let fleet = Arc::new(Fleet::join_shm_as(name, 2, u16::from(!parent)).expect("join"));
         let ping = fleet.ring::<Ping>().expect("ping ring");
         let pong = fleet.ring::<Pong>().expect("pong ring");
         // Each direction has one writer: it holds the ring's exclusive writer lease.
@@ -91,8 +89,7 @@ impl Orbit {
                 rx_pong: Some((pong, RingCursor::from_start())),
                 tx_pong: None,
                 rx_ping: None,
-                name: name.to_string(),
-                _fleet: fleet,
+                fleet,
             }
         } else {
             Self {
@@ -100,8 +97,7 @@ impl Orbit {
                 rx_ping: Some((ping, RingCursor::from_start())),
                 tx_ping: None,
                 rx_pong: None,
-                name: name.to_string(),
-                _fleet: fleet,
+                fleet,
             }
         }
     }
@@ -109,16 +105,9 @@ impl Orbit {
 
 impl Transport for Orbit {
     fn attached(&mut self) {
-        // Only the names: `Fleet::unlink` would retire the rings, and both processes would
-        // lose their writer leases (`LeaseLost`) mid-run. The member registry's name too.
-        let uid = current_uid();
-        for name in [
-            SegmentName::new(&self.name, Ping::KIND, uid),
-            SegmentName::new(&self.name, Pong::KIND, uid),
-            SegmentName::members(&self.name, uid),
-        ] {
-            let _ = rustix::shm::unlink(name.expect("fleet name").as_str());
-        }
+        // Only the names (`Fleet::unlink` would retire the rings: both processes would move
+        // to fresh segments and lose their writer leases mid-run).
+        self.fleet.remove_names().expect("remove the fleet's names");
     }
 
     fn send(&mut self, seq: u64) {
