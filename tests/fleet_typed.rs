@@ -365,6 +365,28 @@ fn in_process_joins_of_one_name_share_rings() {
 
 mod shm_only {
     use super::*;
+
+    /// The member registry lives as long as the fleet has members: the last one to leave
+    /// removes its name, and the next join creates it afresh.
+    #[test]
+    fn the_last_member_to_leave_removes_the_registry() {
+        let name = unique_name("registry");
+        let path = format!(
+            "/dev/shm/orbit-{name}-members-{}",
+            orbit_rs::shm::current_uid()
+        );
+        let a = Fleet::join_shm_as(&name, 4, 1).unwrap();
+        let b = Fleet::join_shm_as(&name, 4, 2).unwrap();
+        assert!(std::path::Path::new(&path).exists());
+        drop(a);
+        assert!(std::path::Path::new(&path).exists(), "b still lives");
+        drop(b);
+        assert!(!std::path::Path::new(&path).exists(), "nobody lives");
+        let c = Fleet::join_shm_as(&name, 4, 1).unwrap();
+        assert!(std::path::Path::new(&path).exists());
+        drop(c);
+        assert!(!std::path::Path::new(&path).exists());
+    }
     use orbit_rs::shm::{ShmError, SpecField};
     use std::sync::Arc;
 

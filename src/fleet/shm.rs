@@ -31,7 +31,7 @@ use crate::id::NodeId;
 use crate::ring::Ring;
 use crate::shm::object::open_or_create_plain_shared;
 use crate::shm::{
-    Member, Segment, SegmentName, Sharing, ShmError, current_uid, hold_tag, tag_alive,
+    Member, OPEN_ROUNDS, Segment, SegmentName, Sharing, ShmError, current_uid, hold_tag, tag_alive,
 };
 
 pub(crate) type FleetSegment = Segment<PAYLOAD_MAX>;
@@ -69,14 +69,29 @@ impl Membership {
 /// when another user owns the registry — as an observer that only checks it.
 pub(crate) fn join(fleet: &str, node: NodeId, sharing: Sharing) -> Result<Membership> {
     let name = SegmentName::members_shared(fleet, sharing, current_uid())?;
-    let (file, writes) = open_or_create_plain_shared(name.as_str(), sharing)?;
-    // An observer's read-only descriptor closes here: it holds nothing in the registry.
-    let member = if writes {
-        Some(Arc::new(Member::join(file, node.get())?))
-    } else {
-        None
-    };
-    Ok(Membership { sharing, member })
+    for _ in 0..OPEN_ROUNDS {
+        let (file, writes) = open_or_create_plain_shared(name.as_str(), sharing)?;
+        if !writes {
+            // An observer's read-only descriptor closes here: it holds nothing in the registry.
+            return Ok(Membership {
+                sharing,
+                member: None,
+            });
+        }
+        // `None`: the last member of the fleet removed the registry's name after we opened
+        // it; open (create) it again.
+        if let Some(member) = Member::join_named(file, node.get(), name.as_str())? {
+            return Ok(Membership {
+                sharing,
+                member: Some(Arc::new(member)),
+            });
+        }
+    }
+    Err(ShmError::KeepsDisappearing {
+        segment: name.to_string(),
+        rounds: OPEN_ROUNDS,
+    }
+    .into())
 }
 
 /// One ring segment opened by a member, which holds its tag's liveness lock on it (an

@@ -47,8 +47,12 @@ use std::os::unix::fs::FileExt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use std::vec::Vec;
 
-use super::ShmError;
-use super::liveness::{TAG_LOCK_BASE, is_held, random_tag, release, try_hold_exclusive};
+use std::string::String;
+
+use super::liveness::{
+    TAG_LOCK_BASE, hold_shared, is_held, random_tag, release, try_hold_exclusive,
+};
+use super::{ShmError, object};
 
 /// Bytes of one registry entry (four u64 words).
 pub const ENTRY_BYTES: u64 = 32;
@@ -62,6 +66,16 @@ pub const NODE_LOCK_BASE: u64 = 1 << 39;
 
 /// How many tags [`Member::join`] draws before giving up with [`ShmError::NoFreeTag`].
 pub const TAG_DRAWS: u32 = 16;
+
+/// Byte `GATE_BYTE` of the registry: every live member joined by name holds a shared lock on
+/// it for its lifetime; the last one to leave takes it exclusively — which succeeds only when
+/// no member lives — and removes the registry's name, so an empty fleet leaves no registry
+/// behind. A joiner holds the gate before it checks that the name still names its registry,
+/// so it never joins a registry whose name was just removed (2^38, below the node bytes).
+pub const GATE_BYTE: u64 = 1 << 38;
+
+/// How long a joiner waits for a leaver that holds the gate exclusively (removing the name).
+const GATE_WAIT: Duration = Duration::from_secs(2);
 
 /// Word 0's present bit.
 const PRESENT: u64 = 1 << 63;
@@ -162,9 +176,37 @@ pub struct Member {
     tag: u32,
     pid: u32,
     started: SystemTime,
+    /// The name this member opened the registry under, if it joined by name
+    /// ([`join_named`](Self::join_named)): the last member to leave removes it.
+    name: Option<String>,
 }
 
 impl Member {
+    /// [`join`](Self::join) a registry opened under `name`, holding the registry's gate (see
+    /// [`GATE_BYTE`]) so that the last member to leave removes the name. `Ok(None)` if the name
+    /// no longer names `file` — the last member of an empty fleet removed it after we opened
+    /// it: open the name again.
+    pub(crate) fn join_named(file: File, node: u16, name: &str) -> Result<Option<Self>, ShmError> {
+        let io = |op: &'static str| move |source| ShmError::RegistryIo { op, source };
+        let start = std::time::Instant::now();
+        while !hold_shared(&file, GATE_BYTE).map_err(io("fcntl F_OFD_SETLK (gate)"))? {
+            // A leaver is removing the name this very moment.
+            if start.elapsed() > GATE_WAIT {
+                return Err(ShmError::RegistryIo {
+                    op: "fcntl F_OFD_SETLK (gate)",
+                    source: io::ErrorKind::WouldBlock.into(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if !object::names(name, &file)? {
+            return Ok(None);
+        }
+        let mut member = Self::join(file, node)?;
+        member.name = Some(name.into());
+        Ok(Some(member))
+    }
+
     /// Joins the fleet whose registry is `file` as node `node`: sizes an empty registry to
     /// [`REGISTRY_BYTES`], takes the node's lock, draws a tag no live member holds, and writes
     /// the entry.
@@ -214,6 +256,7 @@ impl Member {
             tag: 0,
             pid: std::process::id(),
             started,
+            name: None,
         };
         for _ in 0..TAG_DRAWS {
             let tag = random_tag();
@@ -278,6 +321,17 @@ impl Drop for Member {
             let _ = release(&self.file, tag_byte(self.tag));
         }
         let _ = release(&self.file, node_byte(self.node));
+        // The last member to leave removes the registry's name (if it still names this
+        // registry): taking the gate exclusively proves no member lives or is joining.
+        if let Some(name) = &self.name {
+            let _ = release(&self.file, GATE_BYTE);
+            if try_hold_exclusive(&self.file, GATE_BYTE).unwrap_or(false) {
+                if object::names(name, &self.file).unwrap_or(false) {
+                    let _ = rustix::shm::unlink(name.as_str());
+                }
+                let _ = release(&self.file, GATE_BYTE);
+            }
+        }
     }
 }
 
