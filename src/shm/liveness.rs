@@ -164,46 +164,52 @@ pub(crate) fn random_tag() -> u32 {
     }
 }
 
+/// A fresh file in /dev/shm for unit tests, removed on drop.
+#[cfg(test)]
+pub(super) struct Scratch(pub(super) std::path::PathBuf);
+
+#[cfg(test)]
+impl Scratch {
+    /// `/dev/shm/orbit-unit-{what}-{pid}-{random}`, created empty, mode 0600.
+    pub(super) fn new(what: &str) -> Self {
+        use std::fs::OpenOptions;
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = std::path::PathBuf::from(std::format!(
+            "/dev/shm/orbit-unit-{what}-{}-{:08x}",
+            std::process::id(),
+            random_tag()
+        ));
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .unwrap();
+        Self(path)
+    }
+
+    /// A new open (its own description) of the file.
+    pub(super) fn open(&self) -> File {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&self.0)
+            .unwrap()
+    }
+}
+
+#[cfg(test)]
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::fs::OpenOptions;
-    use std::os::unix::fs::OpenOptionsExt;
-
-    /// A fresh file in /dev/shm, removed on drop.
-    struct Scratch(std::path::PathBuf);
-
-    impl Scratch {
-        fn new(what: &str) -> Self {
-            let path = std::path::PathBuf::from(std::format!(
-                "/dev/shm/orbit-unit-liveness-{what}-{}-{:08x}",
-                std::process::id(),
-                random_tag()
-            ));
-            OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&path)
-                .unwrap();
-            Self(path)
-        }
-
-        fn open(&self) -> File {
-            OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open(&self.0)
-                .unwrap()
-        }
-    }
-
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_file(&self.0);
-        }
-    }
 
     #[test]
     fn shared_and_exclusive_conflict_between_descriptions() {

@@ -109,13 +109,19 @@ pub(super) fn check_private(segment: &str, stat: &Stat) -> Result<(), ShmError> 
             euid,
         });
     }
+    check_mode(segment, stat, Sharing::Owner)
+}
+
+/// Refuses a mode with any bit outside `sharing`'s (`0o600` owner-only, `0o660` / `0o640`
+/// for a group).
+fn check_mode(segment: &str, stat: &Stat, sharing: Sharing) -> Result<(), ShmError> {
     #[allow(clippy::unnecessary_cast)] // `st_mode` is u16 on some targets.
     let mode = stat.st_mode as u32 & 0o7777;
-    if mode & !0o600 != 0 {
+    if mode & !sharing.mode() != 0 {
         return Err(ShmError::InsecureMode {
             segment: segment.to_string(),
             mode,
-            policy: Sharing::Owner,
+            policy: sharing,
         });
     }
     Ok(())
@@ -138,16 +144,7 @@ pub(super) fn check_access(segment: &str, stat: &Stat, sharing: Sharing) -> Resu
             expected,
         });
     }
-    #[allow(clippy::unnecessary_cast)] // `st_mode` is u16 on some targets.
-    let mode = stat.st_mode as u32 & 0o7777;
-    if mode & !sharing.mode() != 0 {
-        return Err(ShmError::InsecureMode {
-            segment: segment.to_string(),
-            mode,
-            policy: sharing,
-        });
-    }
-    Ok(())
+    check_mode(segment, stat, sharing)
 }
 
 /// Refuses a group policy whose group this process is not a member of (neither its effective

@@ -401,44 +401,9 @@ pub fn members(file: &File) -> io::Result<Vec<MemberInfo>> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::liveness::Scratch;
     use super::*;
     use std::fs::OpenOptions;
-    use std::os::unix::fs::OpenOptionsExt;
-    use std::path::PathBuf;
-
-    struct Scratch(PathBuf);
-
-    impl Scratch {
-        fn new(what: &str) -> Self {
-            let path = PathBuf::from(std::format!(
-                "/dev/shm/orbit-unit-registry-{what}-{}-{:08x}",
-                std::process::id(),
-                random_tag()
-            ));
-            OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&path)
-                .unwrap();
-            Self(path)
-        }
-
-        fn open(&self) -> File {
-            OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open(&self.0)
-                .unwrap()
-        }
-    }
-
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_file(&self.0);
-        }
-    }
 
     #[test]
     fn entries_round_trip_and_reject_damage() {
