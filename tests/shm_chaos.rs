@@ -35,7 +35,7 @@ use orbit_rs::{
 };
 use rustix::process::{Pid, Signal, kill_process};
 
-const ROLE: &str = "ORBIT_TEST_ROLE";
+use common::ROLE;
 /// Upper bound of every wait: for a child to say something or exit, for a reader to move on.
 const PATIENCE: Duration = Duration::from_secs(10);
 /// The stuck-writer deadline of every member in these tests.
@@ -470,28 +470,12 @@ impl Kid {
         node: u16,
         extra: &[(&str, String)],
     ) -> std::io::Result<Self> {
-        let exe = env::current_exe()?;
-        let mut cmd = match prefix.split_first() {
-            Some((program, args)) => {
-                let mut cmd = Command::new(program);
-                cmd.args(args).arg(&exe);
-                cmd
-            }
-            None => Command::new(&exe),
-        };
-        cmd.args([
-            "--ignored",
-            "--exact",
-            "child_entry",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(ROLE, role)
-        .env("ORBIT_FLEET", fleet)
-        .env("ORBIT_NODE", node.to_string())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+        let mut cmd = common::child_command(prefix, "child_entry", role);
+        cmd.env("ORBIT_FLEET", fleet)
+            .env("ORBIT_NODE", node.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
         for (k, v) in extra {
             cmd.env(k, v);
         }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use orbit_rs::NetId64;
 use orbit_rs::shm::{PREFIX_BYTES, Segment, SegmentName, ShmError, current_uid};
 
-const ROLE: &str = "ORBIT_TEST_ROLE";
+use common::ROLE;
 const KIND: u8 = 60;
 
 fn name(fleet: &str) -> SegmentName {
@@ -56,18 +56,10 @@ fn segment_bytes(capacity: usize) -> u64 {
 // ---------------------------------------------------------------------------------------------
 
 fn spawn(role: &str, fleet: &str, extra: &[(&str, String)]) -> Child {
-    let mut cmd = Command::new(env::current_exe().unwrap());
-    cmd.args([
-        "--ignored",
-        "--exact",
-        "child_entry",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env(ROLE, role)
-    .env("ORBIT_FLEET", fleet)
-    .stdout(Stdio::piped())
-    .stderr(Stdio::inherit());
+    let mut cmd = common::child_command(&[], "child_entry", role);
+    cmd.env("ORBIT_FLEET", fleet)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
     for (k, v) in extra {
         cmd.env(k, v);
     }
@@ -518,21 +510,15 @@ mod kills {
             }
             Ok(_) => {}
         }
-        let mut child = Command::new("unshare")
-            .args(["--mount", "--propagation", "private"])
-            .arg(env::current_exe().unwrap())
-            .args([
-                "--ignored",
-                "--exact",
-                "kills::namespace_child_entry",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(ROLE, role)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn child");
+        let mut child = common::child_command(
+            &["unshare", "--mount", "--propagation", "private"],
+            "kills::namespace_child_entry",
+            role,
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn child");
         let lines = orbit_lines(&mut child);
         let status = wait_bounded(&mut child, Duration::from_secs(120));
         assert!(status.success(), "namespace child failed: {status}");

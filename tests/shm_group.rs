@@ -8,12 +8,14 @@
 //! return.
 #![cfg(all(feature = "shm", target_os = "linux"))]
 
+mod common;
+
 use std::env;
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus, Stdio};
 use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -24,7 +26,7 @@ use orbit_rs::{
     Error, Fleet, FleetBuilder, OrbitEventBus, OrbitTyped, Orbital, RingCursor, RingPoll,
 };
 
-const ROLE: &str = "ORBIT_TEST_ROLE";
+use common::ROLE;
 /// The unprivileged user (and its primary group) root's children become.
 const OTHER: u32 = 65534;
 /// Upper bound of every wait.
@@ -275,19 +277,11 @@ fn child_entry() {
 /// Spawns `child_entry` as `role`; with `drop_to_other`, the child first becomes uid
 /// [`OTHER`] with primary group [`OTHER`] and `gid` as its one supplementary group.
 fn spawn(role: &str, fleet: &str, gid: u32, drop_to_other: bool) -> Child {
-    let mut cmd = Command::new(env::current_exe().unwrap());
-    cmd.args([
-        "--ignored",
-        "--exact",
-        "child_entry",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env(ROLE, role)
-    .env("ORBIT_FLEET", fleet)
-    .env("ORBIT_GID", gid.to_string())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::inherit());
+    let mut cmd = common::child_command(&[], "child_entry", role);
+    cmd.env("ORBIT_FLEET", fleet)
+        .env("ORBIT_GID", gid.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
     if drop_to_other {
         // SAFETY: the closure runs in the forked child before exec and makes only the
         // async-signal-safe calls setgroups, setgid and setuid on plain integers.

@@ -4,6 +4,8 @@
 //! is bounded; children are killed when their handle drops.
 #![cfg(all(feature = "shm", target_os = "linux"))]
 
+mod common;
+
 use std::collections::hash_map::RandomState;
 use std::env;
 use std::fs::{File, OpenOptions};
@@ -19,7 +21,7 @@ use orbit_rs::shm::{
     ENTRY_BYTES, Member, REGISTRY_BYTES, ShmError, TAG_LOCK_BASE, hold_tag, members, tag_alive,
 };
 
-const ROLE: &str = "ORBIT_TEST_ROLE";
+use common::ROLE;
 /// Upper bound of every wait for a child to do something.
 const PATIENCE: Duration = Duration::from_secs(5);
 
@@ -117,26 +119,10 @@ impl Kid {
         file: &Scratch,
         extra: &[(&str, String)],
     ) -> std::io::Result<Self> {
-        let exe = env::current_exe().unwrap();
-        let mut cmd = match prefix.split_first() {
-            Some((program, args)) => {
-                let mut cmd = Command::new(program);
-                cmd.args(args).arg(&exe);
-                cmd
-            }
-            None => Command::new(&exe),
-        };
-        cmd.args([
-            "--ignored",
-            "--exact",
-            "child_entry",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(ROLE, role)
-        .env("ORBIT_FILE", &file.0)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        let mut cmd = common::child_command(prefix, "child_entry", role);
+        cmd.env("ORBIT_FILE", &file.0)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         for (k, v) in extra {
             cmd.env(k, v);
         }

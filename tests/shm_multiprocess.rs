@@ -7,7 +7,7 @@ mod common;
 use std::collections::HashMap;
 use std::env;
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::thread;
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use orbit_rs::{Fleet, OrbitEventBus, OrbitEventCursor};
 
-const ROLE: &str = "ORBIT_TEST_ROLE";
+use common::ROLE;
 
 fn env_u64(key: &str) -> u64 {
     env::var(key)
@@ -250,19 +250,11 @@ fn now_ms() -> u64 {
 }
 
 fn spawn(role: &str, fleet: &str, node: u16, extra: &[(&str, String)]) -> Child {
-    let mut cmd = Command::new(env::current_exe().unwrap());
-    cmd.args([
-        "--ignored",
-        "--exact",
-        "child_entry",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env(ROLE, role)
-    .env("ORBIT_FLEET", fleet)
-    .env("ORBIT_NODE", node.to_string())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::inherit());
+    let mut cmd = common::child_command(&[], "child_entry", role);
+    cmd.env("ORBIT_FLEET", fleet)
+        .env("ORBIT_NODE", node.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
     for (k, v) in extra {
         cmd.env(k, v);
     }

@@ -591,7 +591,7 @@ fn an_in_process_ring_that_cannot_be_allocated_is_an_error_not_an_abort() {
 // Private mount namespace: a 1 MiB /dev/shm, and a file mounted over a segment name.
 // ---------------------------------------------------------------------------------------------
 
-const ROLE: &str = "ORBIT_TEST_ROLE";
+use common::ROLE;
 
 /// Runs `namespace_child_entry` with `role` in a private mount namespace; `None` (after
 /// printing why) when this host cannot make one.
@@ -616,19 +616,13 @@ fn in_private_mount_namespace(role: &str) -> Option<String> {
         }
         Ok(_) => {}
     }
-    let out = Command::new("unshare")
-        .args(["--mount", "--propagation", "private"])
-        .arg(std::env::current_exe().unwrap())
-        .args([
-            "--ignored",
-            "--exact",
-            "namespace_child_entry",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(ROLE, role)
-        .output()
-        .expect("spawn child");
+    let out = common::child_command(
+        &["unshare", "--mount", "--propagation", "private"],
+        "namespace_child_entry",
+        role,
+    )
+    .output()
+    .expect("spawn child");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),

@@ -111,3 +111,30 @@ macro_rules! on_both_backings {
         }
     };
 }
+
+/// The environment variable a re-executed test binary reads the role it plays from.
+pub const ROLE: &str = "ORBIT_TEST_ROLE";
+
+/// A command that runs this test binary again as a child process playing `role` in the
+/// ignored test `entry` (`prefix`, if any, wraps it: `["unshare", "--mount", ...]`). Callers add
+/// their own environment and stdio.
+pub fn child_command(prefix: &[&str], entry: &str, role: &str) -> std::process::Command {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let mut cmd = match prefix.split_first() {
+        Some((program, args)) => {
+            let mut cmd = std::process::Command::new(program);
+            cmd.args(args).arg(&exe);
+            cmd
+        }
+        None => std::process::Command::new(&exe),
+    };
+    cmd.args([
+        "--ignored",
+        "--exact",
+        entry,
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(ROLE, role);
+    cmd
+}
