@@ -363,6 +363,7 @@ fn in_process_joins_of_one_name_share_rings() {
     assert_eq!(other.ring::<Telemetry>().map(|r| r.head()).unwrap(), 0);
 }
 
+#[cfg(all(feature = "shm", target_os = "linux"))]
 mod shm_only {
     use super::*;
 
