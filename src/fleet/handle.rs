@@ -1,0 +1,245 @@
+//! The handles users hold: [`FleetRing`] (a typed ring's verbs, no lookups), [`FleetWriter`]
+//! (its exclusive writer), [`RingCursor`] and [`RingPoll`].
+
+use core::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Instant;
+use std::vec::Vec;
+
+use super::store::Retry;
+use super::*;
+
+/// A reader's cursor on a fleet ring: a core [`Cursor`] plus when it started waiting for a
+/// stuck writer (the `std` layer's stuck-writer rule is a deadline, not a poll count).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RingCursor {
+    pub(super) cursor: Cursor,
+    pub(super) stalled: Option<(u64, Instant)>,
+}
+
+impl RingCursor {
+    /// Replay what is still in the ring.
+    #[must_use]
+    pub const fn from_start() -> Self {
+        Self {
+            cursor: Cursor::from_start(),
+            stalled: None,
+        }
+    }
+
+    /// Start at a known next counter.
+    #[must_use]
+    pub const fn from_counter(next_counter: u64) -> Self {
+        Self {
+            cursor: Cursor::from_counter(next_counter),
+            stalled: None,
+        }
+    }
+
+    /// The next counter this cursor will read.
+    #[must_use]
+    pub const fn next_counter(self) -> u64 {
+        self.cursor.next_counter()
+    }
+
+    pub(super) fn at(cursor: Cursor) -> Self {
+        Self {
+            cursor,
+            stalled: None,
+        }
+    }
+}
+
+impl Default for RingCursor {
+    fn default() -> Self {
+        Self::from_start()
+    }
+}
+
+/// Frames and loss of one [`FleetRing::poll_frames`] call.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RingPoll {
+    /// Delivered frames, in counter order.
+    pub frames: Vec<FleetFrame>,
+    /// Counters passed without delivery.
+    pub loss: Loss,
+    /// The ring was reset since the cursor's last poll.
+    pub rewound: bool,
+}
+
+/// A handle on one typed ring of a fleet: the per-type operations without the fleet's ring
+/// lookup. Cheap to clone; keeps the ring (and its mapping) alive.
+pub struct FleetRing<T> {
+    store: Arc<RingStore>,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T> FleetRing<T> {
+    pub(super) fn new(store: Arc<RingStore>) -> Self {
+        Self {
+            store,
+            _type: PhantomData,
+        }
+    }
+}
+
+impl<T> Clone for FleetRing<T> {
+    fn clone(&self) -> Self {
+        Self {
+            store: self.store.clone(),
+            _type: PhantomData,
+        }
+    }
+}
+
+impl<T> core::fmt::Debug for FleetRing<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("FleetRing")
+            .field("kind", &self.store.kind)
+            .field("capacity", &self.store.capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: OrbitTyped> FleetRing<T> {
+    /// Publishes one frame of raw bytes (for frames that are not one `Pod` value: events,
+    /// variable payloads); retries a few times if the writer had to abandon its counter.
+    ///
+    /// Fails with [`PublishError::Leased`] while a [`FleetWriter`] holds the ring, unless its
+    /// holder's process is gone: then its lease is broken and the publish goes ahead.
+    pub fn publish_frame(&self, frame_kind: u8, version: u64, payload: &[u8]) -> Result<NetId64> {
+        self.store.publish(frame_kind, version, payload)
+    }
+
+    /// Takes the ring's writer lease for this handle: the one-writer publish path (see
+    /// [`ExclusiveWriter`](crate::ExclusiveWriter)), for every process of the fleet, until the
+    /// returned writer is dropped. A lease whose holder's process is gone is broken first.
+    pub fn exclusive_writer(&self) -> Result<FleetWriter<T>> {
+        Ok(FleetWriter {
+            lease: self.store.take_lease()?,
+            store: self.store.clone(),
+            _type: PhantomData,
+        })
+    }
+
+    /// Hands every frame after `cursor` to `visit` without allocating.
+    pub fn poll_with(&self, cursor: &mut RingCursor, visit: impl FnMut(FrameRef<'_>)) -> Poll {
+        self.store.poll(cursor, visit)
+    }
+
+    /// Copies every frame after `cursor` out of the ring.
+    pub fn poll_frames(&self, cursor: &mut RingCursor) -> RingPoll {
+        let mut frames = Vec::new();
+        let poll = self.poll_with(cursor, |frame| frames.extend(FleetFrame::from_ref(&frame)));
+        RingPoll {
+            frames,
+            loss: poll.loss,
+            rewound: poll.rewound,
+        }
+    }
+
+    /// The newest committed frame.
+    #[must_use]
+    pub fn read_head(&self) -> Option<FleetFrame> {
+        self.store.ring().read_head()
+    }
+
+    /// The frame with exactly this id, if the ring still holds it.
+    #[must_use]
+    pub fn read(&self, id: NetId64) -> Option<FleetFrame> {
+        self.store.ring().read(id)
+    }
+
+    /// The next counter the ring will hand out.
+    #[must_use]
+    pub fn head(&self) -> u64 {
+        self.store.ring().head()
+    }
+
+    /// A cursor that sees only frames published after this call.
+    #[must_use]
+    pub fn cursor_at_head(&self) -> RingCursor {
+        self.store.cursor_at_head()
+    }
+
+    /// Empties the ring: a new generation starts at the head, live cursors rewind (see
+    /// [`Ring::reset`]). Fails with [`PublishError::Leased`] while a live [`FleetWriter`]
+    /// holds the ring (a dead holder's lease is broken first); the lease holder itself resets
+    /// with [`FleetWriter::reset`].
+    pub fn reset(&self) -> Result<()> {
+        self.store.reset()
+    }
+
+    /// The core ring handle (kind and node set), for hot loops.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ReadOnly`] on a fleet this process only reads (a group's read policy): a core
+    /// `Ring` can publish and reset, and its memory is mapped read-only.
+    pub fn ring(&self) -> Result<Ring<'_, PAYLOAD_MAX>> {
+        self.store.check_writable()?;
+        Ok(self.store.ring())
+    }
+
+    /// Slots in the ring.
+    #[must_use]
+    pub fn capacity(&self) -> usize {
+        self.store.capacity
+    }
+}
+
+/// The one writer of a fleet ring, from [`FleetRing::exclusive_writer`]: publishes without
+/// atomic read-modify-writes while other publishers are refused. Dropping it hands the ring
+/// back to [`FleetRing::publish`]; if its process dies, the next publisher or writer that finds
+/// the lease breaks it.
+pub struct FleetWriter<T> {
+    store: Arc<RingStore>,
+    lease: Lease,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T> core::fmt::Debug for FleetWriter<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("FleetWriter")
+            .field("kind", &self.store.kind)
+            .field("lease", &self.lease)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: OrbitTyped> FleetWriter<T> {
+    /// Publishes one frame of raw bytes; retries a few times if the writer had to abandon its
+    /// counter (a slot still held by a writer from before the lease).
+    pub fn publish_frame(
+        &mut self,
+        frame_kind: u8,
+        version: u64,
+        payload: &[u8],
+    ) -> Result<NetId64> {
+        let view = self.store.view();
+        let mut retry = Retry::default();
+        loop {
+            match self.lease.publish(&view.ring, frame_kind, version, payload) {
+                Ok(id) => return Ok(id),
+                // A slot a dead multi-writer left mid-write returns to service here (the frame
+                // abandoned on it is counted by readers), so the next lap takes it.
+                Err(e) if retry.again(&view, e) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+impl<T: OrbitTyped> FleetWriter<T> {
+    /// Empties the ring from the lease holder (see [`ExclusiveWriter::reset`](crate::ExclusiveWriter::reset));
+    /// the writer keeps the lease.
+    pub fn reset(&mut self) -> Result<()> {
+        Ok(self.lease.reset(&self.store.ring())?)
+    }
+}
+
+impl<T> Drop for FleetWriter<T> {
+    fn drop(&mut self) {
+        self.lease.release(&self.store.ring());
+    }
+}

@@ -1,0 +1,247 @@
+//! A fleet's opened ring: its storage (in-process or a shared-memory segment), the view one
+//! operation takes of it, and the policy that decides when a refused write is retried, a dead
+//! writer's lease broken or its slot returned to service.
+
+use std::time::Instant;
+
+use super::*;
+
+pub(crate) enum Storage {
+    Local(crate::OwnedRing<PAYLOAD_MAX>),
+    #[cfg(all(feature = "shm", target_os = "linux"))]
+    Shm(shm::Attached),
+}
+
+/// One opened ring of a fleet.
+pub(crate) struct RingStore {
+    pub(crate) storage: Storage,
+    pub(crate) declared: usize,
+    pub(crate) capacity: usize,
+    pub(crate) kind: u8,
+    pub(crate) node: NodeId,
+    pub(crate) read: ReadPolicy,
+}
+
+/// How a fleet's readers treat writers that stopped: the deadline of the stuck-writer rule, and
+/// how often a caught-up reader looks at the head (see [`Ring::with_head_check_polls`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ReadPolicy {
+    pub(crate) stuck_after: Duration,
+    pub(crate) head_check_polls: u32,
+}
+
+/// A fleet ring as one operation sees it: the ring, and the segment whose liveness locks tell
+/// whether its writers live (the same segment: a retirement between the two must not make the
+/// locks of a new segment judge the writers of an old one).
+pub(super) struct View<'a> {
+    pub(super) ring: Ring<'a, PAYLOAD_MAX>,
+    #[cfg(all(feature = "shm", target_os = "linux"))]
+    segment: Option<&'a shm::MemberSegment>,
+}
+
+impl View<'_> {
+    /// True only if the kernel says the writer tagged `tag` is gone (its process died, zombie
+    /// or not, in any pid namespace). In-process rings have no such writers.
+    fn is_gone(&self, tag: u32) -> bool {
+        #[cfg(all(feature = "shm", target_os = "linux"))]
+        if let Some(segment) = self.segment {
+            return segment.is_gone(tag);
+        }
+        let _ = tag;
+        false
+    }
+
+    /// Breaks the writer lease if the kernel says its holder (or, for a lease being closed,
+    /// its closer) is gone — a process killed holding a [`FleetWriter`], an `ExclusiveWriter`
+    /// of a fleet ring handle, or a reset. Returns the slot it died writing to service.
+    fn break_dead_lease(&self) -> bool {
+        self.ring.lease_holder().is_some_and(|holder| {
+            self.is_gone(holder.owner()) && self.ring.break_lease(holder, self.ring.owner())
+        })
+    }
+
+    /// If the multi-writer holding internal counter `counter`'s slot mid-write is gone,
+    /// returns the slot to service (readers count that frame unavailable).
+    pub(super) fn recover_dead_slot(&self, counter: u64) -> bool {
+        self.ring
+            .writer_of(counter)
+            .is_some_and(|tag| self.is_gone(tag) && self.ring.recover_counter(counter, tag))
+    }
+
+    /// Returns the slot `cursor` waits on to service if its writer is gone: a tagged
+    /// multi-writer through the slot's `writer` word, an exclusive writer through its lease.
+    fn recover_stalled(&self, cursor: &Cursor) -> bool {
+        match self.ring.stalled_writer(cursor) {
+            Some(tag) => self.is_gone(tag) && self.ring.recover_stalled(cursor, tag),
+            None => self.ring.writer_leased() && self.break_dead_lease(),
+        }
+    }
+}
+
+/// The retry policy of a fleet publish, lease take or reset that a ring refused: a transient
+/// refusal is retried a few times; a refusal by a lease — held, being reset, or being closed —
+/// whose holder the kernel says is dead breaks that lease (once) and retries; a slot held by a
+/// dead multi-writer is returned to service and the publish retried.
+#[derive(Default)]
+pub(super) struct Retry {
+    attempts: usize,
+    broke: bool,
+}
+
+impl Retry {
+    /// True if the operation that failed with `error` should run again.
+    pub(super) fn again(&mut self, view: &View<'_>, error: PublishError) -> bool {
+        if self.attempts + 1 >= PUBLISH_ATTEMPTS {
+            return false;
+        }
+        self.attempts += 1;
+        match error {
+            PublishError::Leased | PublishError::Resetting | PublishError::LeaseEnding
+                if self.broke_dead_lease(view) =>
+            {
+                true
+            }
+            PublishError::SlotBusy { holder, .. } => {
+                view.recover_dead_slot(holder);
+                true
+            }
+            e => e.is_transient(),
+        }
+    }
+
+    /// Breaks the lease if its holder is dead, at most once per operation (each look at a
+    /// holder asks the kernel).
+    fn broke_dead_lease(&mut self, view: &View<'_>) -> bool {
+        if self.broke {
+            return false;
+        }
+        self.broke = view.break_dead_lease();
+        self.broke
+    }
+}
+
+impl RingStore {
+    pub(super) fn view(&self) -> View<'_> {
+        let (ring, segment) = match &self.storage {
+            Storage::Local(owned) => (owned.ring(), None),
+            #[cfg(all(feature = "shm", target_os = "linux"))]
+            Storage::Shm(attached) => {
+                let segment = attached.current();
+                (segment.ring(), Some(segment))
+            }
+        };
+        #[cfg(not(all(feature = "shm", target_os = "linux")))]
+        let _: Option<()> = segment;
+        View {
+            ring: ring
+                .with_kind(self.kind)
+                .with_node(self.node)
+                .with_head_check_polls(self.read.head_check_polls),
+            #[cfg(all(feature = "shm", target_os = "linux"))]
+            segment,
+        }
+    }
+
+    pub(crate) fn ring(&self) -> Ring<'_, PAYLOAD_MAX> {
+        self.view().ring
+    }
+
+    /// True for a read-policy observer's ring: mapped read-only, so nothing may store.
+    fn read_only(&self) -> bool {
+        match &self.storage {
+            Storage::Local(_) => false,
+            #[cfg(all(feature = "shm", target_os = "linux"))]
+            Storage::Shm(attached) => attached.read_only(),
+        }
+    }
+
+    /// [`Error::ReadOnly`] for a read-only ring, before any store could reach it.
+    pub(super) fn check_writable(&self) -> Result<()> {
+        #[cfg(all(feature = "shm", target_os = "linux"))]
+        if let Storage::Shm(attached) = &self.storage {
+            attached.check_writable()?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn publish(&self, frame_kind: u8, version: u64, payload: &[u8]) -> Result<NetId64> {
+        self.check_writable()?;
+        let view = self.view();
+        let mut retry = Retry::default();
+        loop {
+            match view.ring.publish(frame_kind, version, payload) {
+                Ok(id) => return Ok(id),
+                Err(e) if retry.again(&view, e) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Takes the writer lease for this member, breaking a dead holder's first.
+    pub(super) fn take_lease(&self) -> Result<Lease> {
+        self.check_writable()?;
+        let view = self.view();
+        let owner = view.ring.owner();
+        let mut retry = Retry::default();
+        loop {
+            match view.ring.take_lease(owner, HELD) {
+                Ok(lease) => return Ok(lease),
+                // Held by a live writer: final for a taker.
+                Err(PublishError::Leased) => {
+                    if !retry.broke_dead_lease(&view) {
+                        return Err(PublishError::Leased.into());
+                    }
+                }
+                Err(e) if retry.again(&view, e) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Resets the ring under a lease recorded for this member: retries while another reset
+    /// runs, breaks a dead holder's lease first.
+    pub(crate) fn reset(&self) -> Result<()> {
+        self.check_writable()?;
+        let view = self.view();
+        let mut retry = Retry::default();
+        loop {
+            match view.ring.reset() {
+                Ok(()) => return Ok(()),
+                Err(e) if retry.again(&view, e) => std::thread::yield_now(),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Polls with the deadline-based stuck-writer rule.
+    pub(crate) fn poll(&self, cursor: &mut RingCursor, visit: impl FnMut(FrameRef<'_>)) -> Poll {
+        let next = cursor.cursor.next_counter();
+        let view = self.view();
+        let patience = match cursor.stalled {
+            Some((counter, since))
+                if counter == next && since.elapsed() >= self.read.stuck_after =>
+            {
+                // The writer had its time. If the kernel says it is gone, its slot returns to
+                // service (a void frame every reader counts unavailable, once); if it lives —
+                // stopped, say — it keeps the slot and this reader gives up on the counter.
+                // A read-only ring is never recovered (that stores): its reader gives up.
+                if !self.read_only() {
+                    view.recover_stalled(&cursor.cursor);
+                }
+                Patience::GiveUpOn(counter)
+            }
+            _ => Patience::Wait,
+        };
+        let poll = view.ring.poll_with(&mut cursor.cursor, patience, visit);
+        cursor.stalled = match (poll.stalled_at, cursor.stalled) {
+            (Some(now), Some((then, since))) if now == then => Some((then, since)),
+            (Some(now), _) => Some((now, Instant::now())),
+            (None, _) => None,
+        };
+        poll
+    }
+
+    pub(crate) fn cursor_at_head(&self) -> RingCursor {
+        RingCursor::at(self.ring().cursor_at_head())
+    }
+}
