@@ -46,6 +46,15 @@ pub enum Error {
         /// Capacity declared now.
         found: usize,
     },
+    /// The same ring kind was declared with two payload sizes of different slot classes.
+    PayloadMismatch {
+        /// The ring kind.
+        kind: u8,
+        /// Slot payload bytes of the ring as first opened.
+        expected: usize,
+        /// Slot payload bytes declared now.
+        found: usize,
+    },
     /// A value does not fit a slot (`Orbital`).
     ValueTooLarge {
         /// Value bytes.
@@ -99,6 +108,15 @@ impl fmt::Display for Error {
             } => write!(
                 f,
                 "ring kind {kind} is declared with capacity {expected} and again with {found}"
+            ),
+            Self::PayloadMismatch {
+                kind,
+                expected,
+                found,
+            } => write!(
+                f,
+                "ring kind {kind} has {expected}-byte slot payloads and is declared again with \
+                 {found}"
             ),
             Self::ValueTooLarge { size, max } => {
                 write!(f, "value of {size} bytes does not fit a {max}-byte slot")

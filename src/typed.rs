@@ -11,4 +11,9 @@ pub trait OrbitTyped {
     const KIND: u8;
     /// Slots in the ring (a power of two).
     const CAPACITY: usize = 256;
+    /// Payload bytes a slot of the ring must hold. The fleet gives the ring the smallest slot
+    /// class that holds it (see [`PAYLOAD_CLASSES`](crate::fleet::PAYLOAD_CLASSES): 32, 96,
+    /// 224 or 480 bytes of payload, in 64-, 128-, 256- or 512-byte slots). A `Pod` value type
+    /// sets `core::mem::size_of::<Self>()`; the default suits any frame up to 480 bytes.
+    const PAYLOAD: usize = crate::fleet::PAYLOAD_MAX;
 }

@@ -297,12 +297,12 @@ fn readers_take_the_fleets_head_check_period(kind: Kind) {
     };
     let eager = join(Fleet::builder(&name).head_check_polls(1)).unwrap();
     let ring = eager.ring::<Telemetry>().unwrap();
-    assert_eq!(ring.ring().unwrap().head_check_polls(), 1);
+    assert_eq!(ring.ring::<480>().unwrap().head_check_polls(), 1);
     let _cleanup = common::TestFleet(std::sync::Arc::new(eager));
     let default = common::join(kind, "period-default", 0).unwrap();
     let ring = default.0.ring::<Telemetry>().unwrap();
     assert_eq!(
-        ring.ring().unwrap().head_check_polls(),
+        ring.ring::<480>().unwrap().head_check_polls(),
         orbit_rs::Ring::<{ orbit_rs::fleet::PAYLOAD_MAX }>::DEFAULT_HEAD_CHECK_POLLS
     );
 }
@@ -314,9 +314,9 @@ on_both_backings!(
     typed_ring_round_trip,
     same_kind_with_another_spec_is_an_error,
     orbital_stores_the_newest_value,
+    a_types_payload_picks_its_slot_class,
 );
 
-#[cfg(all(feature = "shm", unix))]
 /// The reference API: `join(name, size)` joins as node 0, `join_as` picks the node, and every
 /// handle of one process that joins a name shares its rings (the in-process twin of shared
 /// memory): a reader thread sees what writer threads publish through their own handles.
@@ -363,9 +363,83 @@ fn in_process_joins_of_one_name_share_rings() {
     assert_eq!(other.ring::<Telemetry>().map(|r| r.head()).unwrap(), 0);
 }
 
+/// A 64-byte `Pod` type declares its payload: its ring gets 128-byte slots (payload class 96)
+/// instead of 512-byte ones, and publishes and polls as itself.
+#[derive(Clone, Copy, Debug, PartialEq, orbit_rs::bytemuck::Pod, orbit_rs::bytemuck::Zeroable)]
+#[bytemuck(crate = "orbit_rs::bytemuck")]
+#[repr(C)]
+struct Sample64 {
+    words: [u64; 8],
+}
+impl OrbitTyped for Sample64 {
+    const KIND: u8 = 33;
+    const CAPACITY: usize = 256;
+    const PAYLOAD: usize = core::mem::size_of::<Self>();
+}
+
+/// Same kind as `Sample64`, the default (480-byte) payload.
+struct Sample64Wide;
+impl OrbitTyped for Sample64Wide {
+    const KIND: u8 = 33;
+    const CAPACITY: usize = 256;
+}
+
+fn a_types_payload_picks_its_slot_class(kind: Kind) {
+    let fleet = join(kind, "classes", 1).unwrap();
+    let ring = fleet.0.ring::<Sample64>().unwrap();
+    assert_eq!(ring.payload(), 96);
+    let mut cursor = ring.cursor_at_head();
+    let value = Sample64 {
+        words: core::array::from_fn(|i| i as u64 * 3),
+    };
+    ring.publish(&value).unwrap();
+    let poll = ring.poll(&mut cursor);
+    assert_eq!(poll.values.len(), 1);
+    assert_eq!(poll.values[0].value, value);
+    assert!(ring.ring::<96>().is_ok());
+    assert!(matches!(
+        ring.ring::<480>(),
+        Err(Error::PayloadMismatch {
+            kind: 33,
+            expected: 96,
+            found: 480
+        })
+    ));
+    // The same kind with the default payload is another slot class: refused, named.
+    assert!(matches!(
+        fleet.0.ring::<Sample64Wide>(),
+        Err(Error::PayloadMismatch {
+            kind: 33,
+            expected: 96,
+            found: 480
+        })
+    ));
+}
+
 #[cfg(all(feature = "shm", target_os = "linux"))]
 mod shm_only {
     use super::*;
+
+    /// A 64-byte type's ring in shared memory: 128-byte slots, so 256 slots take 32 KiB +
+    /// 256 bytes instead of 128 KiB + 256; another process declaring the default payload for
+    /// the kind is refused with the segment's spec mismatch.
+    #[test]
+    fn a_64_byte_types_ring_takes_a_quarter_of_the_memory() {
+        let name = unique_name("classes-shm");
+        let fleet = Fleet::join_shm_as(&name, 4, 1).unwrap();
+        fleet.ring::<Sample64>().unwrap();
+        let path = format!("/dev/shm/orbit-{name}-33-{}", orbit_rs::shm::current_uid());
+        let bytes = std::fs::metadata(&path).unwrap().len();
+        assert_eq!(bytes, 256 + 256 * 128, "{path}");
+        let other = Fleet::join_shm_as(&name, 4, 2).unwrap();
+        match other.ring::<Sample64Wide>() {
+            Err(Error::Shm(ShmError::SpecMismatch { field, .. })) => {
+                assert_eq!(field, orbit_rs::shm::SpecField::Payload);
+            }
+            other => panic!("expected a payload spec mismatch, got {other:?}"),
+        }
+        fleet.unlink().unwrap();
+    }
 
     /// The member registry lives as long as the fleet has members: the last one to leave
     /// removes its name, and the next join creates it afresh.

@@ -125,7 +125,7 @@ impl OwnWriter {
                 }
                 Err(e) => panic!(
                     "publish from this process: {e} (lease word: {:?})",
-                    ring.ring().expect("a writable fleet").lease_holder()
+                    ring.ring::<480>().expect("a writable fleet").lease_holder()
                 ),
             }
         }
@@ -792,7 +792,7 @@ fn live_tag(fleet: &str, node: u16) -> u32 {
 /// sees it in the window: `None` if it cannot tell (the head is a lap past it), `Some(None)` if
 /// the slot is not held for it under a tag, `Some(Some(tag))` if it is.
 fn slot_writer(ring: &FleetRing<Chaos>, counter: u64) -> Option<Option<u32>> {
-    let core = ring.ring().expect("a writable fleet");
+    let core = ring.ring::<480>().expect("a writable fleet");
     let mut probe = Cursor::from_counter(counter);
     core.poll_limit(&mut probe, Patience::Wait, 0, |_| {});
     (probe.next_counter() == counter).then(|| core.stalled_writer(&probe))
@@ -801,7 +801,7 @@ fn slot_writer(ring: &FleetRing<Chaos>, counter: u64) -> Option<Option<u32>> {
 /// The ring's lease word, described for a failure message: a reset's or a closing lease left
 /// by a dead member is the known bug of `killed_resetter_does_not_wedge_the_ring`.
 fn lease_word(ring: &FleetRing<Chaos>, fleet: &str) -> String {
-    let Some(token) = ring.ring().expect("a writable fleet").lease_holder() else {
+    let Some(token) = ring.ring::<480>().expect("a writable fleet").lease_holder() else {
         return "free".into();
     };
     let alive = members(&registry(fleet))
@@ -943,7 +943,7 @@ fn child_entry() {
             // Takes the lease through the fleet ring handle, or (ORBIT_LEASE=core) through the
             // core ring of a fleet ring handle; publishes three frames; waits to be killed.
             let inc = env_u64("ORBIT_INC") as u16;
-            let core = ring.ring().expect("a writable fleet");
+            let core = ring.ring::<480>().expect("a writable fleet");
             let publish_three = |publish: &mut dyn FnMut(u8, u64, &[u8])| {
                 for seq in 0..3 {
                     publish(frame_kind(inc), version(node, seq), &payload(inc, seq));
@@ -1206,7 +1206,7 @@ fn stopped_writer_keeps_its_slot() {
                     }
                     // Claim counters through the core ring (no retry) until one lands on the
                     // slot: busy, held for the same counter.
-                    let core = ring.ring().expect("a writable fleet");
+                    let core = ring.ring::<480>().expect("a writable fleet");
                     let mut held = None;
                     for _ in 0..=CAPACITY {
                         let claimed = ring.head(); // Nobody else claims: the victim is stopped.
@@ -1382,7 +1382,7 @@ fn reused_pid_does_not_keep_a_dead_lease() {
         .expect("the child's entry");
     assert_eq!((entry.pid, entry.alive), (kid.pid(), true));
     assert_eq!(
-        ring.ring()
+        ring.ring::<480>()
             .expect("a writable fleet")
             .lease_holder()
             .map(|t| t.owner()),
@@ -1415,7 +1415,7 @@ fn reused_pid_does_not_keep_a_dead_lease() {
         "the pid is a live member's: ours"
     );
     assert_eq!(
-        ring.ring()
+        ring.ring::<480>()
             .expect("a writable fleet")
             .lease_holder()
             .map(|t| t.owner()),
@@ -1430,7 +1430,10 @@ fn reused_pid_does_not_keep_a_dead_lease() {
         "the lease of a dead member is broken, whatever its pid"
     );
     let took = started.elapsed();
-    assert_eq!(ring.ring().expect("a writable fleet").lease_holder(), None);
+    assert_eq!(
+        ring.ring::<480>().expect("a writable fleet").lease_holder(),
+        None
+    );
     let again = join(&name, node).expect("the dead member's node id is free");
     let seen = members(&file).unwrap();
     let renewed = seen.iter().find(|m| m.node == node).unwrap();
@@ -1503,7 +1506,7 @@ fn lease_holder_in_another_pid_namespace() {
         .expect("unshare's child");
     assert_eq!(
         live_tag(&name, node),
-        ring.ring()
+        ring.ring::<480>()
             .expect("a writable fleet")
             .lease_holder()
             .unwrap()

@@ -213,7 +213,7 @@ fn child_entry() {
             read_only(ring.publish_frame(1, 0, b"no"), &name, "publish");
             read_only(ring.exclusive_writer(), &name, "exclusive_writer");
             read_only(ring.reset(), &name, "reset");
-            read_only(ring.ring(), &name, "FleetRing::ring");
+            read_only(ring.ring::<480>(), &name, "FleetRing::ring");
             read_only(
                 fleet
                     .ring::<Telemetry>()

@@ -109,7 +109,7 @@ impl OrbitEventPoll {
 #[derive(Clone)]
 pub struct OrbitEventBus {
     fleet: Arc<Fleet>,
-    ring: Arc<RingStore>,
+    ring: Arc<RingStore<PAYLOAD_MAX>>,
 }
 
 impl core::fmt::Debug for OrbitEventBus {
@@ -123,7 +123,12 @@ impl core::fmt::Debug for OrbitEventBus {
 impl OrbitEventBus {
     /// Opens the fleet's event ring (attach errors surface here).
     pub fn new(fleet: Arc<Fleet>) -> Result<Self> {
-        let ring = fleet.store::<OrbitEventRecord>()?;
+        let store = fleet.store::<OrbitEventRecord>()?;
+        let ring = store.clone().into_max().ok_or(Error::PayloadMismatch {
+            kind: OrbitEventRecord::KIND,
+            expected: store.payload(),
+            found: PAYLOAD_MAX,
+        })?;
         Ok(Self { fleet, ring })
     }
 

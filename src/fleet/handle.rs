@@ -2,12 +2,12 @@
 //! (its exclusive writer), [`RingCursor`] and [`RingPoll`].
 
 use core::marker::PhantomData;
-use std::sync::Arc;
 use std::time::Instant;
 use std::vec::Vec;
 
-use super::store::Retry;
+use super::store::{AnyStore, Retry, with_store};
 use super::*;
+use crate::ring::{Frame, PayloadSize, SupportedPayload};
 
 /// A reader's cursor on a fleet ring: a core [`Cursor`] plus when it started waiting for a
 /// stuck writer (the `std` layer's stuck-writer rule is a deadline, not a poll count).
@@ -70,12 +70,12 @@ pub struct RingPoll {
 /// A handle on one typed ring of a fleet: the per-type operations without the fleet's ring
 /// lookup. Cheap to clone; keeps the ring (and its mapping) alive.
 pub struct FleetRing<T> {
-    store: Arc<RingStore>,
+    store: AnyStore,
     _type: PhantomData<fn() -> T>,
 }
 
 impl<T> FleetRing<T> {
-    pub(super) fn new(store: Arc<RingStore>) -> Self {
+    pub(super) fn new(store: AnyStore) -> Self {
         Self {
             store,
             _type: PhantomData,
@@ -95,8 +95,9 @@ impl<T> Clone for FleetRing<T> {
 impl<T> core::fmt::Debug for FleetRing<T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("FleetRing")
-            .field("kind", &self.store.kind)
-            .field("capacity", &self.store.capacity)
+            .field("kind", &self.store.kind())
+            .field("capacity", &self.store.capacity())
+            .field("payload", &self.store.payload())
             .finish_non_exhaustive()
     }
 }
@@ -108,7 +109,7 @@ impl<T: OrbitTyped> FleetRing<T> {
     /// Fails with [`PublishError::Leased`] while a [`FleetWriter`] holds the ring, unless its
     /// holder's process is gone: then its lease is broken and the publish goes ahead.
     pub fn publish_frame(&self, frame_kind: u8, version: u64, payload: &[u8]) -> Result<NetId64> {
-        self.store.publish(frame_kind, version, payload)
+        with_store!(&self.store, s => s.publish(frame_kind, version, payload))
     }
 
     /// Takes the ring's writer lease for this handle: the one-writer publish path (see
@@ -116,7 +117,7 @@ impl<T: OrbitTyped> FleetRing<T> {
     /// returned writer is dropped. A lease whose holder's process is gone is broken first.
     pub fn exclusive_writer(&self) -> Result<FleetWriter<T>> {
         Ok(FleetWriter {
-            lease: self.store.take_lease()?,
+            lease: with_store!(&self.store, s => s.take_lease())?,
             store: self.store.clone(),
             _type: PhantomData,
         })
@@ -124,7 +125,7 @@ impl<T: OrbitTyped> FleetRing<T> {
 
     /// Hands every frame after `cursor` to `visit` without allocating.
     pub fn poll_with(&self, cursor: &mut RingCursor, visit: impl FnMut(FrameRef<'_>)) -> Poll {
-        self.store.poll(cursor, visit)
+        with_store!(&self.store, s => s.poll(cursor, visit))
     }
 
     /// Copies every frame after `cursor` out of the ring.
@@ -141,25 +142,25 @@ impl<T: OrbitTyped> FleetRing<T> {
     /// The newest committed frame.
     #[must_use]
     pub fn read_head(&self) -> Option<FleetFrame> {
-        self.store.ring().read_head()
+        with_store!(&self.store, s => widen(s.ring().read_head()?))
     }
 
     /// The frame with exactly this id, if the ring still holds it.
     #[must_use]
     pub fn read(&self, id: NetId64) -> Option<FleetFrame> {
-        self.store.ring().read(id)
+        with_store!(&self.store, s => widen(s.ring().read(id)?))
     }
 
     /// The next counter the ring will hand out.
     #[must_use]
     pub fn head(&self) -> u64 {
-        self.store.ring().head()
+        with_store!(&self.store, s => s.ring().head())
     }
 
     /// A cursor that sees only frames published after this call.
     #[must_use]
     pub fn cursor_at_head(&self) -> RingCursor {
-        self.store.cursor_at_head()
+        with_store!(&self.store, s => s.cursor_at_head())
     }
 
     /// Empties the ring: a new generation starts at the head, live cursors rewind (see
@@ -167,24 +168,41 @@ impl<T: OrbitTyped> FleetRing<T> {
     /// holds the ring (a dead holder's lease is broken first); the lease holder itself resets
     /// with [`FleetWriter::reset`].
     pub fn reset(&self) -> Result<()> {
-        self.store.reset()
+        with_store!(&self.store, s => s.reset())
     }
 
-    /// The core ring handle (kind and node set), for hot loops.
+    /// The core ring handle (kind, node and owner tag set), for hot loops; `N` is the ring's
+    /// slot payload ([`payload`](Self::payload)), e.g. `ring::<480>()` for the default class.
     ///
     /// # Errors
     ///
-    /// [`Error::ReadOnly`] on a fleet this process only reads (a group's read policy): a core
-    /// `Ring` can publish and reset, and its memory is mapped read-only.
-    pub fn ring(&self) -> Result<Ring<'_, PAYLOAD_MAX>> {
-        self.store.check_writable()?;
-        Ok(self.store.ring())
+    /// [`Error::PayloadMismatch`] if the ring's slots are not `Slot<N>`; [`Error::ReadOnly`] on
+    /// a fleet this process only reads (a group's read policy): a core `Ring` can publish and
+    /// reset, and its memory is mapped read-only.
+    pub fn ring<const N: usize>(&self) -> Result<Ring<'_, N>>
+    where
+        PayloadSize<N>: SupportedPayload,
+    {
+        let store = self.store.as_class::<N>().ok_or(Error::PayloadMismatch {
+            kind: self.store.kind(),
+            expected: self.store.payload(),
+            found: N,
+        })?;
+        store.check_writable()?;
+        Ok(store.ring())
     }
 
     /// Slots in the ring.
     #[must_use]
     pub fn capacity(&self) -> usize {
-        self.store.capacity
+        self.store.capacity()
+    }
+
+    /// Payload bytes of the ring's slots: the class [`OrbitTyped::PAYLOAD`] chose (one of
+    /// [`PAYLOAD_CLASSES`]).
+    #[must_use]
+    pub fn payload(&self) -> usize {
+        self.store.payload()
     }
 }
 
@@ -193,15 +211,23 @@ impl<T: OrbitTyped> FleetRing<T> {
 /// back to [`FleetRing::publish`]; if its process dies, the next publisher or writer that finds
 /// the lease breaks it.
 pub struct FleetWriter<T> {
-    store: Arc<RingStore>,
+    store: AnyStore,
     lease: Lease,
     _type: PhantomData<fn() -> T>,
+}
+
+impl<T: OrbitTyped> FleetWriter<T> {
+    /// Payload bytes of the ring's slots (see [`FleetRing::payload`]).
+    #[must_use]
+    pub fn payload(&self) -> usize {
+        self.store.payload()
+    }
 }
 
 impl<T> core::fmt::Debug for FleetWriter<T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("FleetWriter")
-            .field("kind", &self.store.kind)
+            .field("kind", &self.store.kind())
             .field("lease", &self.lease)
             .finish_non_exhaustive()
     }
@@ -216,17 +242,20 @@ impl<T: OrbitTyped> FleetWriter<T> {
         version: u64,
         payload: &[u8],
     ) -> Result<NetId64> {
-        let view = self.store.view();
-        let mut retry = Retry::default();
-        loop {
-            match self.lease.publish(&view.ring, frame_kind, version, payload) {
-                Ok(id) => return Ok(id),
-                // A slot a dead multi-writer left mid-write returns to service here (the frame
-                // abandoned on it is counted by readers), so the next lap takes it.
-                Err(e) if retry.again(&view, e) => {}
-                Err(e) => return Err(e.into()),
+        let lease = &mut self.lease;
+        with_store!(&self.store, s => {
+            let view = s.view();
+            let mut retry = Retry::default();
+            loop {
+                match lease.publish(&view.ring, frame_kind, version, payload) {
+                    Ok(id) => return Ok(id),
+                    // A slot a dead multi-writer left mid-write returns to service here (the
+                    // frame abandoned on it is counted by readers), so the next lap takes it.
+                    Err(e) if retry.again(&view, e) => {}
+                    Err(e) => return Err(e.into()),
+                }
             }
-        }
+        })
     }
 }
 
@@ -234,12 +263,19 @@ impl<T: OrbitTyped> FleetWriter<T> {
     /// Empties the ring from the lease holder (see [`ExclusiveWriter::reset`](crate::ExclusiveWriter::reset));
     /// the writer keeps the lease.
     pub fn reset(&mut self) -> Result<()> {
-        Ok(self.lease.reset(&self.store.ring())?)
+        let lease = &mut self.lease;
+        Ok(with_store!(&self.store, s => lease.reset(&s.ring()))?)
     }
 }
 
 impl<T> Drop for FleetWriter<T> {
     fn drop(&mut self) {
-        self.lease.release(&self.store.ring());
+        let lease = &self.lease;
+        with_store!(&self.store, s => lease.release(&s.ring()));
     }
+}
+
+/// A frame of a smaller slot class as a [`FleetFrame`] (which holds any class's payload).
+fn widen<const N: usize>(frame: Frame<N>) -> Option<FleetFrame> {
+    FleetFrame::from_ref(&frame.as_ref())
 }

@@ -4,13 +4,19 @@ use std::collections::HashMap;
 use std::string::String;
 use std::sync::{Arc, LazyLock, Mutex, PoisonError, Weak};
 
-use super::PAYLOAD_MAX;
+use std::boxed::Box;
+
 use crate::OwnedRing;
 use crate::error::{Error, Result};
+use crate::ring::{PayloadSize, SupportedPayload};
+
+/// An in-process ring of some slot class: the class (payload bytes `N`) and the
+/// `OwnedRing<N>`.
+type AnyOwned = (usize, Box<dyn core::any::Any + Send + Sync>);
 
 /// One in-process fleet's rings, by kind.
 pub(crate) struct LocalRings {
-    rings: Mutex<HashMap<u8, OwnedRing<PAYLOAD_MAX>>>,
+    rings: Mutex<HashMap<u8, AnyOwned>>,
 }
 
 /// This process's in-process fleets, by name; an entry lives as long as a handle holds it.
@@ -35,9 +41,20 @@ pub(crate) fn rings_of(name: &str) -> Arc<LocalRings> {
 impl LocalRings {
     /// The ring of `kind` (created with `capacity` slots by the first handle that opens it);
     /// [`Error::SpecMismatch`] if it exists with another capacity.
-    pub(crate) fn ring(&self, kind: u8, capacity: usize) -> Result<OwnedRing<PAYLOAD_MAX>> {
+    pub(crate) fn ring<const N: usize>(&self, kind: u8, capacity: usize) -> Result<OwnedRing<N>>
+    where
+        PayloadSize<N>: SupportedPayload,
+    {
         let mut rings = self.rings.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(ring) = rings.get(&kind) {
+        if let Some((class, any)) = rings.get(&kind) {
+            // Another handle of this fleet name may have opened the kind in another class.
+            let Some(ring) = any.downcast_ref::<OwnedRing<N>>() else {
+                return Err(Error::PayloadMismatch {
+                    kind,
+                    expected: *class,
+                    found: N,
+                });
+            };
             if ring.capacity() != capacity {
                 return Err(Error::SpecMismatch {
                     kind,
@@ -47,8 +64,8 @@ impl LocalRings {
             }
             return Ok(ring.clone());
         }
-        let ring = OwnedRing::new(capacity)?;
-        rings.insert(kind, ring.clone());
+        let ring = OwnedRing::<N>::new(capacity)?;
+        rings.insert(kind, (N, Box::new(ring.clone())));
         Ok(ring)
     }
 }

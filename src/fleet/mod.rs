@@ -37,11 +37,15 @@ use crate::typed::OrbitTyped;
 pub use handle::{FleetRing, FleetWriter, RingCursor, RingPoll};
 pub use orbital::Orbital;
 use store::ReadPolicy;
-pub(crate) use store::{RingStore, Storage};
+pub(crate) use store::{AnyStore, RingStore, Storage};
 pub use value::{Sample, ValuePoll};
 
 /// Payload bytes of every fleet ring slot (slots are 512 bytes with their header).
 pub const PAYLOAD_MAX: usize = 480;
+
+/// The slot classes of fleet rings, as payload bytes: 64-, 128-, 256- and 512-byte slots. A
+/// ring's class is the smallest that holds its type's [`OrbitTyped::PAYLOAD`].
+pub const PAYLOAD_CLASSES: [usize; 4] = [32, 96, 224, 480];
 
 /// A frame copied out of a fleet ring.
 pub type FleetFrame = Frame<PAYLOAD_MAX>;
@@ -105,7 +109,7 @@ pub struct Fleet {
     /// The rings of an in-process fleet, shared by every handle of this process that joined
     /// the same name.
     local: Option<Arc<local::LocalRings>>,
-    rings: Mutex<HashMap<u8, Arc<RingStore>>>,
+    rings: Mutex<HashMap<u8, AnyStore>>,
 }
 
 impl core::fmt::Debug for Fleet {
@@ -312,32 +316,72 @@ impl Fleet {
         self.backing
     }
 
-    /// Opens (or returns) the ring of `kind` with `capacity` slots; `declared` is the spec a
-    /// type declares for it.
-    fn open(&self, kind: u8, declared: usize, capacity: Option<usize>) -> Result<Arc<RingStore>> {
+    /// Opens (or returns) the ring of `kind` with `capacity` slots holding `payload` bytes
+    /// (rounded up to its class); `declared` is the capacity a type declares for it.
+    fn open(
+        &self,
+        kind: u8,
+        declared: usize,
+        payload: usize,
+        capacity: Option<usize>,
+    ) -> Result<AnyStore> {
+        let class =
+            PAYLOAD_CLASSES
+                .into_iter()
+                .find(|&c| c >= payload)
+                .ok_or(Error::ValueTooLarge {
+                    size: payload,
+                    max: PAYLOAD_MAX,
+                })?;
         let mut rings = self.rings.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(store) = rings.get(&kind) {
-            if store.declared != declared {
-                return Err(Error::SpecMismatch {
+            let mismatch = |expected, found| {
+                Err(Error::SpecMismatch {
                     kind,
-                    expected: store.declared,
-                    found: declared,
-                });
+                    expected,
+                    found,
+                })
+            };
+            if store.declared() != declared {
+                return mismatch(store.declared(), declared);
             }
-            if let Some(capacity) = capacity.filter(|&c| c != store.capacity) {
-                return Err(Error::SpecMismatch {
+            if let Some(capacity) = capacity.filter(|&c| c != store.capacity()) {
+                return mismatch(store.capacity(), capacity);
+            }
+            if store.payload() != class {
+                return Err(Error::PayloadMismatch {
                     kind,
-                    expected: store.capacity,
-                    found: capacity,
+                    expected: store.payload(),
+                    found: class,
                 });
             }
             return Ok(store.clone());
         }
         let capacity = capacity.unwrap_or(declared);
+        let store = match class {
+            32 => AnyStore::P32(self.open_class(kind, declared, capacity)?),
+            96 => AnyStore::P96(self.open_class(kind, declared, capacity)?),
+            224 => AnyStore::P224(self.open_class(kind, declared, capacity)?),
+            _ => AnyStore::P480(self.open_class(kind, declared, capacity)?),
+        };
+        rings.insert(kind, store.clone());
+        Ok(store)
+    }
+
+    /// Opens the ring of `kind` in slot class `N`.
+    fn open_class<const N: usize>(
+        &self,
+        kind: u8,
+        declared: usize,
+        capacity: usize,
+    ) -> Result<Arc<RingStore<N>>>
+    where
+        crate::ring::PayloadSize<N>: crate::ring::SupportedPayload,
+    {
         let storage = match self.backing {
             Backing::InProcess => {
                 let local = self.local.as_ref().ok_or(Error::ShmUnsupported)?;
-                Storage::Local(local.ring(kind, capacity)?)
+                Storage::Local(local.ring::<N>(kind, capacity)?)
             }
             #[cfg(all(feature = "shm", target_os = "linux"))]
             Backing::SharedMemory => {
@@ -347,27 +391,26 @@ impl Fleet {
             #[cfg(not(all(feature = "shm", target_os = "linux")))]
             Backing::SharedMemory => return Err(Error::ShmUnsupported),
         };
-        let store = Arc::new(RingStore {
+        Ok(Arc::new(RingStore {
             storage,
             declared,
             capacity,
             kind,
             node: self.node,
             read: self.read,
-        });
-        rings.insert(kind, store.clone());
-        Ok(store)
+        }))
     }
 
-    pub(crate) fn store<T: OrbitTyped>(&self) -> Result<Arc<RingStore>> {
-        self.open(T::KIND, T::CAPACITY, None)
+    pub(crate) fn store<T: OrbitTyped>(&self) -> Result<AnyStore> {
+        self.open(T::KIND, T::CAPACITY, T::PAYLOAD, None)
     }
 
     /// Opens `T`'s ring with `capacity` slots instead of `T::CAPACITY` (for example a tiny
     /// ring in tests). Must come before other use of the ring in this handle; on shared
     /// memory, every process must agree.
     pub fn ring_with_capacity<T: OrbitTyped>(&self, capacity: usize) -> Result<()> {
-        self.open(T::KIND, T::CAPACITY, Some(capacity)).map(drop)
+        self.open(T::KIND, T::CAPACITY, T::PAYLOAD, Some(capacity))
+            .map(drop)
     }
 
     /// `T`'s ring (opening it on first use).
@@ -386,11 +429,7 @@ impl Fleet {
     pub fn unlink(&self) -> Result<()> {
         let rings = self.rings.lock().unwrap_or_else(PoisonError::into_inner);
         for store in rings.values() {
-            match &store.storage {
-                Storage::Local(_) => {}
-                #[cfg(all(feature = "shm", target_os = "linux"))]
-                Storage::Shm(attached) => attached.retire()?,
-            }
+            store::with_store!(store, s => s.retire())?;
         }
         Ok(())
     }
@@ -402,37 +441,29 @@ impl Fleet {
     /// so that nothing is left in `/dev/shm` however its processes end. To move every member
     /// to fresh segments instead, [`unlink`](Fleet::unlink). A no-op in-process.
     pub fn remove_names(&self) -> Result<()> {
+        let rings = self.rings.lock().unwrap_or_else(PoisonError::into_inner);
+        for store in rings.values() {
+            store::with_store!(store, s => s.remove_name())?;
+        }
         #[cfg(all(feature = "shm", target_os = "linux"))]
-        {
-            let rings = self.rings.lock().unwrap_or_else(PoisonError::into_inner);
-            for store in rings.values() {
-                if let Storage::Shm(attached) = &store.storage {
-                    attached.current().segment().unlink_if_named()?;
-                }
-            }
-            if let Some(member) = &self.member {
-                member.remove_registry_name(&self.name)?;
-            }
+        if let Some(member) = &self.member {
+            member.remove_registry_name(&self.name)?;
         }
         Ok(())
     }
 
     /// True if this handle created `T`'s segment (false if it attached, or in-process).
     pub fn created_ring<T: OrbitTyped>(&self) -> Result<bool> {
-        Ok(match &self.store::<T>()?.storage {
-            Storage::Local(_) => true,
-            #[cfg(all(feature = "shm", target_os = "linux"))]
-            Storage::Shm(attached) => attached.current().segment().created(),
-        })
+        Ok(store::with_store!(&self.store::<T>()?, s => s.created()))
     }
 
     /// Test hook: leaves a frame of `T`'s ring half-written, as a crashed writer would.
     #[cfg(feature = "__test-hooks")]
     #[doc(hidden)]
     pub fn stall_mid_write_for_test<T: OrbitTyped>(&self, payload: &[u8]) -> Result<u64> {
-        Ok(self
-            .store::<T>()?
-            .ring()
-            .stall_mid_write_for_test(0, 0, payload, 1)?)
+        Ok(store::with_store!(
+            &self.store::<T>()?,
+            s => s.ring().stall_mid_write_for_test(0, 0, payload, 1)
+        )?)
     }
 }

@@ -3,7 +3,7 @@
 use core::mem::size_of;
 use std::sync::Arc;
 
-use super::{Fleet, FleetRing, PAYLOAD_MAX};
+use super::{Fleet, FleetRing};
 use crate::error::{Error, Result};
 use crate::id::NetId64;
 use crate::typed::OrbitTyped;
@@ -48,15 +48,14 @@ impl<T> core::fmt::Debug for Orbital<T> {
 impl<T: bytemuck::Pod + OrbitTyped> Orbital<T> {
     /// Opens `T`'s ring; fails if `T` does not fit a slot or the ring cannot be opened.
     pub fn new(fleet: Arc<Fleet>) -> Result<Self> {
-        if size_of::<T>() > PAYLOAD_MAX {
+        let ring = fleet.ring::<T>()?;
+        if size_of::<T>() > ring.payload() {
             return Err(Error::ValueTooLarge {
                 size: size_of::<T>(),
-                max: PAYLOAD_MAX,
+                max: ring.payload(),
             });
         }
-        Ok(Self {
-            ring: fleet.ring::<T>()?,
-        })
+        Ok(Self { ring })
     }
 
     /// Publishes `value` as the newest one.

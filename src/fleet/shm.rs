@@ -28,13 +28,11 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use super::PAYLOAD_MAX;
 use crate::error::{Error, Result};
 use crate::id::NodeId;
-use crate::ring::Ring;
+use crate::ring::{PayloadSize, Ring, SupportedPayload};
 use crate::shm::object::open_or_create_plain_shared;
 use crate::shm::{
     Member, OPEN_ROUNDS, Segment, SegmentName, Sharing, ShmError, current_uid, hold_tag, tag_alive,
 };
-
-pub(crate) type FleetSegment = Segment<PAYLOAD_MAX>;
 
 /// A handle's standing in a shared-memory fleet: the sharing policy, and its membership —
 /// `None` for a read-policy observer, which holds no node id and no tag and never stores.
@@ -96,12 +94,18 @@ pub(crate) fn join(fleet: &str, node: NodeId, sharing: Sharing) -> Result<Member
 
 /// One ring segment opened by a member, which holds its tag's liveness lock on it (an
 /// observer's: mapped read-only, no lock).
-pub(crate) struct MemberSegment {
-    segment: FleetSegment,
+pub(crate) struct MemberSegment<const N: usize>
+where
+    PayloadSize<N>: SupportedPayload,
+{
+    segment: Segment<N>,
     member: Membership,
 }
 
-impl MemberSegment {
+impl<const N: usize> MemberSegment<N>
+where
+    PayloadSize<N>: SupportedPayload,
+{
     /// Creates or attaches the segment of ring `kind` of fleet `fleet` for `member`.
     pub(crate) fn open(fleet: &str, kind: u8, capacity: usize, member: Membership) -> Result<Self> {
         let name = SegmentName::shared(fleet, kind, member.sharing, current_uid())?;
@@ -126,7 +130,7 @@ impl MemberSegment {
     }
 
     /// The ring, with this member's tag as its owner.
-    pub(crate) fn ring(&self) -> Ring<'_, PAYLOAD_MAX> {
+    pub(crate) fn ring(&self) -> Ring<'_, N> {
         self.segment.ring().with_owner(self.member.tag())
     }
 
@@ -141,7 +145,7 @@ impl MemberSegment {
             && matches!(tag_alive(self.segment.file(), tag), Ok(false))
     }
 
-    pub(crate) fn segment(&self) -> &FleetSegment {
+    pub(crate) fn segment(&self) -> &Segment<N> {
         &self.segment
     }
 }
@@ -154,21 +158,30 @@ impl MemberSegment {
 ///
 /// Retired segments stay mapped until the handle drops: `Ring`s borrowed from them stay
 /// valid, and one mapping per retirement seen is the cost.
-pub(crate) struct Attached {
+pub(crate) struct Attached<const N: usize>
+where
+    PayloadSize<N>: SupportedPayload,
+{
     fleet: String,
     kind: u8,
     capacity: usize,
-    first: Link,
+    first: Link<N>,
     /// Held while moving to a new segment, so one handle attaches once per retirement.
     moving: Mutex<()>,
 }
 
-struct Link {
-    segment: MemberSegment,
-    next: OnceLock<Box<Link>>,
+struct Link<const N: usize>
+where
+    PayloadSize<N>: SupportedPayload,
+{
+    segment: MemberSegment<N>,
+    next: OnceLock<Box<Link<N>>>,
 }
 
-impl Attached {
+impl<const N: usize> Attached<N>
+where
+    PayloadSize<N>: SupportedPayload,
+{
     pub(crate) fn open(fleet: &str, kind: u8, capacity: usize, member: Membership) -> Result<Self> {
         Ok(Self {
             fleet: fleet.to_string(),
@@ -185,7 +198,7 @@ impl Attached {
     /// The segment in use: the newest this handle attached, or — if that one is retired — the
     /// one the name holds now (if attaching it fails, the retired one, and the next call tries
     /// again).
-    pub(crate) fn current(&self) -> &MemberSegment {
+    pub(crate) fn current(&self) -> &MemberSegment<N> {
         let mut link = &self.first;
         while let Some(next) = link.next.get() {
             link = next;

@@ -2,19 +2,85 @@
 //! operation takes of it, and the policy that decides when a refused write is retried, a dead
 //! writer's lease broken or its slot returned to service.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::*;
+use crate::ring::{PayloadSize, SupportedPayload};
 
-pub(crate) enum Storage {
-    Local(crate::OwnedRing<PAYLOAD_MAX>),
+/// An opened fleet ring of any slot class (its payload bytes, one of
+/// [`PAYLOAD_CLASSES`](super::PAYLOAD_CLASSES)).
+#[derive(Clone)]
+pub(crate) enum AnyStore {
+    P32(Arc<RingStore<32>>),
+    P96(Arc<RingStore<96>>),
+    P224(Arc<RingStore<224>>),
+    P480(Arc<RingStore<480>>),
+}
+
+/// Runs `$body` with `$s` bound to the store inside an [`AnyStore`], whatever its class.
+macro_rules! with_store {
+    ($any:expr, $s:ident => $body:expr) => {
+        match $any {
+            $crate::fleet::store::AnyStore::P32($s) => $body,
+            $crate::fleet::store::AnyStore::P96($s) => $body,
+            $crate::fleet::store::AnyStore::P224($s) => $body,
+            $crate::fleet::store::AnyStore::P480($s) => $body,
+        }
+    };
+}
+pub(crate) use with_store;
+
+impl AnyStore {
+    /// Payload bytes of the ring's slots.
+    pub(crate) fn payload(&self) -> usize {
+        with_store!(self, s => s.payload())
+    }
+
+    pub(crate) fn kind(&self) -> u8 {
+        with_store!(self, s => s.kind)
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        with_store!(self, s => s.capacity)
+    }
+
+    pub(crate) fn declared(&self) -> usize {
+        with_store!(self, s => s.declared)
+    }
+
+    /// The store as one of class `N`, if it is that class.
+    pub(crate) fn as_class<const N: usize>(&self) -> Option<&RingStore<N>>
+    where
+        PayloadSize<N>: SupportedPayload,
+    {
+        with_store!(self, s => (&**s as &dyn core::any::Any).downcast_ref::<RingStore<N>>())
+    }
+
+    /// The 480-byte-payload store (the event bus's class), if it is that class.
+    pub(crate) fn into_max(self) -> Option<Arc<RingStore<PAYLOAD_MAX>>> {
+        match self {
+            Self::P480(s) => Some(s),
+            Self::P32(_) | Self::P96(_) | Self::P224(_) => None,
+        }
+    }
+}
+
+pub(crate) enum Storage<const N: usize>
+where
+    PayloadSize<N>: SupportedPayload,
+{
+    Local(crate::OwnedRing<N>),
     #[cfg(all(feature = "shm", target_os = "linux"))]
-    Shm(shm::Attached),
+    Shm(shm::Attached<N>),
 }
 
 /// One opened ring of a fleet.
-pub(crate) struct RingStore {
-    pub(crate) storage: Storage,
+pub(crate) struct RingStore<const N: usize>
+where
+    PayloadSize<N>: SupportedPayload,
+{
+    pub(crate) storage: Storage<N>,
     pub(crate) declared: usize,
     pub(crate) capacity: usize,
     pub(crate) kind: u8,
@@ -33,13 +99,19 @@ pub(crate) struct ReadPolicy {
 /// A fleet ring as one operation sees it: the ring, and the segment whose liveness locks tell
 /// whether its writers live (the same segment: a retirement between the two must not make the
 /// locks of a new segment judge the writers of an old one).
-pub(super) struct View<'a> {
-    pub(super) ring: Ring<'a, PAYLOAD_MAX>,
+pub(super) struct View<'a, const N: usize>
+where
+    PayloadSize<N>: SupportedPayload,
+{
+    pub(super) ring: Ring<'a, N>,
     #[cfg(all(feature = "shm", target_os = "linux"))]
-    segment: Option<&'a shm::MemberSegment>,
+    segment: Option<&'a shm::MemberSegment<N>>,
 }
 
-impl View<'_> {
+impl<const N: usize> View<'_, N>
+where
+    PayloadSize<N>: SupportedPayload,
+{
     /// True only if the kernel says the writer tagged `tag` is gone (its process died, zombie
     /// or not, in any pid namespace). In-process rings have no such writers.
     fn is_gone(&self, tag: u32) -> bool {
@@ -90,7 +162,10 @@ pub(super) struct Retry {
 
 impl Retry {
     /// True if the operation that failed with `error` should run again.
-    pub(super) fn again(&mut self, view: &View<'_>, error: PublishError) -> bool {
+    pub(super) fn again<const N: usize>(&mut self, view: &View<'_, N>, error: PublishError) -> bool
+    where
+        PayloadSize<N>: SupportedPayload,
+    {
         if self.attempts + 1 >= PUBLISH_ATTEMPTS {
             return false;
         }
@@ -111,7 +186,10 @@ impl Retry {
 
     /// Breaks the lease if its holder is dead, at most once per operation (each look at a
     /// holder asks the kernel).
-    fn broke_dead_lease(&mut self, view: &View<'_>) -> bool {
+    fn broke_dead_lease<const N: usize>(&mut self, view: &View<'_, N>) -> bool
+    where
+        PayloadSize<N>: SupportedPayload,
+    {
         if self.broke {
             return false;
         }
@@ -120,8 +198,46 @@ impl Retry {
     }
 }
 
-impl RingStore {
-    pub(super) fn view(&self) -> View<'_> {
+impl<const N: usize> RingStore<N>
+where
+    PayloadSize<N>: SupportedPayload,
+{
+    /// Payload bytes of this ring's slots.
+    pub(crate) const fn payload(&self) -> usize {
+        N
+    }
+
+    /// Retires the ring's segment (see [`Fleet::unlink`]); nothing in-process.
+    pub(super) fn retire(&self) -> Result<()> {
+        match &self.storage {
+            Storage::Local(_) => Ok(()),
+            #[cfg(all(feature = "shm", target_os = "linux"))]
+            Storage::Shm(attached) => attached.retire(),
+        }
+    }
+
+    /// Removes the ring's segment name without retiring it (see [`Fleet::remove_names`]).
+    pub(super) fn remove_name(&self) -> Result<()> {
+        match &self.storage {
+            Storage::Local(_) => Ok(()),
+            #[cfg(all(feature = "shm", target_os = "linux"))]
+            Storage::Shm(attached) => {
+                attached.current().segment().unlink_if_named()?;
+                Ok(())
+            }
+        }
+    }
+
+    /// True if this handle created the ring's segment (in-process: always).
+    pub(super) fn created(&self) -> bool {
+        match &self.storage {
+            Storage::Local(_) => true,
+            #[cfg(all(feature = "shm", target_os = "linux"))]
+            Storage::Shm(attached) => attached.current().segment().created(),
+        }
+    }
+
+    pub(super) fn view(&self) -> View<'_, N> {
         let (ring, segment) = match &self.storage {
             Storage::Local(owned) => (owned.ring(), None),
             #[cfg(all(feature = "shm", target_os = "linux"))]
@@ -142,7 +258,7 @@ impl RingStore {
         }
     }
 
-    pub(crate) fn ring(&self) -> Ring<'_, PAYLOAD_MAX> {
+    pub(crate) fn ring(&self) -> Ring<'_, N> {
         self.view().ring
     }
 

@@ -9,7 +9,7 @@
 use core::mem::size_of;
 use std::vec::Vec;
 
-use super::{FleetRing, FleetWriter, PAYLOAD_MAX, RingCursor};
+use super::{FleetRing, FleetWriter, RingCursor};
 use crate::error::{Error, Result};
 use crate::id::NetId64;
 use crate::ring::{FrameRef, Loss};
@@ -60,12 +60,12 @@ fn decode<T: bytemuck::Pod>(frame: &FrameRef<'_>) -> Option<Sample<T>> {
     })
 }
 
-/// Refuses a `T` no slot can hold.
-fn check_fits<T>() -> Result<()> {
-    if size_of::<T>() > PAYLOAD_MAX {
+/// Refuses a `T` the ring's slots (`payload` bytes) cannot hold.
+fn check_fits<T>(payload: usize) -> Result<()> {
+    if size_of::<T>() > payload {
         return Err(Error::ValueTooLarge {
             size: size_of::<T>(),
-            max: PAYLOAD_MAX,
+            max: payload,
         });
     }
     Ok(())
@@ -81,7 +81,10 @@ fn check_fits<T>() -> Result<()> {
 /// #[bytemuck(crate = "orbit_rs::bytemuck")] // no bytemuck dependency of your own needed
 /// #[repr(C)]
 /// struct Reading { celsius: f32, sensor: u32 }
-/// impl OrbitTyped for Reading { const KIND: u8 = 11; }
+/// impl OrbitTyped for Reading {
+///     const KIND: u8 = 11;
+///     const PAYLOAD: usize = size_of::<Self>(); // 8 bytes: 64-byte slots
+/// }
 ///
 /// let fleet = Fleet::join("values-doc", 4)?; // or Fleet::join_shm: the same code across processes
 /// let readings = fleet.ring::<Reading>()?;
@@ -95,7 +98,7 @@ fn check_fits<T>() -> Result<()> {
 impl<T: OrbitTyped + bytemuck::Pod> FleetRing<T> {
     /// Publishes `value`. [`Error::ValueTooLarge`] if `T` does not fit a slot.
     pub fn publish(&self, value: &T) -> Result<NetId64> {
-        check_fits::<T>()?;
+        check_fits::<T>(self.payload())?;
         self.publish_frame(
             VALUE_FRAME_KIND,
             crate::event::now_ms(),
@@ -142,7 +145,7 @@ impl<T: OrbitTyped + bytemuck::Pod> FleetWriter<T> {
     /// Publishes `value` through the exclusive writer. [`Error::ValueTooLarge`] if `T` does
     /// not fit a slot.
     pub fn publish(&mut self, value: &T) -> Result<NetId64> {
-        check_fits::<T>()?;
+        check_fits::<T>(self.payload())?;
         self.publish_frame(
             VALUE_FRAME_KIND,
             crate::event::now_ms(),
