@@ -30,15 +30,18 @@ const NAME: &str = "ORBIT_XPROC_NAME";
 const STOP: u64 = u64::MAX;
 const WORDS: usize = 8; // 64-byte messages
 
+/// 64-byte messages each way: `PAYLOAD` 64 gives the rings 128-byte slots (the floor's too).
 struct Ping;
 impl OrbitTyped for Ping {
     const KIND: u8 = 70;
     const CAPACITY: usize = 64;
+    const PAYLOAD: usize = 64;
 }
 struct Pong;
 impl OrbitTyped for Pong {
     const KIND: u8 = 71;
     const CAPACITY: usize = 64;
+    const PAYLOAD: usize = 64;
 }
 
 /// Pins the calling thread to CPU `id`. By number, not through `get_core_ids`: that lists only
