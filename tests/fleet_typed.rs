@@ -562,17 +562,32 @@ mod shm_only {
         assert!(poll.rewound, "{poll:?}");
         let payloads: Vec<&[u8]> = poll.frames.iter().map(|f| &f.payload[..]).collect();
         assert_eq!(payloads, [&b"new world"[..]]);
+        // The same member takes the fresh ring's lease (its token may well equal the old one:
+        // same tag, fresh epochs): the old writer still holds nothing, and its drop leaves the
+        // new lease alone.
+        let mut fresh_writer = other
+            .ring::<Telemetry>()
+            .unwrap()
+            .exclusive_writer()
+            .unwrap();
         assert!(matches!(
             writer.publish_frame(0, 0, b"retired"),
             Err(Error::Publish(PublishError::LeaseLost))
         ));
         drop(writer);
+        fresh_writer.publish_frame(0, 0, b"fresh lease").unwrap();
+        assert!(matches!(
+            old.ring::<Telemetry>()
+                .and_then(|r| r.publish_frame(0, 0, b"x")),
+            Err(Error::Publish(PublishError::Leased))
+        ));
+        drop(fresh_writer);
         other
             .ring::<Telemetry>()
             .and_then(|r| r.publish_frame(0, 0, b"both"))
             .unwrap();
         let fresh = Fleet::join_shm_as(&name, 256, 1).unwrap();
-        assert_eq!(fresh.ring::<Telemetry>().map(|r| r.head()).unwrap(), 2);
+        assert_eq!(fresh.ring::<Telemetry>().map(|r| r.head()).unwrap(), 3);
         assert!(!fresh.created_ring::<Telemetry>().unwrap());
         fresh.unlink().unwrap();
     }

@@ -116,8 +116,10 @@ impl<T: OrbitTyped> FleetRing<T> {
     /// [`ExclusiveWriter`](crate::ExclusiveWriter)), for every process of the fleet, until the
     /// returned writer is dropped. A lease whose holder's process is gone is broken first.
     pub fn exclusive_writer(&self) -> Result<FleetWriter<T>> {
+        let (lease, place) = with_store!(&self.store, s => s.take_lease())?;
         Ok(FleetWriter {
-            lease: with_store!(&self.store, s => s.take_lease())?,
+            lease,
+            place,
             store: self.store.clone(),
             _type: PhantomData,
         })
@@ -213,6 +215,10 @@ impl<T: OrbitTyped> FleetRing<T> {
 pub struct FleetWriter<T> {
     store: AnyStore,
     lease: Lease,
+    /// The segment the lease holds on (0 in-process): after a retirement the ring's current
+    /// segment is another one, where this lease means nothing — even if the same member took
+    /// a lease there whose token happens to be equal.
+    place: usize,
     _type: PhantomData<fn() -> T>,
 }
 
@@ -242,9 +248,12 @@ impl<T: OrbitTyped> FleetWriter<T> {
         version: u64,
         payload: &[u8],
     ) -> Result<NetId64> {
-        let lease = &mut self.lease;
+        let (lease, place) = (&mut self.lease, self.place);
         with_store!(&self.store, s => {
             let view = s.view();
+            if view.place() != place {
+                return Err(PublishError::LeaseLost.into()); // The ring moved on (retired).
+            }
             let mut retry = Retry::default();
             loop {
                 match lease.publish(&view.ring, frame_kind, version, payload) {
@@ -263,15 +272,27 @@ impl<T: OrbitTyped> FleetWriter<T> {
     /// Empties the ring from the lease holder (see [`ExclusiveWriter::reset`](crate::ExclusiveWriter::reset));
     /// the writer keeps the lease.
     pub fn reset(&mut self) -> Result<()> {
-        let lease = &mut self.lease;
-        Ok(with_store!(&self.store, s => lease.reset(&s.ring()))?)
+        let (lease, place) = (&mut self.lease, self.place);
+        with_store!(&self.store, s => {
+            let view = s.view();
+            if view.place() != place {
+                return Err(PublishError::LeaseLost.into());
+            }
+            Ok(lease.reset(&view.ring)?)
+        })
     }
 }
 
 impl<T> Drop for FleetWriter<T> {
     fn drop(&mut self) {
-        let lease = &self.lease;
-        with_store!(&self.store, s => lease.release(&s.ring()));
+        let (lease, place) = (&self.lease, self.place);
+        with_store!(&self.store, s => {
+            let view = s.view();
+            // A lease on a retired segment is left there: nobody uses that memory any more.
+            if view.place() == place {
+                lease.release(&view.ring);
+            }
+        });
     }
 }
 

@@ -112,6 +112,16 @@ impl<const N: usize> View<'_, N>
 where
     PayloadSize<N>: SupportedPayload,
 {
+    /// Which memory the view is of: the segment's address (segments stay put until their
+    /// store drops), 0 in-process. A lease is only ever used on the memory it was taken on.
+    pub(super) fn place(&self) -> usize {
+        #[cfg(all(feature = "shm", target_os = "linux"))]
+        if let Some(segment) = self.segment {
+            return core::ptr::from_ref(segment) as usize;
+        }
+        0
+    }
+
     /// True only if the kernel says the writer tagged `tag` is gone (its process died, zombie
     /// or not, in any pid namespace). In-process rings have no such writers.
     fn is_gone(&self, tag: u32) -> bool {
@@ -293,15 +303,16 @@ where
         }
     }
 
-    /// Takes the writer lease for this member, breaking a dead holder's first.
-    pub(super) fn take_lease(&self) -> Result<Lease> {
+    /// Takes the writer lease for this member, breaking a dead holder's first; returns it with
+    /// the [place](View::place) it holds on.
+    pub(super) fn take_lease(&self) -> Result<(Lease, usize)> {
         self.check_writable()?;
         let view = self.view();
         let owner = view.ring.owner();
         let mut retry = Retry::default();
         loop {
             match view.ring.take_lease(owner, HELD) {
-                Ok(lease) => return Ok(lease),
+                Ok(lease) => return Ok((lease, view.place())),
                 // Held by a live writer: final for a taker.
                 Err(PublishError::Leased) => {
                     if !retry.broke_dead_lease(&view) {
