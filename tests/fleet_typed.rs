@@ -315,6 +315,7 @@ on_both_backings!(
     same_kind_with_another_spec_is_an_error,
     orbital_stores_the_newest_value,
     a_types_payload_picks_its_slot_class,
+    values_come_with_a_limit_or_one_at_a_time,
 );
 
 /// The reference API: `join(name, size)` joins as node 0, `join_as` picks the node, and every
@@ -375,6 +376,28 @@ impl OrbitTyped for Sample64 {
     const KIND: u8 = 33;
     const CAPACITY: usize = 256;
     const PAYLOAD: usize = core::mem::size_of::<Self>();
+}
+
+/// `poll_limit` stops after `limit` values and the next poll goes on from there; `drain`
+/// iterates one value per slot read, counting a frame that is not a value as lost.
+fn values_come_with_a_limit_or_one_at_a_time(kind: Kind) {
+    let fleet = join(kind, "drain", 1).unwrap();
+    let ring = fleet.0.ring::<Sample64>().unwrap();
+    let mut cursor = ring.cursor_at_head();
+    let value = |i: u64| Sample64 { words: [i; 8] };
+    for i in 0..5 {
+        ring.publish(&value(i)).unwrap();
+    }
+    ring.publish_frame(9, 0, b"not a Sample64").unwrap();
+    ring.publish(&value(5)).unwrap();
+    let first = ring.poll_limit(&mut cursor, 2);
+    let got: Vec<u64> = first.values.iter().map(|s| s.value.words[0]).collect();
+    assert_eq!(got, [0, 1]);
+    let mut drain = ring.drain(&mut cursor);
+    let rest: Vec<u64> = drain.by_ref().map(|s| s.value.words[0]).collect();
+    assert_eq!(rest, [2, 3, 4, 5]);
+    assert_eq!(drain.loss().unavailable, 1, "the foreign frame is counted");
+    assert!(ring.drain(&mut cursor).next().is_none(), "caught up");
 }
 
 /// Same kind as `Sample64`, the default (480-byte) payload.

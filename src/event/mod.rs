@@ -208,7 +208,7 @@ impl OrbitEventBus {
         mut visit: impl FnMut(NetId64, EventRef<'_>),
     ) -> (u64, bool) {
         let mut undecodable = 0u64;
-        let poll = self.ring.poll(&mut cursor.inner, |frame| {
+        let poll = self.ring.poll(&mut cursor.inner, usize::MAX, |frame| {
             match (frame.kind, codec::decode(frame.payload)) {
                 (EVENT_FRAME_KIND, Ok(event)) => visit(frame.id, event),
                 _ => undecodable += 1,

@@ -127,7 +127,18 @@ impl<T: OrbitTyped> FleetRing<T> {
 
     /// Hands every frame after `cursor` to `visit` without allocating.
     pub fn poll_with(&self, cursor: &mut RingCursor, visit: impl FnMut(FrameRef<'_>)) -> Poll {
-        with_store!(&self.store, s => s.poll(cursor, visit))
+        self.poll_with_limit(cursor, usize::MAX, visit)
+    }
+
+    /// [`poll_with`](Self::poll_with), handing out at most `limit` frames: the cursor then
+    /// rests on the first frame not delivered, so nothing is skipped; poll again for the rest.
+    pub fn poll_with_limit(
+        &self,
+        cursor: &mut RingCursor,
+        limit: usize,
+        visit: impl FnMut(FrameRef<'_>),
+    ) -> Poll {
+        with_store!(&self.store, s => s.poll(cursor, limit, visit))
     }
 
     /// Copies every frame after `cursor` out of the ring.

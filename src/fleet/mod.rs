@@ -38,7 +38,7 @@ pub use handle::{FleetRing, FleetWriter, RingCursor, RingPoll};
 pub use orbital::Orbital;
 use store::ReadPolicy;
 pub(crate) use store::{AnyStore, RingStore, Storage};
-pub use value::{Sample, ValuePoll};
+pub use value::{Drain, Sample, ValuePoll};
 
 /// Payload bytes of every fleet ring slot (slots are 512 bytes with their header).
 pub const PAYLOAD_MAX: usize = 480;

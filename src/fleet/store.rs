@@ -340,8 +340,14 @@ where
         }
     }
 
-    /// Polls with the deadline-based stuck-writer rule.
-    pub(crate) fn poll(&self, cursor: &mut RingCursor, visit: impl FnMut(FrameRef<'_>)) -> Poll {
+    /// Polls with the deadline-based stuck-writer rule, delivering at most `limit` frames (the
+    /// cursor then rests on the first one not delivered).
+    pub(crate) fn poll(
+        &self,
+        cursor: &mut RingCursor,
+        limit: usize,
+        visit: impl FnMut(FrameRef<'_>),
+    ) -> Poll {
         let next = cursor.cursor.next_counter();
         let view = self.view();
         let patience = match cursor.stalled {
@@ -359,7 +365,9 @@ where
             }
             _ => Patience::Wait,
         };
-        let poll = view.ring.poll_with(&mut cursor.cursor, patience, visit);
+        let poll = view
+            .ring
+            .poll_limit(&mut cursor.cursor, patience, limit, visit);
         cursor.stalled = match (poll.stalled_at, cursor.stalled) {
             (Some(now), Some((then, since))) if now == then => Some((then, since)),
             (Some(now), _) => Some((now, Instant::now())),

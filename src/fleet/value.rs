@@ -108,9 +108,15 @@ impl<T: OrbitTyped + bytemuck::Pod> FleetRing<T> {
 
     /// Every value after `cursor`, and what was lost.
     pub fn poll(&self, cursor: &mut RingCursor) -> ValuePoll<T> {
+        self.poll_limit(cursor, usize::MAX)
+    }
+
+    /// [`poll`](Self::poll), delivering at most `limit` values: the cursor then rests on the
+    /// first value not delivered, so nothing is skipped; poll again for the rest.
+    pub fn poll_limit(&self, cursor: &mut RingCursor, limit: usize) -> ValuePoll<T> {
         let mut out = ValuePoll::default();
         let mut foreign = 0;
-        let poll = self.poll_with(cursor, |frame| match decode(&frame) {
+        let poll = self.poll_with_limit(cursor, limit, |frame| match decode(&frame) {
             Some(sample) => out.values.push(sample),
             None => foreign += 1,
         });
@@ -133,11 +139,70 @@ impl<T: OrbitTyped + bytemuck::Pod> FleetRing<T> {
         loss
     }
 
+    /// The values after `cursor` one at a time, as an iterator: each `next` reads one slot
+    /// (no batch buffer, no copy beyond the value itself) and the iterator ends where the
+    /// ring does. What was passed without a value is in [`Drain::loss`].
+    pub fn drain<'a>(&'a self, cursor: &'a mut RingCursor) -> Drain<'a, T> {
+        Drain {
+            ring: self,
+            cursor,
+            loss: Loss::default(),
+            rewound: false,
+        }
+    }
+
     /// The newest value still in the ring, if any.
     #[must_use]
     pub fn latest(&self) -> Option<Sample<T>> {
         let frame = self.read_head()?;
         decode(&frame.as_ref())
+    }
+}
+
+/// An iterator over the values after a cursor, from [`FleetRing::drain`].
+#[derive(Debug)]
+pub struct Drain<'a, T> {
+    ring: &'a FleetRing<T>,
+    cursor: &'a mut RingCursor,
+    loss: Loss,
+    rewound: bool,
+}
+
+impl<T> Drain<'_, T> {
+    /// Counters passed without a value so far (overwritten, unavailable, or not a `T`).
+    #[must_use]
+    pub fn loss(&self) -> Loss {
+        self.loss
+    }
+
+    /// True if the ring was reset (or moved to a fresh segment) since the cursor's last poll.
+    #[must_use]
+    pub fn rewound(&self) -> bool {
+        self.rewound
+    }
+}
+
+impl<T: OrbitTyped + bytemuck::Pod> Iterator for Drain<'_, T> {
+    type Item = Sample<T>;
+
+    fn next(&mut self) -> Option<Sample<T>> {
+        loop {
+            let mut found = None;
+            let mut foreign = 0;
+            let poll = self
+                .ring
+                .poll_with_limit(self.cursor, 1, |frame| match decode(&frame) {
+                    Some(sample) => found = Some(sample),
+                    None => foreign += 1,
+                });
+            self.loss.overwritten += poll.loss.overwritten;
+            self.loss.unavailable += poll.loss.unavailable + foreign;
+            self.rewound |= poll.rewound;
+            if found.is_some() || poll.delivered == 0 {
+                return found;
+            }
+            // A frame that was not a `T`: counted; look at the next one.
+        }
     }
 }
 
