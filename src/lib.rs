@@ -32,25 +32,40 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+// ---- no_std core: runs over caller-supplied memory, no allocator --------------------------
+// Topic-tagged event frames: encode and strictly decode `topic + payload + timestamp`.
 pub mod codec;
+// [`NetId64`]: kind 8 | node 16 | counter 40 bits.
+pub mod id;
+// The seqlock broadcast ring: slots, head, writers, readers, leases, recovery.
+pub mod ring;
+// Atomics for every target (std, loom, critical-section, portable-atomic) and loom controls.
+mod sync;
+
+// ---- std layer: owned rings, fleets, the event bus ----------------------------------------
 #[cfg(feature = "std")]
 mod error;
+// The reference event bus over a fleet's event ring.
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub mod event;
+// Fleets: named groups of peers sharing typed rings, in-process or over shared memory.
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub mod fleet;
-pub mod id;
+// [`OwnedRing`]: a ring that owns its memory, shared by clones across threads.
 #[cfg(feature = "std")]
 mod owned;
-pub mod ring;
+// [`OrbitTyped`]: a Rust type names one ring of a fleet.
+#[cfg(feature = "std")]
+mod typed;
+
+// ---- shm: POSIX shared-memory segments, liveness and membership (Linux) -------------------
+// Segment names, layout and errors (always with `std`); creating, mapping, liveness and
+// membership with the `shm` feature.
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub mod shm;
-mod sync;
-#[cfg(feature = "std")]
-mod typed;
 
 pub use id::{NetId64, NodeId, ParseIdError};
 pub use ring::{
