@@ -492,23 +492,9 @@ mod kills {
     /// Runs `namespace_child_entry` with `role` in a private mount namespace with a 256 MiB tmpfs
     /// on /dev/shm; `None` (after printing why) when this host cannot make one.
     fn in_private_mount_namespace(role: &str) -> Option<String> {
-        let probe = Command::new("unshare")
-            .args(["--mount", "--propagation", "private", "true"])
-            .stderr(Stdio::piped())
-            .output();
-        match probe {
-            Err(e) => {
-                eprintln!("no private mount namespace (cannot run unshare: {e}); using /dev/shm");
-                return None;
-            }
-            Ok(out) if !out.status.success() => {
-                eprintln!(
-                    "no private mount namespace ({}); using /dev/shm",
-                    String::from_utf8_lossy(&out.stderr).trim()
-                );
-                return None;
-            }
-            Ok(_) => {}
+        if let Some(reason) = common::no_private_mount_namespace() {
+            eprintln!("{reason}; using /dev/shm");
+            return None;
         }
         let mut child = common::child_command(
             &["unshare", "--mount", "--propagation", "private"],

@@ -597,24 +597,9 @@ use common::ROLE;
 /// printing why) when this host cannot make one.
 #[cfg(target_os = "linux")]
 fn in_private_mount_namespace(role: &str) -> Option<String> {
-    use std::process::{Command, Stdio};
-    let probe = Command::new("unshare")
-        .args(["--mount", "--propagation", "private", "true"])
-        .stderr(Stdio::piped())
-        .output();
-    match probe {
-        Err(e) => {
-            eprintln!("skipped: cannot run unshare: {e}");
-            return None;
-        }
-        Ok(out) if !out.status.success() => {
-            eprintln!(
-                "skipped: no private mount namespace (root and namespaces needed): {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-            return None;
-        }
-        Ok(_) => {}
+    if let Some(reason) = common::no_private_mount_namespace() {
+        eprintln!("skipped: {reason}");
+        return None;
     }
     let out = common::child_command(
         &["unshare", "--mount", "--propagation", "private"],

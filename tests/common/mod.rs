@@ -138,3 +138,20 @@ pub fn child_command(prefix: &[&str], entry: &str, role: &str) -> std::process::
     .env(ROLE, role);
     cmd
 }
+
+/// Why this host cannot run a child in a private mount namespace (`unshare --mount`: root and
+/// namespaces needed), or `None` if it can.
+pub fn no_private_mount_namespace() -> Option<String> {
+    let probe = std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "true"])
+        .stderr(std::process::Stdio::piped())
+        .output();
+    match probe {
+        Err(e) => Some(format!("cannot run unshare: {e}")),
+        Ok(out) if !out.status.success() => Some(format!(
+            "no private mount namespace (root and namespaces needed): {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )),
+        Ok(_) => None,
+    }
+}
