@@ -131,7 +131,8 @@ impl HeaderFields {
     pub(crate) fn load(raw: &RawHeader) -> Self {
         // SYNC: Acquire pairs with the Release store of the magic in RawHeader::publish():
         // seeing the magic means seeing every field the creator wrote before it.
-        let magic = raw.magic.load(Ordering::Acquire);
+        // Relaxed load + acquire fence: an observer's mapping is read-only (see segment.rs).
+        let magic = crate::sync::load_acquire(&raw.magic);
         Self {
             magic,
             version: raw.version.load(Ordering::Relaxed),

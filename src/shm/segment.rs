@@ -484,7 +484,7 @@ where
     #[must_use]
     pub fn is_retired(&self) -> bool {
         // SYNC: Acquire pairs with the Release store in retire().
-        Self::header_in(&self.map).retired.load(Ordering::Acquire) != 0
+        crate::sync::load_acquire(&Self::header_in(&self.map).retired) != 0
     }
 
     /// Retires the segment: marks it retired, so every attached member notices on its next
