@@ -46,6 +46,18 @@ pub enum Error {
         /// Capacity declared now.
         found: usize,
     },
+    /// Per-node lanes of one kind opened by handles of one in-process fleet that joined with
+    /// different fleet sizes (one lane per node). Over shared memory the segment refuses it
+    /// ([`SpecMismatch`](crate::shm::ShmError::SpecMismatch) of
+    /// [`Lanes`](crate::shm::SpecField::Lanes)).
+    FleetSizeMismatch {
+        /// The lanes' kind.
+        kind: u8,
+        /// Lanes (fleet size) as first opened.
+        expected: usize,
+        /// Lanes (fleet size) of this handle.
+        found: usize,
+    },
     /// The same ring kind was declared with two payload sizes of different slot classes.
     PayloadMismatch {
         /// The ring kind.
@@ -108,6 +120,15 @@ impl fmt::Display for Error {
             } => write!(
                 f,
                 "ring kind {kind} is declared with capacity {expected} and again with {found}"
+            ),
+            Self::FleetSizeMismatch {
+                kind,
+                expected,
+                found,
+            } => write!(
+                f,
+                "the lanes of kind {kind} have {expected} nodes, but this handle joined a fleet \
+                 of {found}: every handle of a fleet must join with the same size"
             ),
             Self::PayloadMismatch {
                 kind,

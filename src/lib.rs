@@ -89,8 +89,8 @@ pub use error::{Error, Result};
 pub use event::{EVENT_PAYLOAD_MAX, OrbitEvent, OrbitEventBus, OrbitEventCursor, OrbitEventPoll};
 #[cfg(feature = "std")]
 pub use fleet::{
-    Backing, Fleet, FleetBuilder, FleetRing, FleetWriter, Orbital, RingCursor, RingPoll, Sample,
-    ValuePoll,
+    Backing, Fleet, FleetBuilder, FleetLanes, FleetRing, FleetWriter, LanesCursor, LanesPoll,
+    Orbital, RingCursor, RingPoll, Sample, ValuePoll,
 };
 #[cfg(feature = "std")]
 pub use owned::{OwnedRing, OwnedWriter};

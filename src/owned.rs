@@ -11,13 +11,16 @@ use crate::ring::{
     SupportedPayload, check_capacity,
 };
 
-/// The slots and head of an [`OwnedRing`], on the heap.
+/// The slots and head of an [`OwnedRing`], on the heap: one ring per lane (a fleet's per-node
+/// lanes in-process; one lane otherwise), lane `i` owning `heads[i]` and the `capacity` slots
+/// from `i * capacity`.
 struct Memory<const N: usize>
 where
     PayloadSize<N>: SupportedPayload,
 {
     slots: Box<[Slot<N>]>,
-    head: Head,
+    heads: Box<[Head]>,
+    capacity: usize,
 }
 
 /// A ring of `capacity` slots of `N`-byte payloads that owns its memory: `Send + Sync`, and
@@ -81,21 +84,36 @@ where
     /// checked and the memory reserved before anything is built: a ring that cannot be
     /// allocated is [`Error::OutOfMemory`], not an abort.
     pub fn new(capacity: usize) -> Result<Self> {
+        Self::with_lanes(capacity, 1)
+    }
+
+    /// `lanes` (at least 1) rings of `capacity` slots each; [`ring`](Self::ring) is lane 0.
+    pub(crate) fn with_lanes(capacity: usize, lanes: usize) -> Result<Self> {
         check_capacity(capacity)?;
+        let total = capacity.saturating_mul(lanes.max(1));
+        let out_of_memory = || Error::OutOfMemory {
+            capacity: total,
+            bytes: total.saturating_mul(core::mem::size_of::<Slot<N>>()),
+        };
         let mut slots = Vec::new();
         slots
-            .try_reserve_exact(capacity)
-            .map_err(|_| Error::OutOfMemory {
-                capacity,
-                bytes: capacity.saturating_mul(core::mem::size_of::<Slot<N>>()),
-            })?;
-        slots.extend((0..capacity).map(|_| Slot::new()));
-        let head = Head::new();
-        head.seed_start();
+            .try_reserve_exact(total)
+            .map_err(|_| out_of_memory())?;
+        slots.extend((0..total).map(|_| Slot::new()));
+        let mut heads = Vec::new();
+        heads
+            .try_reserve_exact(lanes.max(1))
+            .map_err(|_| out_of_memory())?;
+        heads.extend((0..lanes.max(1)).map(|_| {
+            let head = Head::new();
+            head.seed_start();
+            head
+        }));
         Ok(Self {
             memory: Arc::new(Memory {
                 slots: slots.into_boxed_slice(),
-                head,
+                heads: heads.into_boxed_slice(),
+                capacity,
             }),
             kind: 0,
             node: NodeId(0),
@@ -119,10 +137,26 @@ where
     /// The core ring handle over this memory (this handle's kind and node).
     #[must_use]
     pub fn ring(&self) -> Ring<'_, N> {
-        match Ring::new(&self.memory.slots, &self.memory.head) {
+        self.lane(0)
+    }
+
+    /// Lane `lane`'s ring (this handle's kind and node).
+    ///
+    /// # Panics
+    ///
+    /// If `lane` is not below the lanes this memory was made with.
+    pub(crate) fn lane(&self, lane: usize) -> Ring<'_, N> {
+        let capacity = self.memory.capacity;
+        let slots = &self.memory.slots[lane * capacity..(lane + 1) * capacity];
+        match Ring::new(slots, &self.memory.heads[lane]) {
             Ok(ring) => ring.with_kind(self.kind).with_node(self.node),
-            Err(_) => unreachable!("capacity checked in OwnedRing::new"),
+            Err(_) => unreachable!("capacity checked in OwnedRing::with_lanes"),
         }
+    }
+
+    /// Lanes (rings) in this memory: 1 for every ring a user makes.
+    pub(crate) fn lanes(&self) -> usize {
+        self.memory.heads.len()
     }
 
     /// [`Ring::publish`] (several writers may call it at once).
@@ -152,7 +186,7 @@ where
     /// Slots in the ring.
     #[must_use]
     pub fn capacity(&self) -> usize {
-        self.memory.slots.len()
+        self.memory.capacity
     }
 }
 

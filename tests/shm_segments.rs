@@ -45,7 +45,9 @@ impl Drop for Unlink {
     }
 }
 
-fn header(kind: u8, capacity: u64, payload: u64, stride: u64) -> [u64; 6] {
+/// The header words of a one-lane segment: magic, version, kind, capacity, payload, stride,
+/// retired (0), lanes (1).
+fn header(kind: u8, capacity: u64, payload: u64, stride: u64) -> [u64; 8] {
     [
         MAGIC,
         LAYOUT_VERSION,
@@ -53,6 +55,8 @@ fn header(kind: u8, capacity: u64, payload: u64, stride: u64) -> [u64; 6] {
         capacity,
         payload,
         stride,
+        0,
+        1,
     ]
 }
 
@@ -168,7 +172,9 @@ fn wrong_magic_and_layout_version_are_named() {
 
 #[test]
 fn each_spec_mismatch_is_named_with_both_values() {
-    let cases: [([u64; 6], SpecField, u64, u64); 4] = [
+    let mut two_lanes = header(KIND, 8, 64, 128);
+    two_lanes[7] = 2;
+    let cases: [([u64; 8], SpecField, u64, u64); 5] = [
         (
             header(KIND + 1, 8, 64, 128),
             SpecField::Kind,
@@ -178,6 +184,7 @@ fn each_spec_mismatch_is_named_with_both_values() {
         (header(KIND, 16, 64, 128), SpecField::Capacity, 8, 16),
         (header(KIND, 8, 56, 128), SpecField::Payload, 64, 56),
         (header(KIND, 8, 64, 64), SpecField::Stride, 128, 64),
+        (two_lanes, SpecField::Lanes, 1, 2),
     ];
     for (i, (words, field, expected, found)) in cases.into_iter().enumerate() {
         let name = name(&format!("spec{i}"), KIND);
@@ -280,7 +287,16 @@ fn created_segments_are_private_and_self_describing() {
     );
     let word = |i: usize| u64::from_ne_bytes(bytes[i * 8..i * 8 + 8].try_into().unwrap());
     assert_eq!(
-        [word(0), word(1), word(2), word(3), word(4), word(5)],
+        [
+            word(0),
+            word(1),
+            word(2),
+            word(3),
+            word(4),
+            word(5),
+            word(6),
+            word(7)
+        ],
         header(KIND, 8, 64, 128)
     );
     let id = seg.ring().publish(1, 2, b"hello").unwrap();

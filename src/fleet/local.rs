@@ -6,6 +6,7 @@ use std::sync::{Arc, LazyLock, Mutex, PoisonError, Weak};
 
 use std::boxed::Box;
 
+use super::RingSpec;
 use crate::OwnedRing;
 use crate::error::{Error, Result};
 use crate::ring::{PayloadSize, SupportedPayload};
@@ -14,9 +15,9 @@ use crate::ring::{PayloadSize, SupportedPayload};
 /// `OwnedRing<N>`.
 type AnyOwned = (usize, Box<dyn core::any::Any + Send + Sync>);
 
-/// One in-process fleet's rings, by kind.
+/// One in-process fleet's rings and lanes, by kind.
 pub(crate) struct LocalRings {
-    rings: Mutex<HashMap<u8, AnyOwned>>,
+    rings: Mutex<HashMap<(u8, bool), AnyOwned>>,
 }
 
 /// This process's in-process fleets, by name; an entry lives as long as a handle holds it.
@@ -39,14 +40,17 @@ pub(crate) fn rings_of(name: &str) -> Arc<LocalRings> {
 }
 
 impl LocalRings {
-    /// The ring of `kind` (created with `capacity` slots by the first handle that opens it);
-    /// [`Error::SpecMismatch`] if it exists with another capacity.
-    pub(crate) fn ring<const N: usize>(&self, kind: u8, capacity: usize) -> Result<OwnedRing<N>>
+    /// The ring (or lanes) of `spec` (created by the first handle that opens it);
+    /// [`Error::SpecMismatch`] if it exists with another capacity,
+    /// [`Error::FleetSizeMismatch`] for lanes of another fleet size.
+    pub(crate) fn ring<const N: usize>(&self, spec: RingSpec) -> Result<OwnedRing<N>>
     where
         PayloadSize<N>: SupportedPayload,
     {
+        let (kind, capacity) = (spec.kind, spec.capacity);
+        let key = (kind, spec.lanes.is_some());
         let mut rings = self.rings.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((class, any)) = rings.get(&kind) {
+        if let Some((class, any)) = rings.get(&key) {
             // Another handle of this fleet name may have opened the kind in another class.
             let Some(ring) = any.downcast_ref::<OwnedRing<N>>() else {
                 return Err(Error::PayloadMismatch {
@@ -62,10 +66,17 @@ impl LocalRings {
                     found: capacity,
                 });
             }
+            if ring.lanes() != spec.lane_count() {
+                return Err(Error::FleetSizeMismatch {
+                    kind,
+                    expected: ring.lanes(),
+                    found: spec.lane_count(),
+                });
+            }
             return Ok(ring.clone());
         }
-        let ring = OwnedRing::<N>::new(capacity)?;
-        rings.insert(kind, (N, Box::new(ring.clone())));
+        let ring = OwnedRing::<N>::with_lanes(capacity, spec.lane_count())?;
+        rings.insert(key, (N, Box::new(ring.clone())));
         Ok(ring)
     }
 }

@@ -6,6 +6,7 @@
 //! * `handle.rs` — what users hold: [`FleetRing`] (a typed ring's verbs, no lookups),
 //!   [`FleetWriter`], [`RingCursor`], [`RingPoll`];
 //! * `value.rs` — typed `Pod` values on a [`FleetRing`] ([`ValuePoll`], [`Sample`]);
+//! * `lanes.rs` — [`FleetLanes`]: one lane per node, the newest value of each node;
 //! * `orbital.rs` — [`Orbital`], the newest value of a type;
 //! * `store.rs` — an opened ring and the retry / liveness policy of its writes and reads;
 //! * `local.rs` — in-process rings shared by every handle of one fleet name
@@ -17,6 +18,7 @@
 //! never turned into an empty ring.
 
 mod handle;
+mod lanes;
 mod local;
 mod orbital;
 #[cfg(all(feature = "shm", target_os = "linux"))]
@@ -35,6 +37,7 @@ use crate::ring::{Cursor, Frame, FrameRef, HELD, Lease, Loss, Patience, Poll, Pu
 pub use crate::shm::{GroupAccess, Sharing};
 use crate::typed::OrbitTyped;
 pub use handle::{FleetRing, FleetWriter, RingCursor, RingPoll};
+pub use lanes::{FleetLanes, LanesCursor, LanesPoll};
 pub use orbital::Orbital;
 use store::ReadPolicy;
 pub(crate) use store::{AnyStore, RingStore, Storage};
@@ -60,6 +63,27 @@ pub const DEFAULT_STUCK_AFTER: Duration = Duration::from_millis(50);
 /// How many times `publish` retries a frame its writer had to abandon (slot held by a stuck
 /// writer, or lapped) before returning the error.
 const PUBLISH_ATTEMPTS: usize = 8;
+
+/// Slots in each node's lane of [`Fleet::lanes`]: a reader of the newest value finds it among
+/// the last few a writer committed, however fast the writer goes.
+pub const LANE_CAPACITY: usize = 4;
+
+/// What a fleet opens under one kind: its ring, or its per-node lanes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RingSpec {
+    pub(crate) kind: u8,
+    /// Slots per ring (per lane).
+    pub(crate) capacity: usize,
+    /// `None`: the kind's ring; `Some(n)`: its lanes, one ring per node of a fleet of `n`.
+    pub(crate) lanes: Option<u16>,
+}
+
+impl RingSpec {
+    /// Rings in the spec's memory: 1, or one per node.
+    pub(crate) fn lane_count(&self) -> usize {
+        self.lanes.map_or(1, usize::from)
+    }
+}
 
 /// Where a fleet's rings live.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -109,7 +133,8 @@ pub struct Fleet {
     /// The rings of an in-process fleet, shared by every handle of this process that joined
     /// the same name.
     local: Option<Arc<local::LocalRings>>,
-    rings: Mutex<HashMap<u8, AnyStore>>,
+    /// Opened rings (`false`) and lanes (`true`), by kind.
+    rings: Mutex<HashMap<(u8, bool), AnyStore>>,
 }
 
 impl core::fmt::Debug for Fleet {
@@ -317,13 +342,15 @@ impl Fleet {
     }
 
     /// Opens (or returns) the ring of `kind` with `capacity` slots holding `payload` bytes
-    /// (rounded up to its class); `declared` is the capacity a type declares for it.
+    /// (rounded up to its class), or (`lanes`) its per-node lanes; `declared` is the capacity
+    /// a type declares for it.
     fn open(
         &self,
         kind: u8,
         declared: usize,
         payload: usize,
         capacity: Option<usize>,
+        lanes: bool,
     ) -> Result<AnyStore> {
         let class =
             PAYLOAD_CLASSES
@@ -334,7 +361,7 @@ impl Fleet {
                     max: PAYLOAD_MAX,
                 })?;
         let mut rings = self.rings.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(store) = rings.get(&kind) {
+        if let Some(store) = rings.get(&(kind, lanes)) {
             let mismatch = |expected, found| {
                 Err(Error::SpecMismatch {
                     kind,
@@ -357,36 +384,40 @@ impl Fleet {
             }
             return Ok(store.clone());
         }
-        let capacity = capacity.unwrap_or(declared);
-        let store = match class {
-            32 => AnyStore::P32(self.open_class(kind, declared, capacity)?),
-            96 => AnyStore::P96(self.open_class(kind, declared, capacity)?),
-            224 => AnyStore::P224(self.open_class(kind, declared, capacity)?),
-            _ => AnyStore::P480(self.open_class(kind, declared, capacity)?),
+        let spec = RingSpec {
+            kind,
+            capacity: capacity.unwrap_or(declared),
+            lanes: lanes.then_some(self.size),
         };
-        rings.insert(kind, store.clone());
+        let store = match class {
+            32 => AnyStore::P32(self.open_class(spec, declared)?),
+            96 => AnyStore::P96(self.open_class(spec, declared)?),
+            224 => AnyStore::P224(self.open_class(spec, declared)?),
+            _ => AnyStore::P480(self.open_class(spec, declared)?),
+        };
+        rings.insert((kind, lanes), store.clone());
         Ok(store)
     }
 
-    /// Opens the ring of `kind` in slot class `N`.
+    /// Opens the ring (or lanes) of `spec` in slot class `N`.
     fn open_class<const N: usize>(
         &self,
-        kind: u8,
+        spec: RingSpec,
         declared: usize,
-        capacity: usize,
     ) -> Result<Arc<RingStore<N>>>
     where
         crate::ring::PayloadSize<N>: crate::ring::SupportedPayload,
     {
+        let RingSpec { kind, capacity, .. } = spec;
         let storage = match self.backing {
             Backing::InProcess => {
                 let local = self.local.as_ref().ok_or(Error::ShmUnsupported)?;
-                Storage::Local(local.ring::<N>(kind, capacity)?)
+                Storage::Local(local.ring::<N>(spec)?)
             }
             #[cfg(all(feature = "shm", target_os = "linux"))]
             Backing::SharedMemory => {
                 let member = self.member.clone().ok_or(Error::ShmUnsupported)?;
-                Storage::Shm(shm::Attached::open(&self.name, kind, capacity, member)?)
+                Storage::Shm(shm::Attached::open(&self.name, spec, member)?)
             }
             #[cfg(not(all(feature = "shm", target_os = "linux")))]
             Backing::SharedMemory => return Err(Error::ShmUnsupported),
@@ -402,20 +433,29 @@ impl Fleet {
     }
 
     pub(crate) fn store<T: OrbitTyped>(&self) -> Result<AnyStore> {
-        self.open(T::KIND, T::CAPACITY, T::PAYLOAD, None)
+        self.open(T::KIND, T::CAPACITY, T::PAYLOAD, None, false)
     }
 
     /// Opens `T`'s ring with `capacity` slots instead of `T::CAPACITY` (for example a tiny
     /// ring in tests). Must come before other use of the ring in this handle; on shared
     /// memory, every process must agree.
     pub fn ring_with_capacity<T: OrbitTyped>(&self, capacity: usize) -> Result<()> {
-        self.open(T::KIND, T::CAPACITY, T::PAYLOAD, Some(capacity))
+        self.open(T::KIND, T::CAPACITY, T::PAYLOAD, Some(capacity), false)
             .map(drop)
     }
 
     /// `T`'s ring (opening it on first use).
     pub fn ring<T: OrbitTyped>(&self) -> Result<FleetRing<T>> {
         Ok(FleetRing::new(self.store::<T>()?))
+    }
+
+    /// `T`'s per-node lanes (opening them on first use): one small ring per node of the
+    /// fleet, [`LANE_CAPACITY`] slots each, apart from `T`'s ring. Each node publishes into
+    /// its own lane; a reader gets the newest value of every node in one call
+    /// ([`FleetLanes::newest`]) or what changed since its cursor ([`FleetLanes::poll`]).
+    pub fn lanes<T: OrbitTyped + bytemuck::Pod>(&self) -> Result<FleetLanes<T>> {
+        let store = self.open(T::KIND, LANE_CAPACITY, T::PAYLOAD, None, true)?;
+        FleetLanes::new(store, self.node)
     }
 
     /// Retires every ring this handle has opened and removes their shared-memory names: the

@@ -25,7 +25,7 @@ use std::boxed::Box;
 use std::string::{String, ToString};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use super::PAYLOAD_MAX;
+use super::{PAYLOAD_MAX, RingSpec};
 use crate::error::{Error, Result};
 use crate::id::NodeId;
 use crate::ring::{PayloadSize, Ring, SupportedPayload};
@@ -106,14 +106,19 @@ impl<const N: usize> MemberSegment<N>
 where
     PayloadSize<N>: SupportedPayload,
 {
-    /// Creates or attaches the segment of ring `kind` of fleet `fleet` for `member`.
-    pub(crate) fn open(fleet: &str, kind: u8, capacity: usize, member: Membership) -> Result<Self> {
-        let name = SegmentName::shared(fleet, kind, member.sharing, current_uid())?;
+    /// Creates or attaches the segment of `spec` of fleet `fleet` for `member`.
+    pub(crate) fn open(fleet: &str, spec: RingSpec, member: Membership) -> Result<Self> {
+        let (kind, capacity, lanes) = (spec.kind, spec.capacity, spec.lane_count());
+        let uid = current_uid();
+        let name = match spec.lanes {
+            None => SegmentName::shared(fleet, kind, member.sharing, uid)?,
+            Some(_) => SegmentName::lanes_shared(fleet, kind, member.sharing, uid)?,
+        };
         let Some(tagged) = &member.member else {
-            let segment = Segment::attach_read_only(name, kind, capacity, member.sharing)?;
+            let segment = Segment::attach_read_only(name, kind, capacity, lanes, member.sharing)?;
             return Ok(Self { segment, member });
         };
-        let segment = Segment::open_shared(name, kind, capacity, member.sharing)?;
+        let segment = Segment::open_lanes(name, kind, capacity, lanes, member.sharing)?;
         // Without the lock this member would look dead to everyone: its leases broken, its
         // slots recovered under it. Only a hostile exclusive lock on the byte refuses it.
         let held = hold_tag(segment.file(), tagged.tag()).and_then(|held| {
@@ -129,9 +134,10 @@ where
         Ok(Self { segment, member })
     }
 
-    /// The ring, with this member's tag as its owner.
-    pub(crate) fn ring(&self) -> Ring<'_, N> {
-        self.segment.ring().with_owner(self.member.tag())
+    /// Lane `lane`'s ring (the segment's only one for a fleet ring), with this member's tag
+    /// as its owner.
+    pub(crate) fn lane(&self, lane: usize) -> Ring<'_, N> {
+        self.segment.lane(lane).with_owner(self.member.tag())
     }
 
     /// True only if the kernel says no process holds `tag`'s liveness lock on this segment.
@@ -163,8 +169,7 @@ where
     PayloadSize<N>: SupportedPayload,
 {
     fleet: String,
-    kind: u8,
-    capacity: usize,
+    spec: RingSpec,
     first: Link<N>,
     /// Held while moving to a new segment, so one handle attaches once per retirement.
     moving: Mutex<()>,
@@ -182,13 +187,12 @@ impl<const N: usize> Attached<N>
 where
     PayloadSize<N>: SupportedPayload,
 {
-    pub(crate) fn open(fleet: &str, kind: u8, capacity: usize, member: Membership) -> Result<Self> {
+    pub(crate) fn open(fleet: &str, spec: RingSpec, member: Membership) -> Result<Self> {
         Ok(Self {
             fleet: fleet.to_string(),
-            kind,
-            capacity,
+            spec,
             first: Link {
-                segment: MemberSegment::open(fleet, kind, capacity, member)?,
+                segment: MemberSegment::open(fleet, spec, member)?,
                 next: OnceLock::new(),
             },
             moving: Mutex::new(()),
@@ -211,7 +215,7 @@ where
             return &next.segment; // Another thread of this handle moved meanwhile.
         }
         let member = link.segment.member.clone();
-        match MemberSegment::open(&self.fleet, self.kind, self.capacity, member) {
+        match MemberSegment::open(&self.fleet, self.spec, member) {
             Ok(segment) => {
                 let next = link.next.get_or_init(|| {
                     Box::new(Link {

@@ -248,12 +248,21 @@ where
     }
 
     pub(super) fn view(&self) -> View<'_, N> {
+        self.view_lane(0)
+    }
+
+    /// The view of lane `lane` (a ring's only lane is 0; per-node lanes: the node id).
+    ///
+    /// # Panics
+    ///
+    /// If `lane` is not below [`lanes`](Self::lanes).
+    pub(super) fn view_lane(&self, lane: usize) -> View<'_, N> {
         let (ring, segment) = match &self.storage {
-            Storage::Local(owned) => (owned.ring(), None),
+            Storage::Local(owned) => (owned.lane(lane), None),
             #[cfg(all(feature = "shm", target_os = "linux"))]
             Storage::Shm(attached) => {
                 let segment = attached.current();
-                (segment.ring(), Some(segment))
+                (segment.lane(lane), Some(segment))
             }
         };
         #[cfg(not(all(feature = "shm", target_os = "linux")))]
@@ -270,6 +279,15 @@ where
 
     pub(crate) fn ring(&self) -> Ring<'_, N> {
         self.view().ring
+    }
+
+    /// Rings in the store: 1, or one per node for per-node lanes.
+    pub(super) fn lanes(&self) -> usize {
+        match &self.storage {
+            Storage::Local(owned) => owned.lanes(),
+            #[cfg(all(feature = "shm", target_os = "linux"))]
+            Storage::Shm(attached) => attached.current().segment().layout().lanes as usize,
+        }
     }
 
     /// True for a read-policy observer's ring: mapped read-only, so nothing may store.
@@ -291,8 +309,19 @@ where
     }
 
     pub(crate) fn publish(&self, frame_kind: u8, version: u64, payload: &[u8]) -> Result<NetId64> {
+        self.publish_in(0, frame_kind, version, payload)
+    }
+
+    /// [`publish`](Self::publish) into lane `lane`.
+    pub(super) fn publish_in(
+        &self,
+        lane: usize,
+        frame_kind: u8,
+        version: u64,
+        payload: &[u8],
+    ) -> Result<NetId64> {
         self.check_writable()?;
-        let view = self.view();
+        let view = self.view_lane(lane);
         let mut retry = Retry::default();
         loop {
             match view.ring.publish(frame_kind, version, payload) {
@@ -348,8 +377,19 @@ where
         limit: usize,
         visit: impl FnMut(FrameRef<'_>),
     ) -> Poll {
+        self.poll_in(0, cursor, limit, visit)
+    }
+
+    /// [`poll`](Self::poll) of lane `lane`.
+    pub(super) fn poll_in(
+        &self,
+        lane: usize,
+        cursor: &mut RingCursor,
+        limit: usize,
+        visit: impl FnMut(FrameRef<'_>),
+    ) -> Poll {
         let next = cursor.cursor.next_counter();
-        let view = self.view();
+        let view = self.view_lane(lane);
         let patience = match cursor.stalled {
             Some((counter, since))
                 if counter == next && since.elapsed() >= self.read.stuck_after =>

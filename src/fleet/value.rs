@@ -52,7 +52,7 @@ impl<T> Default for ValuePoll<T> {
 }
 
 /// `T` as a value of a frame, if the frame holds exactly one.
-fn decode<T: bytemuck::Pod>(frame: &FrameRef<'_>) -> Option<Sample<T>> {
+pub(super) fn decode<T: bytemuck::Pod>(frame: &FrameRef<'_>) -> Option<Sample<T>> {
     (frame.kind == VALUE_FRAME_KIND && frame.payload.len() == size_of::<T>()).then(|| Sample {
         id: frame.id,
         published_ms: frame.version,
@@ -61,7 +61,7 @@ fn decode<T: bytemuck::Pod>(frame: &FrameRef<'_>) -> Option<Sample<T>> {
 }
 
 /// Refuses a `T` the ring's slots (`payload` bytes) cannot hold.
-fn check_fits<T>(payload: usize) -> Result<()> {
+pub(super) fn check_fits<T>(payload: usize) -> Result<()> {
     if size_of::<T>() > payload {
         return Err(Error::ValueTooLarge {
             size: size_of::<T>(),

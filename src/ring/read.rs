@@ -359,12 +359,20 @@ where
     /// (the "latest value" of a one-slot ring survives an abandoned write).
     #[must_use]
     pub fn read_head(&self) -> Option<Frame<N>> {
+        self.read_head_counted().map(|(.., frame)| frame)
+    }
+
+    /// [`read_head`](Ring::read_head), with the key of the frame's generation and the frame's
+    /// counter within it (counters before it in its generation: a reader that tracks only the
+    /// newest frame counts what it skipped by them).
+    pub(crate) fn read_head_counted(&self) -> Option<(u64, u64, Frame<N>)> {
         // A reset during the scan: look once more in the new generation.
         self.try_read_head().or_else(|| self.try_read_head())?
     }
 
-    /// One scan for [`read_head`](Ring::read_head): `None` if the generation changed under it.
-    fn try_read_head(&self) -> Option<Option<Frame<N>>> {
+    /// One scan for [`read_head_counted`](Ring::read_head_counted): `None` if the generation
+    /// changed under it.
+    fn try_read_head(&self) -> Option<Option<(u64, u64, Frame<N>)>> {
         let (key, base, end) = self.generation_end();
         let oldest = end.saturating_sub(self.capacity() as u64).max(base);
         let mut buf = <PayloadSize<N> as SupportedPayload>::ZERO_BUF;
@@ -385,7 +393,10 @@ where
         if self.head.base.load(Ordering::Relaxed) != key {
             return None;
         }
-        Some(best.and_then(|(held, header, buf)| self.owned(held - base, header, &buf)))
+        Some(best.and_then(|(held, header, buf)| {
+            let frame = self.owned(held - base, header, &buf)?;
+            Some((key, held - base, frame))
+        }))
     }
 
     /// The current base word and effective base (see `generation_start`), and one past the

@@ -19,6 +19,8 @@ pub enum SpecField {
     Payload,
     /// The slot stride in bytes.
     Stride,
+    /// The number of rings (lanes) in the segment.
+    Lanes,
 }
 
 /// A shared-memory segment could not be created, attached or validated.
@@ -87,6 +89,16 @@ pub enum ShmError {
         segment: String,
         /// What is wrong with the shape.
         error: SpecError,
+    },
+    /// The requested number of lanes is zero or more than a segment holds; nothing was
+    /// opened.
+    InvalidLanes {
+        /// The segment.
+        segment: String,
+        /// The lanes requested.
+        lanes: u64,
+        /// The most a segment holds.
+        max: u64,
     },
     /// The object is smaller than its header says the ring needs (mapping it would fault).
     TooSmall {
@@ -286,6 +298,14 @@ impl fmt::Display for ShmError {
                  supplementary group); it cannot share a fleet with that group"
             ),
             Self::InvalidRing { segment, error } => write!(f, "segment {segment}: {error}"),
+            Self::InvalidLanes {
+                segment,
+                lanes,
+                max,
+            } => write!(
+                f,
+                "segment {segment}: {lanes} lanes requested; a segment holds 1 to {max}"
+            ),
             Self::TooSmall {
                 segment,
                 size,

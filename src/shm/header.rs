@@ -1,15 +1,18 @@
 //! Segment header layout and its validation.
 //!
 //! ```text
-//! offset 0    header: magic | layout version | kind | capacity | payload | stride | retired | reserved
-//! offset 64   Head: head word (next counter | lease bit 63), lease token, lease epochs (own line)
-//! offset 128  Head: generation base counter, reset count                  (own cache line)
-//! offset 192  reserved (zero)
-//! offset 256  capacity × Slot<N>, `stride` bytes each
-//!
-//! Slots start on a 128-byte boundary, so the two lines of a 128-byte slot are the pair the
-//! adjacent-line prefetcher fetches together.
+//! offset 0    header: magic | layout version | kind | capacity | payload | stride | retired | lanes
+//! offset 64   lane 0's Head: head word (next counter | lease bit 63), lease token, lease epochs
+//! offset 128  lane 0's Head: generation base counter, reset count        (own cache line)
+//! offset 192  lane 1's Head (128 bytes), ... up to lane `lanes - 1`'s
+//! prefix      the heads' end rounded up to 128 (256 for one lane: offset 192 is then reserved)
+//! prefix      lane 0's `capacity` × Slot<N>, `stride` bytes each; then lane 1's, ...
 //! ```
+//!
+//! A segment holds `lanes` independent rings of the same spec (a fleet ring is one lane; a
+//! fleet's per-node lanes are one lane per node), each with its own head and slots: every
+//! lane runs the ring protocol unchanged. Slots start on a 128-byte boundary, so the two lines
+//! of a 128-byte slot are the pair the adjacent-line prefetcher fetches together.
 //!
 //! All words are `u64` atomics in native byte order (the segment never leaves the host). The
 //! creator writes every field, then publishes `magic` last with a release store; attachers wait
@@ -26,9 +29,16 @@ use crate::sync::{AtomicU64, Ordering};
 /// `b"ORBITRNG"` as a little-endian word.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"ORBITRNG");
 /// Version of the layout above; bumped on any incompatible change.
-pub const LAYOUT_VERSION: u64 = 4;
-/// Bytes before the first slot (header line, the head's two lines, one reserved line).
+pub const LAYOUT_VERSION: u64 = 5;
+/// Bytes before the first slot of a one-lane segment (header line, the head's two lines, one
+/// reserved line); also the least an attacher maps to read a header.
 pub const PREFIX_BYTES: usize = 256;
+/// Offset of lane 0's head.
+const HEAD_OFFSET: usize = 64;
+/// Bytes of one lane's head.
+const HEAD_BYTES: usize = size_of::<crate::ring::Head>();
+/// Lanes a segment may hold: one per node id of a fleet.
+pub const MAX_LANES: u64 = 1 << 16;
 
 /// The header words as they sit in the mapping.
 #[cfg(all(feature = "shm", unix))]
@@ -42,12 +52,12 @@ pub(crate) struct RawHeader {
     pub(crate) stride: AtomicU64,
     /// Non-zero once the segment is retired (its name removed): members move on.
     pub(crate) retired: AtomicU64,
-    _reserved: AtomicU64,
+    pub(crate) lanes: AtomicU64,
 }
 
 #[cfg(all(feature = "shm", unix))]
 const _: () = assert!(size_of::<RawHeader>() == 64);
-const _: () = assert!(64 + size_of::<crate::ring::Head>() <= PREFIX_BYTES);
+const _: () = assert!(HEAD_OFFSET + HEAD_BYTES <= PREFIX_BYTES && HEAD_BYTES.is_multiple_of(64));
 
 /// The ring shape a segment must have: what an attacher expects and what a creator writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,6 +70,8 @@ pub struct Layout {
     pub payload: u64,
     /// Bytes per slot.
     pub stride: u64,
+    /// Rings in the segment, each with its own head and `capacity` slots (1 for a fleet ring).
+    pub lanes: u64,
 }
 
 impl Layout {
@@ -69,12 +81,42 @@ impl Layout {
     where
         PayloadSize<N>: SupportedPayload,
     {
+        Self::lanes_of::<N>(kind, capacity, 1)
+    }
+
+    /// The layout of `lanes` rings of `capacity` slots of `Slot<N>` each.
+    #[must_use]
+    pub fn lanes_of<const N: usize>(kind: u8, capacity: usize, lanes: usize) -> Self
+    where
+        PayloadSize<N>: SupportedPayload,
+    {
         Self {
             kind,
             capacity: capacity as u64,
             payload: N as u64,
             stride: size_of::<Slot<N>>() as u64,
+            lanes: lanes as u64,
         }
+    }
+
+    /// Bytes before lane 0's first slot: the header and every lane's head, rounded up to 128
+    /// ([`PREFIX_BYTES`] for one lane); `None` if that overflows.
+    #[must_use]
+    pub fn prefix_bytes(&self) -> Option<u64> {
+        let heads = self.lanes.checked_mul(HEAD_BYTES as u64)?;
+        Some((HEAD_OFFSET as u64).checked_add(heads)?.checked_add(127)? & !127)
+    }
+
+    /// Offset of lane `lane`'s head (for a lane below [`lanes`](Self::lanes)).
+    pub(crate) fn head_offset(&self, lane: usize) -> usize {
+        HEAD_OFFSET + lane * HEAD_BYTES
+    }
+
+    /// Offset of lane `lane`'s first slot (for a validated layout and a lane below
+    /// [`lanes`](Self::lanes)).
+    pub(crate) fn slots_offset(&self, lane: usize) -> usize {
+        let prefix = self.prefix_bytes().unwrap_or(u64::MAX) as usize;
+        prefix + lane * self.capacity as usize * self.stride as usize
     }
 
     /// Total segment bytes, or `None` if that overflows.
@@ -82,7 +124,8 @@ impl Layout {
     pub fn segment_bytes(&self) -> Option<u64> {
         self.capacity
             .checked_mul(self.stride)?
-            .checked_add(PREFIX_BYTES as u64)
+            .checked_mul(self.lanes)?
+            .checked_add(self.prefix_bytes()?)
     }
 }
 
@@ -101,11 +144,13 @@ pub struct HeaderFields {
     pub payload: u64,
     /// Bytes per slot.
     pub stride: u64,
+    /// Rings in the segment.
+    pub lanes: u64,
 }
 
 impl HeaderFields {
     /// Bytes [`from_bytes`](Self::from_bytes) reads.
-    pub const BYTES: usize = 48;
+    pub const BYTES: usize = 64;
 
     /// Reads the fields from the first [`BYTES`](Self::BYTES) bytes (native order); `None` if
     /// there are fewer.
@@ -124,6 +169,7 @@ impl HeaderFields {
             capacity: word(3),
             payload: word(4),
             stride: word(5),
+            lanes: word(7),
         })
     }
 
@@ -140,6 +186,7 @@ impl HeaderFields {
             capacity: raw.capacity.load(Ordering::Relaxed),
             payload: raw.payload.load(Ordering::Relaxed),
             stride: raw.stride.load(Ordering::Relaxed),
+            lanes: raw.lanes.load(Ordering::Relaxed),
         }
     }
 
@@ -171,6 +218,7 @@ impl HeaderFields {
             (SpecField::Payload, expected.payload, self.payload),
             (SpecField::Stride, expected.stride, self.stride),
             (SpecField::Capacity, expected.capacity, self.capacity),
+            (SpecField::Lanes, expected.lanes, self.lanes),
         ];
         for (field, expected, found) in checks {
             if expected != found {
@@ -205,6 +253,7 @@ impl RawHeader {
         self.capacity.store(layout.capacity, Ordering::Relaxed);
         self.payload.store(layout.payload, Ordering::Relaxed);
         self.stride.store(layout.stride, Ordering::Relaxed);
+        self.lanes.store(layout.lanes, Ordering::Relaxed);
         // SYNC: Release pairs with the Acquire magic load in HeaderFields::load().
         self.magic.store(MAGIC, Ordering::Release);
     }
@@ -224,6 +273,7 @@ mod tests {
             capacity: 16,
             payload: 64,
             stride: 128,
+            lanes: 1,
         };
         (fields, layout)
     }
@@ -242,7 +292,7 @@ mod tests {
     #[test]
     fn names_each_mismatch() {
         let (fields, layout) = good();
-        let cases: [(HeaderFields, &str); 7] = [
+        let cases: [(HeaderFields, &str); 8] = [
             (
                 HeaderFields { magic: 0, ..fields },
                 "magic 0x0000000000000000",
@@ -276,6 +326,7 @@ mod tests {
                 },
                 "Stride 64, expected 128",
             ),
+            (HeaderFields { lanes: 0, ..fields }, "Lanes 0, expected 1"),
             (fields, "is 100 bytes but its ring needs 2304"),
         ];
         for (bad, phrase) in cases {
@@ -295,9 +346,27 @@ mod tests {
     }
 
     #[test]
+    fn lanes_have_their_own_heads_and_slots() {
+        let one = Layout::of::<64>(7, 16);
+        assert_eq!(one.prefix_bytes(), Some(PREFIX_BYTES as u64));
+        assert_eq!(
+            (one.head_offset(0), one.slots_offset(0)),
+            (64, PREFIX_BYTES)
+        );
+        let three = Layout::lanes_of::<64>(7, 4, 3);
+        // Heads at 64, 192, 320 (128 bytes each, ending at 448), slots from 512.
+        assert_eq!(three.head_offset(2), 64 + 2 * HEAD_BYTES);
+        assert_eq!(three.prefix_bytes(), Some(512));
+        assert_eq!(three.slots_offset(1), 512 + 4 * 128);
+        assert_eq!(three.segment_bytes(), Some(512 + 3 * 4 * 128));
+        let huge = Layout::lanes_of::<64>(7, 4, usize::MAX);
+        assert_eq!(huge.segment_bytes(), None);
+    }
+
+    #[test]
     fn from_bytes_needs_the_whole_header() {
-        assert_eq!(HeaderFields::from_bytes(&[0; 47]), None);
-        let mut bytes = [0u8; 48];
+        assert_eq!(HeaderFields::from_bytes(&[0; 63]), None);
+        let mut bytes = [0u8; 64];
         bytes[..8].copy_from_slice(&MAGIC.to_ne_bytes());
         assert_eq!(HeaderFields::from_bytes(&bytes).unwrap().magic, MAGIC);
     }

@@ -1,10 +1,10 @@
 //! The one place that builds and validates segment names, and the [`Sharing`] policy names
 //! depend on.
 //!
-//! | sharing | ring segment | member registry |
-//! |---|---|---|
-//! | [`Sharing::Owner`] | `/orbit-{fleet}-{kind}-{uid}` | `/orbit-{fleet}-members-{uid}` |
-//! | [`Sharing::Group`] | `/orbit-{fleet}-{kind}-g{gid}` | `/orbit-{fleet}-members-g{gid}` |
+//! | sharing | ring segment | per-node lanes | member registry |
+//! |---|---|---|---|
+//! | [`Sharing::Owner`] | `/orbit-{fleet}-{kind}-{uid}` | `/orbit-{fleet}-lanes{kind}-{uid}` | `/orbit-{fleet}-members-{uid}` |
+//! | [`Sharing::Group`] | `/orbit-{fleet}-{kind}-g{gid}` | `/orbit-{fleet}-lanes{kind}-g{gid}` | `/orbit-{fleet}-members-g{gid}` |
 //!
 //! An owner-only fleet and a group fleet of the same name never meet: the last component is a
 //! uid (digits) for one and `g` plus a gid for the other. Names parse from the right (kind,
@@ -124,6 +124,23 @@ impl SegmentName {
         )))
     }
 
+    /// The segment of the per-node lanes of kind `kind` under `sharing`:
+    /// `/orbit-{fleet}-lanes{kind}-{uid}` for [`Sharing::Owner`],
+    /// `/orbit-{fleet}-lanes{kind}-g{gid}` for a group (`uid` unused). Never a ring's name
+    /// (whose kind is digits only) nor the registry's.
+    pub fn lanes_shared(
+        fleet: &str,
+        kind: u8,
+        sharing: Sharing,
+        uid: u32,
+    ) -> Result<Self, ShmError> {
+        check_fleet_name(fleet)?;
+        Ok(Self(std::format!(
+            "/orbit-{fleet}-lanes{kind}-{}",
+            sharing.scope(uid)
+        )))
+    }
+
     /// `/orbit-{fleet}-members-{uid}`: the fleet's member registry (see
     /// `Member`, feature `shm`). Never a ring's name: those end in `-{kind}-{uid}`, digits.
     pub fn members(fleet: &str, uid: u32) -> Result<Self, ShmError> {
@@ -190,6 +207,16 @@ mod tests {
             SegmentName::new("plant-a", 220, 1000).unwrap().as_str(),
             "/orbit-plant-a-220-1000"
         );
+    }
+
+    #[test]
+    fn lanes_have_names_of_their_own() {
+        let lanes = SegmentName::lanes_shared("plant-a", 7, Sharing::Owner, 1000).unwrap();
+        assert_eq!(lanes.as_str(), "/orbit-plant-a-lanes7-1000");
+        assert_ne!(lanes, SegmentName::new("plant-a", 7, 1000).unwrap());
+        // A fleet named "x-lanes7" has ring "/orbit-x-lanes7-7-1000": never the lanes of "x".
+        let other = SegmentName::new("plant-a-lanes7", 7, 1000).unwrap();
+        assert_ne!(other.as_str(), lanes.as_str());
     }
 
     #[test]

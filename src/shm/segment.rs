@@ -23,11 +23,13 @@
 //! # Safety
 //!
 //! This is the one module that turns mapped bytes into references. The invariant: a
-//! [`Segment`] maps at least `PREFIX_BYTES + capacity * size_of::<Slot<N>>()` bytes — checked
-//! against the object's real size (`fstat`) *before* mapping, so no access faults on a short
-//! object — and the mapping is page-aligned, so the header (offset 0), the head (offset 64)
-//! and the slots (offset `PREFIX_BYTES` = 256) are aligned to their 64-byte alignment. Every field of those
-//! types is an atomic integer: any bit pattern another process leaves is a valid value, and
+//! [`Segment`] maps at least its layout's `segment_bytes()` — the header, `lanes` heads of 128
+//! bytes from offset 64, and `lanes × capacity` slots of `size_of::<Slot<N>>()` bytes from the
+//! prefix's end (see [`header`](super::header)) — checked against the object's real size
+//! (`fstat`) *before* mapping, so no access faults on a short object; and the mapping is
+//! page-aligned, so the header (offset 0), every head (64 + 128·lane) and every slot (the
+//! prefix is a multiple of 128, strides of 64) are aligned to their 64-byte alignment. Every
+//! field of those types is an atomic integer: any bit pattern another process leaves is a valid value, and
 //! shared mutation through `&` is what atomics are for. References never outlive the mapping
 //! because they borrow the `Segment`.
 //!
@@ -56,7 +58,9 @@ use memmap2::{MmapOptions, MmapRaw};
 use rustix::io::Errno;
 use rustix::shm;
 
-use super::header::{HeaderFields, Layout, PREFIX_BYTES, RawHeader};
+use core::mem::size_of;
+
+use super::header::{HeaderFields, Layout, MAX_LANES, PREFIX_BYTES, RawHeader};
 use super::{SegmentName, Sharing, ShmError, object};
 use crate::ring::{Head, PayloadSize, Ring, Slot, SupportedPayload, check_capacity};
 use crate::sync::Ordering;
@@ -197,7 +201,19 @@ where
         capacity: usize,
         sharing: Sharing,
     ) -> Result<Self, ShmError> {
-        let layout = Self::checked_layout(&name, kind, capacity)?;
+        Self::open_lanes(name, kind, capacity, 1, sharing)
+    }
+
+    /// [`open_shared`](Self::open_shared) for a segment of `lanes` rings (a fleet's per-node
+    /// lanes).
+    pub(crate) fn open_lanes(
+        name: SegmentName,
+        kind: u8,
+        capacity: usize,
+        lanes: usize,
+        sharing: Sharing,
+    ) -> Result<Self, ShmError> {
+        let layout = Self::checked_layout(&name, kind, capacity, lanes)?;
         for _ in 0..OPEN_ROUNDS {
             match Self::create_with(name.clone(), layout, sharing) {
                 Err(ShmError::Io { source, .. })
@@ -236,7 +252,7 @@ where
     /// (no `O_TMPFILE`, or no way to link it); [`ShmError::InvalidRing`] for a bad capacity;
     /// [`ShmError::Io`] if a call fails.
     pub fn create(name: SegmentName, kind: u8, capacity: usize) -> Result<Self, ShmError> {
-        let layout = Self::checked_layout(&name, kind, capacity)?;
+        let layout = Self::checked_layout(&name, kind, capacity, 1)?;
         Self::create_with(name, layout, Sharing::Owner)
     }
 
@@ -252,7 +268,7 @@ where
     /// magic is [`ShmError::BadMagic`] at once, elsewhere [`ShmError::NotInitialized`] after
     /// [`INIT_WAIT`]; an `NotFound` [`ShmError::Io`] if nothing is under the name.
     pub fn attach(name: SegmentName, kind: u8, capacity: usize) -> Result<Self, ShmError> {
-        let layout = Self::checked_layout(&name, kind, capacity)?;
+        let layout = Self::checked_layout(&name, kind, capacity, 1)?;
         Self::attach_with(name, layout, Sharing::Owner, true)
     }
 
@@ -268,18 +284,32 @@ where
         name: SegmentName,
         kind: u8,
         capacity: usize,
+        lanes: usize,
         sharing: Sharing,
     ) -> Result<Self, ShmError> {
-        let layout = Self::checked_layout(&name, kind, capacity)?;
+        let layout = Self::checked_layout(&name, kind, capacity, lanes)?;
         Self::attach_with(name, layout, sharing, false)
     }
 
-    fn checked_layout(name: &SegmentName, kind: u8, capacity: usize) -> Result<Layout, ShmError> {
+    fn checked_layout(
+        name: &SegmentName,
+        kind: u8,
+        capacity: usize,
+        lanes: usize,
+    ) -> Result<Layout, ShmError> {
         check_capacity(capacity).map_err(|error| ShmError::InvalidRing {
             segment: name.to_string(),
             error,
         })?;
-        Ok(Layout::of::<N>(kind, capacity))
+        let layout = Layout::lanes_of::<N>(kind, capacity, lanes);
+        if lanes == 0 || layout.lanes > MAX_LANES || layout.segment_bytes().is_none() {
+            return Err(ShmError::InvalidLanes {
+                segment: name.to_string(),
+                lanes: layout.lanes,
+                max: MAX_LANES,
+            });
+        }
+        Ok(layout)
     }
 
     fn create_with(name: SegmentName, layout: Layout, sharing: Sharing) -> Result<Self, ShmError> {
@@ -292,7 +322,9 @@ where
             // The object is fresh and zero-filled: slots are already "empty"; the head starts
             // at a random counter (cursors tell segments apart by it); publishing the header
             // makes the segment valid.
-            Self::head_in(&map).seed_start();
+            for lane in 0..layout.lanes as usize {
+                Self::head_in(&map, &layout, lane).seed_start();
+            }
             Self::header_in(&map).publish(&layout);
             Ok(map)
         })();
@@ -412,45 +444,61 @@ where
         unsafe { &*map.as_ptr().cast::<RawHeader>() }
     }
 
-    /// The head at offset 64 of `map`, which must hold at least PREFIX_BYTES bytes.
+    /// Lane `lane`'s head in `map`, which must hold `layout` (a lane below `layout.lanes`).
     ///
     /// # Panics
     ///
-    /// As [`header_in`](Self::header_in).
-    fn head_in(map: &MmapRaw) -> &Head {
-        assert!(map.len() >= PREFIX_BYTES, "the mapping holds the head");
-        // SAFETY: `Head` spans offsets 64..PREFIX_BYTES, inside the mapping (asserted above),
-        // 64-byte aligned in page-aligned memory; it is made of atomics only (module Safety
-        // section); the reference borrows the mapping.
-        unsafe { &*map.as_ptr().add(64).cast::<Head>() }
+    /// If the head would not lie inside `map` (never for a map of a validated layout).
+    fn head_in<'m>(map: &'m MmapRaw, layout: &Layout, lane: usize) -> &'m Head {
+        let offset = layout.head_offset(lane);
+        assert!(
+            (lane as u64) < layout.lanes && offset + size_of::<Head>() <= map.len(),
+            "the mapping holds the head"
+        );
+        // SAFETY: the head spans offset..offset + size_of::<Head>(), inside the mapping
+        // (asserted above); offset is 64 + 128·lane, 64-byte aligned in page-aligned memory; a
+        // `Head` is made of atomics only (module Safety section); the reference borrows the
+        // mapping.
+        unsafe { &*map.as_ptr().add(offset).cast::<Head>() }
     }
 
-    fn head(&self) -> &Head {
-        Self::head_in(&self.map)
-    }
-
-    fn slots(&self) -> &[Slot<N>] {
+    /// Lane `lane`'s slots (a lane below `layout.lanes`).
+    fn slots(&self, lane: usize) -> &[Slot<N>] {
         let capacity = self.layout.capacity as usize;
-        debug_assert!(self.map.len() >= PREFIX_BYTES + capacity * core::mem::size_of::<Slot<N>>());
-        // SAFETY: the mapping holds PREFIX_BYTES + capacity * size_of::<Slot<N>>() bytes
-        // (validated before mapping); offset PREFIX_BYTES is 64-byte aligned; slots are atomics
-        // (module Safety section).
+        let offset = self.layout.slots_offset(lane);
+        assert!(
+            (lane as u64) < self.layout.lanes
+                && offset + capacity * size_of::<Slot<N>>() <= self.map.len(),
+            "the mapping holds the lane's slots"
+        );
+        // SAFETY: the lane's slots span offset..offset + capacity * size_of::<Slot<N>>(),
+        // inside the mapping (asserted above; the whole layout was validated against the
+        // object's size before mapping); offset is a multiple of 64 (a 128-aligned prefix
+        // plus whole slots); slots are atomics (module Safety section).
         unsafe {
-            core::slice::from_raw_parts(
-                self.map.as_ptr().add(PREFIX_BYTES).cast::<Slot<N>>(),
-                capacity,
-            )
+            core::slice::from_raw_parts(self.map.as_ptr().add(offset).cast::<Slot<N>>(), capacity)
         }
     }
 
-    /// The ring stored in this segment (its kind set; node 0 until `with_node`).
+    /// The ring stored in this segment — its first lane (its kind set; node 0 until
+    /// `with_node`).
     ///
     /// Every `Segment` handed out by this API is mapped read-write; a read-only one (a fleet
     /// observer's, crate-internal) is only polled and read through it.
     #[must_use]
     pub fn ring(&self) -> Ring<'_, N> {
+        self.lane(0)
+    }
+
+    /// The ring of lane `lane` (below [`Layout::lanes`]); as [`ring`](Self::ring).
+    ///
+    /// # Panics
+    ///
+    /// If `lane` is not below the segment's lane count.
+    pub(crate) fn lane(&self, lane: usize) -> Ring<'_, N> {
+        let head = Self::head_in(&self.map, &self.layout, lane);
         // The layout was validated as a power of two within MAX_CAPACITY when opened.
-        match Ring::new(self.slots(), self.head()) {
+        match Ring::new(self.slots(lane), head) {
             Ok(ring) => ring.with_kind(self.layout.kind),
             Err(_) => unreachable!("segment capacity validated at open"),
         }

@@ -39,11 +39,13 @@ fn predicted(
         ("payload", layout.payload, fields.payload),
         ("stride", layout.stride, fields.stride),
         ("capacity", layout.capacity, fields.capacity),
+        ("lanes", layout.lanes, fields.lanes),
     ] {
         if expected != found {
             return Err((name, expected, found));
         }
     }
+    // One lane: the header line, one 128-byte head, a reserved line, then the slots.
     let needed = PREFIX_BYTES as u64 + layout.capacity * layout.stride;
     if size < needed {
         return Err(("size", needed, size));
@@ -69,6 +71,7 @@ fn observed(result: &Result<u64, ShmError>) -> Result<u64, (&'static str, u64, u
                 SpecField::Payload => "payload",
                 SpecField::Stride => "stride",
                 SpecField::Capacity => "capacity",
+                SpecField::Lanes => "lanes",
                 _ => "other field",
             };
             Err((name, *expected, *found))
@@ -82,7 +85,7 @@ fn observed(result: &Result<u64, ShmError>) -> Result<u64, (&'static str, u64, u
 ///
 /// Layout of the input: a control byte (bits force fields to their valid values so the
 /// fuzzer reaches every check), the expected kind, log2 of the expected capacity, an 8-byte
-/// object size, 48 header bytes, then raw slot words for the ring built on success.
+/// object size, 64 header bytes, then raw slot words for the ring built on success.
 pub fn check(bytes: &[u8]) {
     let control = bytes.first().copied().unwrap_or(0);
     let kind = bytes.get(1).copied().unwrap_or(0);
@@ -116,6 +119,9 @@ pub fn check(bytes: &[u8]) {
     }
     if force(5) {
         fields.stride = layout.stride;
+    }
+    if force(7) {
+        fields.lanes = layout.lanes;
     }
     if force(6) {
         // Around the exact size: one short, exact, or a little more.
