@@ -8,9 +8,44 @@ use crate::ring::{PublishError, SpecError};
 use crate::shm::ShmError;
 
 /// `Result` with the `std` layer's [`Error`].
+///
+/// # Examples
+///
+/// ```
+/// use orbit_rs::{Fleet, NetId64};
+///
+/// fn announce(fleet_name: &str) -> orbit_rs::Result<NetId64> {
+///     let bus = orbit_rs::OrbitEventBus::new(Fleet::join(fleet_name, 1)?.into())?;
+///     bus.publish("hello", b"")
+/// }
+///
+/// assert!(announce("doc-result").is_ok());
+/// assert!(announce("no spaces allowed").is_err());
+/// ```
 pub type Result<T, E = Error> = core::result::Result<T, E>;
 
 /// Errors of fleets, typed rings, `Orbital` and the event bus.
+///
+/// # Examples
+///
+/// ```
+/// use orbit_rs::{Error, Fleet, OrbitTyped};
+///
+/// let err = Fleet::join_as("doc-error", 4, 9).unwrap_err();
+/// assert!(matches!(err, Error::NodeOutsideFleet { size: 4, .. }));
+/// assert_eq!(err.to_string(), "node 9 is outside the fleet of 4 nodes");
+///
+/// // Two types that claim one ring kind with different specs:
+/// struct Small;
+/// impl OrbitTyped for Small { const KIND: u8 = 30; const CAPACITY: usize = 16; }
+/// struct Large;
+/// impl OrbitTyped for Large { const KIND: u8 = 30; const CAPACITY: usize = 64; }
+/// let fleet = Fleet::join("doc-error", 4)?;
+/// fleet.ring::<Small>()?;
+/// let err = fleet.ring::<Large>().unwrap_err();
+/// assert!(matches!(err, Error::SpecMismatch { kind: 30, expected: 16, found: 64 }));
+/// # Ok::<(), orbit_rs::Error>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {

@@ -13,6 +13,16 @@ use core::fmt;
 use core::str::FromStr;
 
 /// A peer's number inside its fleet.
+///
+/// # Examples
+///
+/// ```
+/// use orbit_rs::{NetId64, NodeId};
+///
+/// let node = NodeId::from(3);
+/// assert_eq!((node.get(), node.to_string()), (3, "3".to_string()));
+/// assert_eq!(NetId64::new(1, node, 99).node(), node);
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct NodeId(pub u16);
@@ -39,7 +49,9 @@ impl fmt::Display for NodeId {
 
 /// A 64-bit frame id: `kind: u8 | node: u16 | counter: 40 bits`.
 ///
-/// `Display` is `kind:node:counter`; `Debug` adds the raw word:
+/// `Display` is `kind:node:counter`; `Debug` adds the raw word.
+///
+/// # Examples
 ///
 /// ```
 /// use orbit_rs::{NetId64, NodeId};
@@ -47,6 +59,8 @@ impl fmt::Display for NodeId {
 /// assert_eq!(id.to_string(), "7:42:999");
 /// assert_eq!(format!("{id:?}"), "NetId64(7:42:999 | 0x07002A00000003E7)");
 /// assert_eq!("0x07002a00000003e7".parse(), Ok(id));
+/// assert_eq!(NetId64::from_be_bytes(id.to_be_bytes()), id); // the wire form
+/// assert_eq!((id.kind(), id.node(), id.counter()), (7, NodeId(42), 999));
 /// ```
 #[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -142,6 +156,18 @@ impl fmt::Display for NetId64 {
 }
 
 /// Which field of a textual id was wrong.
+///
+/// # Examples
+///
+/// ```
+/// use orbit_rs::id::IdField;
+/// use orbit_rs::{NetId64, ParseIdError};
+///
+/// let err = "7:x:1".parse::<NetId64>().unwrap_err();
+/// assert_eq!(err, ParseIdError::InvalidDigit { field: IdField::Node });
+/// let err = "0xZZ".parse::<NetId64>().unwrap_err();
+/// assert_eq!(err, ParseIdError::InvalidDigit { field: IdField::Raw });
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
@@ -157,6 +183,22 @@ pub enum IdField {
 }
 
 /// Error parsing a [`NetId64`] from text.
+///
+/// # Examples
+///
+/// ```
+/// use orbit_rs::id::IdField;
+/// use orbit_rs::{NetId64, NodeId, ParseIdError};
+///
+/// let err = "1:70000:5".parse::<NetId64>().unwrap_err();
+/// assert_eq!(err, ParseIdError::OutOfRange { field: IdField::Node });
+/// assert_eq!(err.to_string(), "id field Node is out of range");
+/// assert_eq!("1:2".parse::<NetId64>(), Err(ParseIdError::Format));
+///
+/// // Building an id from fields refuses a counter past 40 bits the same way:
+/// let err = NetId64::try_new(1, NodeId(2), 1 << 40).unwrap_err();
+/// assert_eq!(err, ParseIdError::OutOfRange { field: IdField::Counter });
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]

@@ -6,6 +6,32 @@
 /// Two types may share a `KIND` only if they declare the same spec; otherwise opening the
 /// second is [`Error::SpecMismatch`](crate::Error::SpecMismatch) (in-process) or a segment
 /// spec mismatch (shared memory).
+///
+/// # Examples
+///
+/// ```
+/// use orbit_rs::bytemuck::{Pod, Zeroable};
+/// use orbit_rs::{Fleet, OrbitTyped};
+///
+/// #[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+/// #[bytemuck(crate = "orbit_rs::bytemuck")]
+/// #[repr(C)]
+/// struct Pressure {
+///     kpa: f32,
+/// }
+/// impl OrbitTyped for Pressure {
+///     const KIND: u8 = 21;
+///     const CAPACITY: usize = 64;
+///     const PAYLOAD: usize = size_of::<Self>();
+/// }
+///
+/// let fleet = Fleet::join("doc-typed", 1)?;
+/// let pressures = fleet.ring::<Pressure>()?;
+/// assert_eq!((pressures.capacity(), pressures.payload()), (64, 32)); // the 64-byte slot class
+/// let id = pressures.publish(&Pressure { kpa: 101.3 })?;
+/// assert_eq!(id.kind(), Pressure::KIND);
+/// # Ok::<(), orbit_rs::Error>(())
+/// ```
 pub trait OrbitTyped {
     /// The ring kind; also the top byte of every id the ring hands out.
     const KIND: u8;

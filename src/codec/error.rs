@@ -1,6 +1,24 @@
 use core::fmt;
 
 /// An event could not be encoded.
+///
+/// # Examples
+///
+/// ```
+/// use orbit_rs::codec::{self, EncodeError};
+///
+/// let mut buf = [0u8; 16];
+/// let err = codec::encode_into(&mut buf, "alarm", b"overheat", 0).unwrap_err();
+/// assert_eq!(
+///     err,
+///     EncodeError::FrameTooLarge { topic_len: 5, payload_len: 8, max_payload: 16 }
+/// );
+/// assert_eq!(
+///     err.to_string(),
+///     "event frame too large: 5-byte topic + 8-byte payload + 12 header bytes exceeds 16 bytes"
+/// );
+/// assert_eq!(buf, [0; 16]); // nothing was written
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
@@ -37,6 +55,23 @@ impl fmt::Display for EncodeError {
 impl core::error::Error for EncodeError {}
 
 /// Bytes are not a valid event frame.
+///
+/// # Examples
+///
+/// ```
+/// use orbit_rs::codec::{self, DecodeError};
+///
+/// assert_eq!(codec::decode(&[0; 5]), Err(DecodeError::ShortHeader { len: 5 }));
+///
+/// let mut buf = [0u8; 32];
+/// let len = codec::encode_into(&mut buf, "door", b"open", 0)?;
+/// let err = codec::decode(&buf[..len + 2]).unwrap_err();
+/// assert_eq!(err, DecodeError::TrailingBytes { extra: 2 });
+/// assert_eq!(err.to_string(), "event frame has 2 trailing bytes after its payload");
+/// let err = codec::decode(&buf[..len - 1]).unwrap_err();
+/// assert!(matches!(err, DecodeError::LengthPastEnd { available, .. } if available == len - 1));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]

@@ -11,6 +11,20 @@ mod field {
 }
 
 /// A decoded event borrowing the frame bytes.
+///
+/// # Examples
+///
+/// ```
+/// use orbit_rs::codec::{self, EventRef};
+///
+/// let event = EventRef { topic: "door", payload: b"open", timestamp_ms: 1_700_000_000_000 };
+/// let mut buf = [0u8; 64];
+/// let len = event.encode_into(&mut buf)?;
+/// assert_eq!(len, event.encoded_len()); // 12-byte header + 4 + 4
+/// assert_eq!(len, 20);
+/// assert_eq!(codec::decode(&buf[..len])?, event);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct EventRef<'a> {
@@ -55,6 +69,24 @@ impl<'a> EventRef<'a> {
 }
 
 /// An owned event: topic up to `T` bytes, payload up to `P` bytes; no allocator needed.
+///
+/// # Examples
+///
+/// ```
+/// use orbit_rs::codec::{self, DecodeError, Event};
+///
+/// let mut buf = [0u8; 64];
+/// let len = codec::encode_into(&mut buf, "temp", &[21], 42)?;
+///
+/// let event: Event<8, 16> = Event::decode(&buf[..len])?;
+/// assert_eq!((event.topic.as_str(), event.timestamp_ms), ("temp", 42));
+/// assert_eq!(event.as_ref().payload, [21]);
+///
+/// // A topic longer than the owned event holds is an error, never truncated:
+/// let err = Event::<2, 16>::decode(&buf[..len]).unwrap_err();
+/// assert_eq!(err, DecodeError::TopicTooLong { len: 4, max: 2 });
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Event<const T: usize, const P: usize> {

@@ -41,6 +41,24 @@ impl OrbitTyped for OrbitEventRecord {
 
 /// One subscriber's position in the event stream. Caller-owned: consumers advance
 /// independently.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use orbit_rs::{Fleet, OrbitEventBus, OrbitEventCursor};
+///
+/// let bus = OrbitEventBus::new(Arc::new(Fleet::join("doc-event-cursor", 1)?))?;
+/// bus.publish("boot", b"")?;
+///
+/// let mut audit = OrbitEventCursor::from_start(); // replays history
+/// let mut live = bus.cursor_at_head(); // only what comes next
+/// bus.publish("door", b"open")?;
+/// assert_eq!(bus.poll(&mut audit).events.len(), 2);
+/// assert_eq!(bus.poll(&mut live).events.len(), 1);
+/// assert_eq!(audit.next_counter(), 2);
+/// # Ok::<(), orbit_rs::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OrbitEventCursor {
     inner: RingCursor,
@@ -71,6 +89,25 @@ impl OrbitEventCursor {
 }
 
 /// One decoded event.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use orbit_rs::event::EVENT_RING_KIND;
+/// use orbit_rs::{Fleet, NodeId, OrbitEventBus};
+///
+/// let fleet = Arc::new(Fleet::join_as("doc-event", 4, 2)?);
+/// let bus = OrbitEventBus::new(fleet)?;
+/// let id = bus.publish("door", b"open")?;
+///
+/// let event = &bus.poll(&mut bus.cursor_from_start()).events[0];
+/// assert_eq!((event.topic.as_str(), event.payload.as_slice()), ("door", b"open".as_slice()));
+/// assert_eq!(event.id, id);
+/// assert_eq!((event.id.kind(), event.id.node()), (EVENT_RING_KIND, NodeId(2)));
+/// assert!(event.timestamp_ms > 0); // the publisher's wall clock
+/// # Ok::<(), orbit_rs::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OrbitEvent {
     /// Frame id (event ring kind, publishing node, counter).
@@ -84,6 +121,28 @@ pub struct OrbitEvent {
 }
 
 /// What one poll returned.
+///
+/// # Examples
+///
+/// A subscriber more than a ring behind gets what is left and the count of what it missed:
+///
+/// ```
+/// use std::sync::Arc;
+/// use orbit_rs::{Fleet, OrbitEventBus};
+///
+/// let fleet = Arc::new(Fleet::join("doc-event-poll", 1)?);
+/// let bus = OrbitEventBus::with_capacity(fleet, 4)?;
+/// let mut cursor = bus.cursor_from_start();
+/// for n in 0..6u8 {
+///     bus.publish("tick", &[n])?;
+/// }
+///
+/// let poll = bus.poll(&mut cursor);
+/// assert_eq!((poll.events.len(), poll.lagged, poll.rewound), (4, 2, false));
+/// assert_eq!(poll.events[0].payload, [2]); // ticks 0 and 1 were overwritten
+/// assert!(bus.poll(&mut cursor).is_empty());
+/// # Ok::<(), orbit_rs::Error>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OrbitEventPoll {
     /// Events, in publish (counter) order.
@@ -106,6 +165,28 @@ impl OrbitEventPoll {
 }
 
 /// Fleet-shared raw event bus. Cheap to clone.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use orbit_rs::{Fleet, OrbitEventBus};
+///
+/// let fleet = Arc::new(Fleet::join("doc-event-bus", 1)?);
+/// let bus = OrbitEventBus::new(fleet)?;
+/// let mut alarms = bus.cursor_from_start();
+///
+/// bus.publish("door", b"open")?;
+/// bus.publish("alarm", b"smoke")?;
+/// let poll = bus.poll_topic(&mut alarms, "alarm");
+/// assert_eq!(poll.events.len(), 1);
+/// assert_eq!(poll.events[0].payload, b"smoke");
+///
+/// // A frame too large for a slot is refused, never truncated:
+/// let err = bus.publish("blob", &[0; 1024]).unwrap_err();
+/// assert!(err.to_string().contains("exceed the 480-byte slot"));
+/// # Ok::<(), orbit_rs::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct OrbitEventBus {
     fleet: Arc<Fleet>,

@@ -11,11 +11,15 @@ use crate::typed::OrbitTyped;
 /// The newest value of `T`, stored in and loaded from `T`'s fleet ring (across processes on a
 /// shared-memory fleet). Cheap to clone.
 ///
+/// # Examples
+///
 /// ```
 /// use std::sync::Arc;
+/// use orbit_rs::bytemuck::{Pod, Zeroable};
 /// use orbit_rs::{Fleet, OrbitTyped, Orbital};
 ///
-/// #[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+/// #[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+/// #[bytemuck(crate = "orbit_rs::bytemuck")]
 /// #[repr(C)]
 /// struct Setpoint { celsius: f32, fan: u32 }
 /// impl OrbitTyped for Setpoint { const KIND: u8 = 12; const CAPACITY: usize = 4; }

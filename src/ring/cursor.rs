@@ -5,6 +5,28 @@
 /// Cursors are plain values owned by the reader; any number of them read one ring
 /// independently. Counters are relative to the generation: they start at 0 on a fresh ring and
 /// again after every [`Ring::reset`](crate::Ring::reset).
+///
+/// # Examples
+///
+/// A late joiner replays history; a live reader sees only what comes after it joined:
+///
+/// ```
+/// use orbit_rs::{Cursor, Head, Ring, Slot};
+///
+/// let slots = [Slot::<16>::EMPTY; 8];
+/// let head = Head::new();
+/// let ring = Ring::new(&slots, &head)?;
+/// ring.publish(0, 0, b"boot")?;
+///
+/// let mut replay = Cursor::from_start();
+/// let mut live = ring.cursor_at_head();
+/// ring.publish(0, 0, b"tick")?;
+///
+/// assert_eq!(ring.poll(&mut replay, |_| {}).delivered, 2);
+/// assert_eq!(ring.poll(&mut live, |_| {}).delivered, 1);
+/// assert_eq!((replay.next_counter(), live.next_counter()), (2, 2));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Cursor {
@@ -76,6 +98,28 @@ impl Default for Cursor {
 ///
 /// `overwritten + unavailable` is the reader's loss; every counter a poll walks past is either
 /// delivered or counted here, never dropped silently.
+///
+/// # Examples
+///
+/// A reader that falls more than a ring behind is told how much it missed:
+///
+/// ```
+/// use orbit_rs::{Cursor, Head, Loss, Ring, Slot};
+///
+/// let slots = [Slot::<16>::EMPTY; 4];
+/// let head = Head::new();
+/// let ring = Ring::new(&slots, &head)?;
+/// for reading in 0..6u8 {
+///     ring.publish(0, 0, &[reading])?;
+/// }
+///
+/// let mut cursor = Cursor::from_start();
+/// let poll = ring.poll(&mut cursor, |_| {});
+/// assert_eq!(poll.delivered, 4); // counters 2..6 are still in the 4 slots
+/// assert_eq!(poll.loss, Loss { overwritten: 2, unavailable: 0 });
+/// assert_eq!(poll.loss.total(), 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Loss {
@@ -97,6 +141,28 @@ impl Loss {
 }
 
 /// What one poll did.
+///
+/// # Examples
+///
+/// ```
+/// use orbit_rs::{Cursor, Head, Ring, Slot};
+///
+/// let slots = [Slot::<16>::EMPTY; 8];
+/// let head = Head::new();
+/// let ring = Ring::new(&slots, &head)?;
+/// let mut cursor = Cursor::from_start();
+///
+/// ring.publish(0, 0, b"a")?;
+/// let poll = ring.poll(&mut cursor, |_| {});
+/// assert_eq!((poll.delivered, poll.accounted(), poll.rewound), (1, 1, false));
+/// assert!(ring.poll(&mut cursor, |_| {}).is_empty()); // caught up
+///
+/// ring.reset()?; // a new generation: the cursor is moved back to its counter 0
+/// let poll = ring.poll(&mut cursor, |_| {});
+/// assert!(poll.rewound);
+/// assert_eq!(cursor.next_counter(), 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Poll {
@@ -136,6 +202,38 @@ impl Poll {
 ///
 /// A pending counter with nothing committed after it is simply the end of the stream: a poll
 /// stops there and never counts it, whatever the patience.
+///
+/// # Examples
+///
+/// A reader with a clock waits on a stuck counter with [`Patience::Wait`] and gives up on it
+/// once its own deadline has passed:
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use orbit_rs::{Cursor, Head, Patience, Ring, Slot};
+///
+/// let slots = [Slot::<16>::EMPTY; 8];
+/// let head = Head::new();
+/// let ring = Ring::new(&slots, &head)?;
+/// let mut cursor = Cursor::from_start();
+/// let mut waiting: Option<(u64, Instant)> = None; // a stuck counter, and since when
+///
+/// ring.publish(0, 0, b"x")?;
+/// let patience = match waiting {
+///     Some((counter, since)) if since.elapsed() >= Duration::from_millis(50) => {
+///         Patience::GiveUpOn(counter)
+///     }
+///     _ => Patience::Wait,
+/// };
+/// let poll = ring.poll_with(&mut cursor, patience, |_| {});
+/// waiting = match (poll.stalled_at, waiting) {
+///     (Some(counter), Some((held, since))) if counter == held => Some((held, since)),
+///     (stalled, _) => stalled.map(|counter| (counter, Instant::now())),
+/// };
+/// assert_eq!((poll.delivered, waiting), (1, None)); // no writer is stuck here
+/// assert_eq!(Patience::default(), Patience::Polls);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Patience {

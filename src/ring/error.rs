@@ -3,6 +3,19 @@
 use core::fmt;
 
 /// The slot memory handed to [`Ring::new`](crate::Ring::new) cannot form a ring.
+///
+/// # Examples
+///
+/// ```
+/// use orbit_rs::{Head, Ring, Slot, SpecError};
+///
+/// let slots = [Slot::<16>::EMPTY; 3];
+/// let head = Head::new();
+/// let err = Ring::new(&slots, &head).unwrap_err();
+/// assert_eq!(err, SpecError::NotPowerOfTwo { capacity: 3 });
+/// assert_eq!(err.to_string(), "ring capacity 3 is not a power of two");
+/// assert!(Ring::new(&slots[..2], &head).is_ok());
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
@@ -40,6 +53,34 @@ impl fmt::Display for SpecError {
 impl core::error::Error for SpecError {}
 
 /// A frame could not be published.
+///
+/// # Examples
+///
+/// An oversized payload is refused before anything is claimed; a transient error is worth
+/// publishing again:
+///
+/// ```
+/// use orbit_rs::{Head, PublishError, Ring, Slot};
+///
+/// let slots = [Slot::<16>::EMPTY; 4];
+/// let head = Head::new();
+/// let ring = Ring::new(&slots, &head)?;
+///
+/// let err = ring.publish(0, 0, &[0; 20]).unwrap_err();
+/// assert_eq!(err, PublishError::PayloadTooLarge { len: 20, max: 16 });
+/// assert_eq!(err.to_string(), "payload of 20 bytes exceeds the slot capacity of 16 bytes");
+/// assert!(!err.is_transient());
+/// assert_eq!(ring.head(), 0); // nothing was claimed
+///
+/// let id = loop {
+///     match ring.publish(0, 0, b"reading") {
+///         Err(e) if e.is_transient() => continue,
+///         other => break other?,
+///     }
+/// };
+/// assert_eq!(id.counter(), 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]

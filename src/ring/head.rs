@@ -22,6 +22,28 @@ use crate::sync::{AtomicU64, Ordering};
 ///
 /// 128 bytes on hosted targets (two cache lines, the shared-memory layout); 40 bytes on
 /// bare-metal ones (`target_os = "none"`), which have no cache lines to keep apart.
+///
+/// # Examples
+///
+/// One `Head` per ring, next to its slots; every handle over the pair sees the same counters.
+/// [`Head::starting_at`] restores a counter saved elsewhere:
+///
+/// ```
+/// use orbit_rs::{Head, Ring, Slot};
+///
+/// static SLOTS: [Slot<32>; 8] = [Slot::EMPTY; 8];
+/// static HEAD: Head = Head::new();
+/// let ring = Ring::new(&SLOTS, &HEAD)?;
+/// ring.publish(0, 0, b"a")?;
+/// assert_eq!(Ring::new(&SLOTS, &HEAD)?.head(), 1); // another handle, the same ring
+///
+/// let slots = [Slot::<32>::EMPTY; 8];
+/// let restored = Head::starting_at(1_000);
+/// let ring = Ring::new(&slots, &restored)?;
+/// assert_eq!(ring.publish(0, 0, b"b")?.counter(), 1_000);
+/// assert_eq!(ring.head(), 1_001);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[repr(C)]
 #[cfg_attr(not(target_os = "none"), repr(align(64)))]
 pub struct Head {
@@ -149,6 +171,30 @@ impl core::fmt::Debug for Head {
 /// taker chose (the `std` layer records which fleet member took it), the *epoch* counts lease
 /// takes on the ring, so a new lease of the same owner never looks like an old one (until
 /// 2^30 further takes).
+///
+/// # Examples
+///
+/// Whoever knows that a lease holder is gone breaks its lease by the token it looked at:
+///
+/// ```
+/// use orbit_rs::{Head, PublishError, Ring, Slot};
+///
+/// let slots = [Slot::<16>::EMPTY; 8];
+/// let head = Head::new();
+/// let ring = Ring::new(&slots, &head)?.with_owner(7);
+///
+/// let writer = ring.exclusive_writer()?;
+/// let holder = ring.lease_holder().expect("a writer holds the lease");
+/// assert_eq!(holder, writer.token());
+/// assert!(holder.is_writer() && holder.owner() == 7);
+///
+/// std::mem::forget(writer); // the holder vanishes without releasing its lease
+/// assert_eq!(ring.publish(0, 0, b"x"), Err(PublishError::Leased));
+/// assert!(ring.break_lease(holder, 8)); // 8: the breaker's own owner tag
+/// assert_eq!(ring.lease_holder(), None);
+/// ring.publish(0, 0, b"x")?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct LeaseToken(pub(crate) u64);

@@ -70,7 +70,7 @@ use crate::sync::{Ordering, fence, mutant, mutants};
 /// Breaking the lease of a *live* holder that is inside a publish cannot stop that publish
 /// (its stores could tear a frame of the next writer): never break a lease on a guess.
 ///
-/// # Example
+/// # Examples
 ///
 /// ```
 /// use orbit_rs::{Cursor, Head, PublishError, Ring, Slot};

@@ -131,6 +131,24 @@ pub const fn check_capacity(capacity: usize) -> Result<(), SpecError> {
 
 /// A frame as delivered to a poll visitor; `payload` borrows the reader's private copy, never
 /// slot memory.
+///
+/// # Examples
+///
+/// ```
+/// use orbit_rs::{Cursor, Head, NodeId, Ring, Slot};
+///
+/// let slots = [Slot::<32>::EMPTY; 8];
+/// let head = Head::new();
+/// let ring = Ring::new(&slots, &head)?.with_kind(5).with_node(NodeId(2));
+/// ring.publish(1, 1_700_000_000, b"door open")?;
+///
+/// ring.poll(&mut Cursor::from_start(), |frame| {
+///     assert_eq!((frame.id.kind(), frame.id.node(), frame.counter), (5, NodeId(2), 0));
+///     assert_eq!((frame.kind, frame.version), (1, 1_700_000_000));
+///     assert_eq!(frame.payload, b"door open");
+/// });
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct FrameRef<'a> {
@@ -147,6 +165,28 @@ pub struct FrameRef<'a> {
 }
 
 /// An owned copy of a frame, as returned by [`Ring::read_head`] and [`Ring::read`].
+///
+/// # Examples
+///
+/// ```
+/// use orbit_rs::{Cursor, Frame, Head, Ring, Slot};
+///
+/// let slots = [Slot::<16>::EMPTY; 8];
+/// let head = Head::new();
+/// let ring = Ring::new(&slots, &head)?;
+/// let id = ring.publish(0, 0, b"first")?;
+/// ring.publish(0, 0, b"latest")?;
+///
+/// let latest: Frame<16> = ring.read_head().expect("a frame was committed");
+/// assert_eq!((latest.counter, latest.payload.as_slice()), (1, b"latest".as_slice()));
+/// assert_eq!(ring.read(id).expect("still in the ring").as_ref().payload, b"first");
+///
+/// // Copy frames out without allocating:
+/// let mut frames = [Frame::<16>::empty(), Frame::empty(), Frame::empty()];
+/// let (filled, _poll) = ring.poll_into(&mut Cursor::from_start(), &mut frames);
+/// assert_eq!((filled, frames[1].counter), (2, 1));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Frame<const N: usize> {
@@ -205,6 +245,31 @@ impl<const N: usize> Frame<N> {
 /// `Ring` is a cheap handle (`Copy`): share it, or build one per thread or process over the same
 /// memory. The handle's [`kind`](Ring::with_kind) and [`node`](Ring::with_node) are stamped into
 /// the ids of frames it publishes; its kind is checked on every frame it reads.
+///
+/// # Examples
+///
+/// Two writer threads, one handle each, over one `static` ring:
+///
+/// ```
+/// use orbit_rs::{Cursor, Head, NodeId, Ring, Slot};
+///
+/// static SLOTS: [Slot<32>; 16] = [Slot::EMPTY; 16];
+/// static HEAD: Head = Head::new();
+/// let ring = Ring::new(&SLOTS, &HEAD)?.with_kind(3);
+///
+/// std::thread::scope(|s| {
+///     for node in [1, 2] {
+///         let writer = ring.with_node(NodeId(node));
+///         s.spawn(move || writer.publish(0, 0, b"hello").unwrap());
+///     }
+/// });
+///
+/// let mut nodes = Vec::new();
+/// let poll = ring.poll(&mut Cursor::from_start(), |frame| nodes.push(frame.id.node().get()));
+/// nodes.sort();
+/// assert_eq!((nodes, poll.loss.total()), (vec![1, 2], 0));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct Ring<'a, const N: usize>
 where
     PayloadSize<N>: SupportedPayload,

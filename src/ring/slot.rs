@@ -30,6 +30,27 @@ use crate::sync::AtomicU64;
 use crate::sync::Ordering;
 
 /// Type-level payload size; see [`SupportedPayload`].
+///
+/// # Examples
+///
+/// Code generic over the payload size names the bound `PayloadSize<N>: SupportedPayload`:
+///
+/// ```
+/// use orbit_rs::{Head, PayloadSize, Ring, Slot, SupportedPayload};
+///
+/// fn publish_reading<const N: usize>(ring: &Ring<'_, N>, reading: u32) -> bool
+/// where
+///     PayloadSize<N>: SupportedPayload,
+/// {
+///     ring.publish(0, 0, &reading.to_le_bytes()).is_ok()
+/// }
+///
+/// let (small, large) = ([Slot::<8>::EMPTY; 4], [Slot::<256>::EMPTY; 4]);
+/// let (head_a, head_b) = (Head::new(), Head::new());
+/// assert!(publish_reading(&Ring::new(&small, &head_a)?, 7));
+/// assert!(publish_reading(&Ring::new(&large, &head_b)?, 7));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct PayloadSize<const N: usize>;
 
@@ -40,6 +61,21 @@ mod sealed {
 /// Implemented by [`PayloadSize<N>`] for every `N` that is a multiple of 8 in `8..=4096`.
 ///
 /// Sealed: it only exists to give each payload size its word array types.
+///
+/// # Examples
+///
+/// Payload sizes that are not a multiple of 8 in `8..=4096` do not compile:
+///
+/// ```compile_fail
+/// use orbit_rs::Slot;
+/// let slot = Slot::<65>::new(); // PayloadSize<65> does not implement SupportedPayload
+/// ```
+///
+/// ```
+/// use orbit_rs::Slot;
+/// assert_eq!(Slot::<64>::PAYLOAD, 64);
+/// assert_eq!(Slot::<4096>::PAYLOAD, 4096);
+/// ```
 pub trait SupportedPayload: sealed::Sealed {
     /// The payload as atomic words (`[AtomicU64; N / 8]`).
     type Words: AsRef<[AtomicU64]> + Send + Sync;
@@ -103,6 +139,8 @@ supported_payloads! {
 
 /// One ring slot holding up to `N` payload bytes. Every field is an atomic word, so any bit
 /// pattern (a zeroed `static`, a fresh or hostile shared mapping) is a valid `Slot`.
+///
+/// # Examples
 ///
 /// ```
 /// use orbit_rs::{Head, Ring, Slot};

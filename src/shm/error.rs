@@ -8,6 +8,29 @@ use super::Sharing;
 use crate::ring::SpecError;
 
 /// Which spec field of a segment header differs from what the attacher expects.
+///
+/// # Examples
+///
+/// Attaching with another capacity than the creator's (feature `shm`):
+///
+/// ```
+/// # #[cfg(all(feature = "shm", unix))] {
+/// use orbit_rs::shm::{Segment, SegmentName, ShmError, SpecField, current_uid};
+///
+/// let fleet = format!("doc-spec-field-{}", std::process::id());
+/// let name = SegmentName::new(&fleet, 7, current_uid())?;
+/// let created = Segment::<64>::create(name.clone(), 7, 8)?;
+///
+/// let err = Segment::<64>::attach(name.clone(), 7, 16).unwrap_err();
+/// assert!(matches!(
+///     err,
+///     ShmError::SpecMismatch { field: SpecField::Capacity, expected: 16, found: 8, .. }
+/// ));
+/// assert!(err.to_string().ends_with("has Capacity 8, expected 16"));
+/// assert!(Segment::<64>::unlink(created.name())?);
+/// # }
+/// # Ok::<(), orbit_rs::shm::ShmError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SpecField {
@@ -24,6 +47,41 @@ pub enum SpecField {
 }
 
 /// A shared-memory segment could not be created, attached or validated.
+///
+/// Every variant names what it refused and why; the `std` layer wraps it as
+/// [`Error::Shm`](crate::Error::Shm).
+///
+/// # Examples
+///
+/// ```
+/// use orbit_rs::shm::ShmError;
+/// use orbit_rs::{Error, Fleet};
+///
+/// let err = Fleet::join("plant/a", 4).unwrap_err();
+/// assert!(matches!(err, Error::Shm(ShmError::InvalidFleetName { .. })));
+/// assert_eq!(
+///     err.to_string(),
+///     "invalid fleet name \"plant/a\": only ASCII letters, digits, '_', '.' and '-' are allowed"
+/// );
+/// ```
+///
+/// A second live member with the same node id (feature `shm`, Linux):
+///
+/// ```
+/// # #[cfg(all(feature = "shm", target_os = "linux"))] {
+/// use orbit_rs::shm::ShmError;
+/// use orbit_rs::{Error, Fleet};
+///
+/// let fleet = format!("doc-node-in-use-{}", std::process::id());
+/// let first = Fleet::join_shm_as(&fleet, 4, 1)?;
+/// let err = Fleet::join_shm_as(&fleet, 4, 1).unwrap_err();
+/// assert!(matches!(err, Error::Shm(ShmError::NodeInUse { node: 1, .. })));
+/// let own_pid = format!("held by live process {}", std::process::id());
+/// assert!(err.to_string().contains(&own_pid));
+/// drop(first); // the last member to leave removes the fleet's registry
+/// # }
+/// # Ok::<(), orbit_rs::Error>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ShmError {

@@ -25,6 +25,22 @@ pub const FLEET_NAME_MAX: usize = 64;
 /// after creation, whatever the umask) and, for a group, that group (`fchown`), before they
 /// get their name. Attach refuses an object that grants more than the policy or, for a group,
 /// belongs to another group.
+///
+/// # Examples
+///
+/// ```
+/// use orbit_rs::shm::{GroupAccess, SegmentName, Sharing};
+///
+/// assert_eq!(Sharing::default(), Sharing::Owner);
+/// assert_eq!((Sharing::Owner.mode(), Sharing::Owner.gid()), (0o600, None));
+///
+/// let plant = Sharing::Group { gid: 1001, access: GroupAccess::ReadWrite };
+/// assert_eq!((plant.mode(), plant.gid()), (0o660, Some(1001)));
+/// assert_eq!(plant.to_string(), "group 1001 read-write");
+/// let name = SegmentName::shared("plant-a", 10, plant, 1000)?;
+/// assert_eq!(name.as_str(), "/orbit-plant-a-10-g1001"); // the group's own names
+/// # Ok::<(), orbit_rs::shm::ShmError>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Sharing {
@@ -43,6 +59,24 @@ pub enum Sharing {
 }
 
 /// What the members of a [`Sharing::Group`] may do with the fleet's objects.
+///
+/// # Examples
+///
+/// A read-only group gets narrower objects, under the same names as a read-write one:
+///
+/// ```
+/// use orbit_rs::shm::{GroupAccess, SegmentName, Sharing};
+///
+/// let read = Sharing::Group { gid: 1001, access: GroupAccess::Read };
+/// let write = Sharing::Group { gid: 1001, access: GroupAccess::ReadWrite };
+/// assert_eq!((read.mode(), write.mode()), (0o640, 0o660));
+/// assert_eq!(read.to_string(), "group 1001 read");
+/// assert_eq!(
+///     SegmentName::shared("plant-a", 10, read, 0)?,
+///     SegmentName::shared("plant-a", 10, write, 0)?
+/// );
+/// # Ok::<(), orbit_rs::shm::ShmError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum GroupAccess {
     /// Read only (mode `0640`): the user that created the fleet's objects writes; every
@@ -105,6 +139,22 @@ impl fmt::Display for Sharing {
 }
 
 /// A validated POSIX shared-memory object name for one ring of one fleet.
+///
+/// # Examples
+///
+/// ```
+/// use orbit_rs::shm::{SegmentName, ShmError};
+///
+/// let ring = SegmentName::new("plant-a", 220, 1000)?;
+/// assert_eq!(ring.as_str(), "/orbit-plant-a-220-1000");
+/// let registry = SegmentName::members("plant-a", 1000)?;
+/// assert_eq!(registry.to_string(), "/orbit-plant-a-members-1000");
+///
+/// let err = SegmentName::new("../etc", 1, 1000).unwrap_err();
+/// assert!(matches!(err, ShmError::InvalidFleetName { .. }));
+/// assert!(err.to_string().starts_with("invalid fleet name \"../etc\""));
+/// # Ok::<(), ShmError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SegmentName(String);
 

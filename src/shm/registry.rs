@@ -167,6 +167,28 @@ fn read_entry(file: &File, node: u16) -> io::Result<Option<Entry>> {
 ///
 /// Dropping it clears its entry (best effort) and releases both locks, also for any `dup` of
 /// the descriptor.
+///
+/// # Examples
+///
+/// ```
+/// use std::fs::OpenOptions;
+/// use orbit_rs::shm::{Member, SegmentName, ShmError, current_uid};
+///
+/// let fleet = format!("doc-member-{}", std::process::id());
+/// let path = format!("/dev/shm{}", SegmentName::members(&fleet, current_uid())?);
+/// let open = || OpenOptions::new().read(true).write(true).create(true).open(&path);
+///
+/// let me = Member::join(open()?, 3)?;
+/// assert_eq!((me.node(), me.pid()), (3, std::process::id()));
+/// assert_ne!(me.tag(), 0);
+///
+/// let err = Member::join(open()?, 3).unwrap_err(); // node 3 is taken while `me` lives
+/// assert!(matches!(err, ShmError::NodeInUse { node: 3, .. }));
+/// drop(me);
+/// Member::join(open()?, 3)?; // free again
+/// std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct Member {
     /// The member's own open of the registry; its description holds the locks.
@@ -336,6 +358,28 @@ impl Drop for Member {
 }
 
 /// One registry entry as [`members`] found it.
+///
+/// # Examples
+///
+/// ```
+/// use std::fs::OpenOptions;
+/// use orbit_rs::shm::{Member, SegmentName, current_uid, members};
+///
+/// let fleet = format!("doc-member-info-{}", std::process::id());
+/// let path = format!("/dev/shm{}", SegmentName::members(&fleet, current_uid())?);
+/// let open = || OpenOptions::new().read(true).write(true).create(true).open(&path);
+/// let member = Member::join(open()?, 5)?;
+///
+/// let found = members(&open()?)?; // through an open of our own, never the member's
+/// assert_eq!(found.len(), 1);
+/// let info = found[0];
+/// assert_eq!((info.node, info.tag, info.pid), (5, member.tag(), std::process::id()));
+/// assert!(info.alive);
+/// drop(member);
+/// assert!(members(&open()?)?.is_empty());
+/// std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct MemberInfo {
