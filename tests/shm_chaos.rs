@@ -29,7 +29,8 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use orbit_rs::fleet::{FleetFrame, PAYLOAD_MAX};
-use orbit_rs::shm::{ENTRY_BYTES, SegmentName, ShmError, current_uid, members};
+use orbit_rs::shm::internals::ENTRY_BYTES;
+use orbit_rs::shm::{SegmentName, ShmError, current_uid, members};
 use orbit_rs::{
     Cursor, Error, Fleet, FleetRing, OrbitTyped, Patience, Poll, PublishError, RingCursor,
 };

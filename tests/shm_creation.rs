@@ -16,7 +16,8 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use orbit_rs::NetId64;
-use orbit_rs::shm::{PREFIX_BYTES, Segment, SegmentName, ShmError, current_uid};
+use orbit_rs::shm::internals::PREFIX_BYTES;
+use orbit_rs::shm::{Segment, SegmentName, ShmError, current_uid};
 
 use common::ROLE;
 const KIND: u8 = 60;

@@ -17,9 +17,8 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use orbit_rs::shm::{
-    ENTRY_BYTES, Member, REGISTRY_BYTES, ShmError, TAG_LOCK_BASE, hold_tag, members, tag_alive,
-};
+use orbit_rs::shm::internals::{ENTRY_BYTES, REGISTRY_BYTES, TAG_LOCK_BASE, hold_tag, tag_alive};
+use orbit_rs::shm::{Member, ShmError, members};
 
 use common::ROLE;
 /// Upper bound of every wait for a child to do something.

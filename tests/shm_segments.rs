@@ -8,9 +8,8 @@ use std::fs::File;
 use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
 use std::time::{Duration, Instant};
 
-use orbit_rs::shm::{
-    LAYOUT_VERSION, MAGIC, PREFIX_BYTES, Segment, SegmentName, ShmError, SpecField, current_uid,
-};
+use orbit_rs::shm::internals::{LAYOUT_VERSION, MAGIC, PREFIX_BYTES};
+use orbit_rs::shm::{Segment, SegmentName, ShmError, SpecField, current_uid};
 use rustix::fs::Mode;
 use rustix::shm;
 

@@ -180,7 +180,7 @@ pub enum ShmError {
         segment: String,
         /// The value found.
         found: u64,
-        /// The orbit magic, [`MAGIC`](crate::shm::MAGIC) (`ORBITRNG`).
+        /// The orbit magic, `ORBITRNG` as a little-endian word.
         expected: u64,
     },
     /// The name is not a regular file (a symlink, FIFO, directory, socket or device): refused,

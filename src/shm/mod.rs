@@ -27,6 +27,8 @@
 //! before mapping it.
 
 mod error;
+// Without `shm` only the test hooks read the layout (validation is fuzzed without mapping).
+#[cfg_attr(not(all(feature = "shm", unix)), allow(dead_code))]
 mod header;
 #[cfg(all(feature = "shm", target_os = "linux"))]
 mod liveness;
@@ -39,16 +41,26 @@ mod registry;
 mod segment;
 
 pub use error::{ShmError, SpecField};
-pub use header::{HeaderFields, LAYOUT_VERSION, Layout, MAGIC, PREFIX_BYTES};
+pub use header::Layout;
 #[cfg(all(feature = "shm", target_os = "linux"))]
-#[cfg_attr(docsrs, doc(cfg(all(feature = "shm", target_os = "linux"))))]
-pub use liveness::{TAG_LOCK_BASE, hold_tag, tag_alive};
+pub(crate) use liveness::{hold_tag, tag_alive};
 pub use name::{FLEET_NAME_MAX, GroupAccess, SegmentName, Sharing, check_fleet_name};
 #[cfg(all(feature = "shm", target_os = "linux"))]
 #[cfg_attr(docsrs, doc(cfg(all(feature = "shm", target_os = "linux"))))]
-pub use registry::{
-    ENTRY_BYTES, Member, MemberInfo, NODE_LOCK_BASE, REGISTRY_BYTES, TAG_DRAWS, members,
-};
+pub use registry::{Member, MemberInfo, members};
+
+/// The segment and registry formats' internals, for this crate's own tests and fuzz targets
+/// (feature `__test-hooks`): not API, no stability promise. The layout they describe is
+/// documented in `DESIGN.md` and on [`Layout`].
+#[cfg(feature = "__test-hooks")]
+#[doc(hidden)]
+pub mod internals {
+    pub use super::header::{HeaderFields, LAYOUT_VERSION, MAGIC, PREFIX_BYTES};
+    #[cfg(all(feature = "shm", target_os = "linux"))]
+    pub use super::liveness::{TAG_LOCK_BASE, hold_tag, tag_alive};
+    #[cfg(all(feature = "shm", target_os = "linux"))]
+    pub use super::registry::{ENTRY_BYTES, NODE_LOCK_BASE, REGISTRY_BYTES, TAG_DRAWS};
+}
 #[cfg(all(feature = "shm", unix))]
 #[cfg_attr(docsrs, doc(cfg(all(feature = "shm", unix))))]
 pub use segment::{INIT_WAIT, OPEN_ROUNDS, Segment, current_uid};

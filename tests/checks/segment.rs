@@ -5,9 +5,8 @@
 //! `tests/fuzz_regressions.rs` and `tests/hostile_props.rs`.
 #![allow(dead_code)]
 
-use orbit_rs::shm::{
-    HeaderFields, LAYOUT_VERSION, Layout, MAGIC, PREFIX_BYTES, ShmError, SpecField,
-};
+use orbit_rs::shm::internals::{HeaderFields, LAYOUT_VERSION, MAGIC, PREFIX_BYTES};
+use orbit_rs::shm::{Layout, ShmError, SpecField};
 use orbit_rs::{Cursor, Head, Patience, Ring, Slot};
 
 const SEGMENT: &str = "/orbit-fuzz-7-0";
