@@ -28,6 +28,7 @@
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unsafe_code)]
+#![warn(unreachable_pub)]
 
 #[cfg(feature = "std")]
 extern crate std;

@@ -174,6 +174,7 @@ mod critical {
 /// control model switches one on and expects loom to find a failing execution. Switchable only
 /// under `cfg(loom)` (re-exported there as `orbit_rs::loom_mutants`); everywhere else
 /// [`mutant`] is a constant `false` and compiles away.
+#[cfg_attr(not(loom), allow(unreachable_pub))] // Public only as `loom_mutants`, under loom.
 pub mod mutants {
     /// Which mutant is on (0: none). A plain std atomic: set before a model runs, never part of
     /// what loom explores.

@@ -18,6 +18,10 @@
 //! creator writes every field, then publishes `magic` last with a release store; attachers wait
 //! for a non-zero magic (acquire) before trusting anything.
 
+// The layout's items are `pub` for `shm::internals` (the crate's tests and fuzz targets, feature
+// `__test-hooks`); without it they are crate-internal.
+#![cfg_attr(not(feature = "__test-hooks"), allow(unreachable_pub))]
+
 use core::mem::size_of;
 use std::string::String;
 
@@ -38,7 +42,7 @@ const HEAD_OFFSET: usize = 64;
 /// Bytes of one lane's head.
 const HEAD_BYTES: usize = size_of::<crate::ring::Head>();
 /// Lanes a segment may hold: one per node id of a fleet.
-pub const MAX_LANES: u64 = 1 << 16;
+pub(crate) const MAX_LANES: u64 = 1 << 16;
 
 /// The header words as they sit in the mapping.
 #[cfg(all(feature = "shm", unix))]

@@ -72,7 +72,7 @@ pub const TAG_DRAWS: u32 = 16;
 /// no member lives — and removes the registry's name, so an empty fleet leaves no registry
 /// behind. A joiner holds the gate before it checks that the name still names its registry,
 /// so it never joins a registry whose name was just removed (2^38, below the node bytes).
-pub const GATE_BYTE: u64 = 1 << 38;
+pub(crate) const GATE_BYTE: u64 = 1 << 38;
 
 /// How long a joiner waits for a leaver that holds the gate exclusively (removing the name).
 const GATE_WAIT: Duration = Duration::from_secs(2);
