@@ -28,6 +28,8 @@ where
 /// tricks. Every clone is a handle on the same ring; [`ring`](OwnedRing::ring) lends the core
 /// [`Ring`] for everything else (`poll_with`, `poll_into`, `read_head`, `reset`, …).
 ///
+/// # Examples
+///
 /// ```
 /// use std::thread;
 /// use orbit_rs::{Cursor, OwnedRing};
@@ -193,6 +195,22 @@ where
 /// The exclusive writer of an [`OwnedRing`] ([`ExclusiveWriter`](crate::ExclusiveWriter)
 /// semantics), owning its handle on the ring: `Send`, `'static`. Dropping it hands the ring
 /// back to multi-writers.
+///
+/// # Examples
+///
+/// ```
+/// use orbit_rs::{OwnedRing, PublishError};
+///
+/// let ring = OwnedRing::<32>::new(16)?;
+/// let mut writer = ring.exclusive_writer()?;
+/// // While it lives, nobody else publishes: not a second writer, not a multi-writer.
+/// assert!(matches!(ring.exclusive_writer(), Err(PublishError::Leased)));
+/// assert!(matches!(ring.publish(1, 0, b"x"), Err(PublishError::Leased)));
+/// writer.publish(1, 0, b"mine")?;
+/// drop(writer);
+/// ring.publish(1, 1, b"anyone's again")?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct OwnedWriter<const N: usize>
 where
     PayloadSize<N>: SupportedPayload,

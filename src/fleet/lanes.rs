@@ -27,6 +27,8 @@ use crate::typed::OrbitTyped;
 /// handle's node publishes into its own lane; anyone reads the newest value of every node.
 /// Cheap to clone.
 ///
+/// # Examples
+///
 /// ```
 /// use orbit_rs::bytemuck::{Pod, Zeroable};
 /// use orbit_rs::{Fleet, LanesCursor, OrbitTyped};
@@ -95,7 +97,7 @@ impl<T> core::fmt::Debug for FleetLanes<T> {
 }
 
 /// A reader's position in every lane of a [`FleetLanes`]: the newest value it has seen of each
-/// node.
+/// node. See [`FleetLanes`] for an example.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LanesCursor {
     /// Per lane: the generation key and the counter within it of the newest value returned.
@@ -112,6 +114,29 @@ impl LanesCursor {
 }
 
 /// What one [`FleetLanes::poll`] found.
+///
+/// # Examples
+///
+/// ```
+/// # use orbit_rs::bytemuck::{Pod, Zeroable};
+/// use orbit_rs::{Fleet, LanesCursor, OrbitTyped};
+/// # #[derive(Clone, Copy, Pod, Zeroable)]
+/// # #[bytemuck(crate = "orbit_rs::bytemuck")]
+/// # #[repr(C)]
+/// # struct Rpm(u32);
+/// # impl OrbitTyped for Rpm { const KIND: u8 = 14; const PAYLOAD: usize = 4; }
+///
+/// let fleet = Fleet::join("lanes-poll-doc", 1)?;
+/// let lanes = fleet.lanes::<Rpm>()?;
+/// let mut cursor = LanesCursor::new();
+/// for rpm in [900, 1200, 1500] {
+///     lanes.publish(&Rpm(rpm))?;
+/// }
+/// let poll = lanes.poll(&mut cursor);
+/// assert_eq!(poll.values[0].value.0, 1500);
+/// assert_eq!(poll.superseded, 2); // 900 and 1200: counted, not silently dropped
+/// # Ok::<(), orbit_rs::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LanesPoll<T> {
     /// The newest value of each node that published since the cursor's last poll, by node.

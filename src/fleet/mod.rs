@@ -13,8 +13,9 @@
 //!   ([`OwnedRing`](crate::OwnedRing)s);
 //! * `shm.rs` — shared-memory membership (node id, liveness tag) and segments, retirement.
 //!
-//! Every ring of a fleet has slots of [`PAYLOAD_MAX`] bytes; each [`OrbitTyped`] type selects
-//! one ring by its `KIND`. Rings open lazily on first use; attach and I/O errors are returned,
+//! Each [`OrbitTyped`] type selects one ring by its `KIND` ([`Fleet::ring`]) and, apart from
+//! it, one lane per node ([`Fleet::lanes`]); its `PAYLOAD` picks the slot class (one of
+//! [`PAYLOAD_CLASSES`]). Rings open lazily on first use; attach and I/O errors are returned,
 //! never turned into an empty ring.
 
 mod handle;
@@ -50,7 +51,26 @@ pub const PAYLOAD_MAX: usize = 480;
 /// ring's class is the smallest that holds its type's [`OrbitTyped::PAYLOAD`].
 pub const PAYLOAD_CLASSES: [usize; 4] = [32, 96, 224, 480];
 
-/// A frame copied out of a fleet ring.
+/// A frame copied out of a fleet ring (any class fits: its payload holds up to
+/// [`PAYLOAD_MAX`] bytes).
+///
+/// # Examples
+///
+/// ```
+/// use orbit_rs::{Fleet, OrbitTyped, fleet::FleetFrame};
+///
+/// struct Log;
+/// impl OrbitTyped for Log {
+///     const KIND: u8 = 13;
+/// }
+///
+/// let fleet = Fleet::join("frame-doc", 1)?;
+/// let logs = fleet.ring::<Log>()?;
+/// let id = logs.publish_frame(7, 1, b"disk 91% full")?;
+/// let frame: FleetFrame = logs.read(id).expect("still in the ring");
+/// assert_eq!((frame.kind, &frame.payload[..]), (7, &b"disk 91% full"[..]));
+/// # Ok::<(), orbit_rs::Error>(())
+/// ```
 pub type FleetFrame = Frame<PAYLOAD_MAX>;
 
 /// Nodes in a fleet unless [`FleetBuilder::size`] says otherwise.
@@ -86,6 +106,23 @@ impl RingSpec {
 }
 
 /// Where a fleet's rings live.
+///
+/// # Examples
+///
+/// ```
+/// use orbit_rs::{Backing, Fleet};
+///
+/// let fleet = Fleet::join("backing-doc", 2)?;
+/// assert_eq!(fleet.backing(), Backing::InProcess);
+/// # #[cfg(all(feature = "shm", target_os = "linux"))]
+/// # {
+/// let name = format!("backing-doc-{}", std::process::id());
+/// let shared = Fleet::join_shm(&name, 2)?;
+/// assert_eq!(shared.backing(), Backing::SharedMemory);
+/// # shared.remove_names()?;
+/// # }
+/// # Ok::<(), orbit_rs::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backing {
     /// Heap memory of this fleet handle.
@@ -97,6 +134,8 @@ pub enum Backing {
 /// A named group of peers sharing typed rings. Its handles carry the verbs:
 /// [`ring::<T>()`](Fleet::ring) opens `T`'s ring once and returns a [`FleetRing`], whose
 /// publish and poll do no locking and no lookups.
+///
+/// # Examples
 ///
 /// ```
 /// use orbit_rs::bytemuck::{Pod, Zeroable};
@@ -149,6 +188,24 @@ impl core::fmt::Debug for Fleet {
 }
 
 /// Options for joining a fleet.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use orbit_rs::{Error, Fleet};
+///
+/// let fleet = Fleet::builder("builder-doc")
+///     .size(8)
+///     .node(5)
+///     .stuck_after(Duration::from_millis(20))
+///     .join()?; // or .join_shm() across processes
+/// assert_eq!((fleet.node_id().get(), fleet.size()), (5, 8));
+///
+/// let err = Fleet::builder("builder-doc").size(8).node(9).join().unwrap_err();
+/// assert!(matches!(err, Error::NodeOutsideFleet { .. }), "{err}");
+/// # Ok::<(), orbit_rs::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct FleetBuilder {
     name: String,

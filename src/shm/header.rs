@@ -64,6 +64,18 @@ const _: () = assert!(size_of::<RawHeader>() == 64);
 const _: () = assert!(HEAD_OFFSET + HEAD_BYTES <= PREFIX_BYTES && HEAD_BYTES.is_multiple_of(64));
 
 /// The ring shape a segment must have: what an attacher expects and what a creator writes.
+///
+/// # Examples
+///
+/// ```
+/// use orbit_rs::shm::Layout;
+///
+/// // 256 slots of 64-byte payloads: 128-byte slots (a 32-byte header each) after a 256-byte
+/// // prefix (the header line and the head).
+/// let layout = Layout::of::<64>(7, 256);
+/// assert_eq!((layout.stride, layout.lanes), (128, 1));
+/// assert_eq!(layout.segment_bytes(), Some(256 + 256 * 128));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Layout {
     /// Ring kind.

@@ -8,7 +8,8 @@
 //! creates, attaches and maps segments (the only `unsafe` in the crate); `error.rs` holds
 //! [`ShmError`].
 //!
-//! One segment per ring, named `/orbit-{fleet}-{kind}-{uid}`, mode 0600 — or, shared with a
+//! One segment per ring, named `/orbit-{fleet}-{kind}-{uid}` (a type's per-node lanes: one
+//! segment of one ring per node, `/orbit-{fleet}-lanes{kind}-{uid}`), mode 0600 — or, shared with a
 //! group ([`Sharing::Group`]), `/orbit-{fleet}-{kind}-g{gid}`, mode 0660 (read-write) or 0640
 //! (read: only the owner writes; other users' processes map it read-only), group `gid`, set
 //! with `fchown`/`fchmod` before the segment is named. On Linux a segment is

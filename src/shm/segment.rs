@@ -79,6 +79,29 @@ const NAMED_WHEN_COMPLETE: bool = cfg!(target_os = "linux");
 pub const OPEN_ROUNDS: u32 = 16;
 
 /// One mapped ring segment. Dropping it unmaps; the name stays until [`Segment::unlink`].
+///
+/// For a ring shared by processes without a fleet (no membership, no liveness: a writer that
+/// dies mid-write stalls its slot until readers give up on it); fleets use segments inside.
+///
+/// # Examples
+///
+/// ```
+/// use orbit_rs::Cursor;
+/// use orbit_rs::shm::{Segment, SegmentName, current_uid};
+///
+/// let name = SegmentName::new(&format!("segment-doc-{}", std::process::id()), 3, current_uid())?;
+/// let created = Segment::<64>::open(name.clone(), 3, 64)?; // creates it
+/// let attached = Segment::<64>::open(name.clone(), 3, 64)?; // another process would do this
+/// assert!(created.created() && !attached.created());
+/// created.ring().publish(1, 0, b"over shared memory")?;
+/// let mut cursor = Cursor::from_start();
+/// let poll = attached.ring().poll(&mut cursor, |frame| {
+///     assert_eq!(frame.payload, b"over shared memory");
+/// });
+/// assert_eq!(poll.delivered, 1);
+/// Segment::<64>::unlink(&name)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct Segment<const N: usize>
 where
     PayloadSize<N>: SupportedPayload,
