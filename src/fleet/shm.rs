@@ -100,6 +100,8 @@ where
 {
     segment: Segment<N>,
     member: Membership,
+    /// `member`'s tag, copied once: every operation's ring is stamped with it.
+    tag: u32,
 }
 
 impl<const N: usize> MemberSegment<N>
@@ -111,7 +113,11 @@ where
         let name = SegmentName::shared(fleet, kind, member.sharing, current_uid())?;
         let Some(tagged) = &member.member else {
             let segment = Segment::attach_read_only(name, kind, capacity, member.sharing)?;
-            return Ok(Self { segment, member });
+            return Ok(Self {
+                segment,
+                member,
+                tag: 0,
+            });
         };
         let segment = Segment::open_shared(name, kind, capacity, member.sharing)?;
         // Without the lock this member would look dead to everyone: its leases broken, its
@@ -126,12 +132,18 @@ where
             op: "fcntl F_OFD_SETLK (tag)",
             source,
         })?;
-        Ok(Self { segment, member })
+        let tag = tagged.tag();
+        Ok(Self {
+            segment,
+            member,
+            tag,
+        })
     }
 
     /// The ring, with this member's tag as its owner.
+    #[inline]
     pub(crate) fn ring(&self) -> Ring<'_, N> {
-        self.segment.ring().with_owner(self.member.tag())
+        self.segment.ring().with_owner(self.tag)
     }
 
     /// True only if the kernel says no process holds `tag`'s liveness lock on this segment.
@@ -198,6 +210,7 @@ where
     /// The segment in use: the newest this handle attached, or — if that one is retired — the
     /// one the name holds now (if attaching it fails, the retired one, and the next call tries
     /// again).
+    #[inline]
     pub(crate) fn current(&self) -> &MemberSegment<N> {
         let mut link = &self.first;
         while let Some(next) = link.next.get() {
@@ -206,6 +219,14 @@ where
         if !link.segment.segment.is_retired() {
             return &link.segment;
         }
+        self.move_on(link)
+    }
+
+    /// [`current`](Self::current) after finding `link`, the newest segment this handle
+    /// attached, retired: out of line, so the check above stays a few instructions.
+    #[cold]
+    #[inline(never)]
+    fn move_on<'a>(&'a self, link: &'a Link<N>) -> &'a MemberSegment<N> {
         let _moving = self.moving.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(next) = link.next.get() {
             return &next.segment; // Another thread of this handle moved meanwhile.
