@@ -126,12 +126,14 @@ impl<T: OrbitTyped> FleetRing<T> {
     }
 
     /// Hands every frame after `cursor` to `visit` without allocating.
+    #[inline]
     pub fn poll_with(&self, cursor: &mut RingCursor, visit: impl FnMut(FrameRef<'_>)) -> Poll {
         self.poll_with_limit(cursor, usize::MAX, visit)
     }
 
     /// [`poll_with`](Self::poll_with), handing out at most `limit` frames: the cursor then
     /// rests on the first frame not delivered, so nothing is skipped; poll again for the rest.
+    #[inline]
     pub fn poll_with_limit(
         &self,
         cursor: &mut RingCursor,
@@ -253,6 +255,7 @@ impl<T> core::fmt::Debug for FleetWriter<T> {
 impl<T: OrbitTyped> FleetWriter<T> {
     /// Publishes one frame of raw bytes; retries a few times if the writer had to abandon its
     /// counter (a slot still held by a writer from before the lease).
+    #[inline]
     pub fn publish_frame(
         &mut self,
         frame_kind: u8,

@@ -100,6 +100,8 @@ where
 {
     segment: Segment<N>,
     member: Membership,
+    /// `member`'s tag, copied once: every operation's ring is stamped with it.
+    tag: u32,
 }
 
 impl<const N: usize> MemberSegment<N>
@@ -116,7 +118,11 @@ where
         };
         let Some(tagged) = &member.member else {
             let segment = Segment::attach_read_only(name, kind, capacity, lanes, member.sharing)?;
-            return Ok(Self { segment, member });
+            return Ok(Self {
+                segment,
+                member,
+                tag: 0,
+            });
         };
         let segment = Segment::open_lanes(name, kind, capacity, lanes, member.sharing)?;
         // Without the lock this member would look dead to everyone: its leases broken, its
@@ -131,13 +137,19 @@ where
             op: "fcntl F_OFD_SETLK (tag)",
             source,
         })?;
-        Ok(Self { segment, member })
+        let tag = tagged.tag();
+        Ok(Self {
+            segment,
+            member,
+            tag,
+        })
     }
 
     /// Lane `lane`'s ring (the segment's only one for a fleet ring), with this member's tag
     /// as its owner.
+    #[inline]
     pub(crate) fn lane(&self, lane: usize) -> Ring<'_, N> {
-        self.segment.lane(lane).with_owner(self.member.tag())
+        self.segment.lane(lane).with_owner(self.tag)
     }
 
     /// True only if the kernel says no process holds `tag`'s liveness lock on this segment.
@@ -202,6 +214,7 @@ where
     /// The segment in use: the newest this handle attached, or — if that one is retired — the
     /// one the name holds now (if attaching it fails, the retired one, and the next call tries
     /// again).
+    #[inline]
     pub(crate) fn current(&self) -> &MemberSegment<N> {
         let mut link = &self.first;
         while let Some(next) = link.next.get() {
@@ -210,6 +223,14 @@ where
         if !link.segment.segment.is_retired() {
             return &link.segment;
         }
+        self.move_on(link)
+    }
+
+    /// [`current`](Self::current) after finding `link`, the newest segment this handle
+    /// attached, retired: out of line, so the check above stays a few instructions.
+    #[cold]
+    #[inline(never)]
+    fn move_on<'a>(&'a self, link: &'a Link<N>) -> &'a MemberSegment<N> {
         let _moving = self.moving.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(next) = link.next.get() {
             return &next.segment; // Another thread of this handle moved meanwhile.

@@ -114,6 +114,7 @@ where
 {
     /// Which memory the view is of: the segment's address (segments stay put until their
     /// store drops), 0 in-process. A lease is only ever used on the memory it was taken on.
+    #[inline]
     pub(super) fn place(&self) -> usize {
         #[cfg(all(feature = "shm", target_os = "linux"))]
         if let Some(segment) = self.segment {
@@ -247,6 +248,7 @@ where
         }
     }
 
+    #[inline]
     pub(super) fn view(&self) -> View<'_, N> {
         self.view_lane(0)
     }
@@ -256,6 +258,7 @@ where
     /// # Panics
     ///
     /// If `lane` is not below [`lanes`](Self::lanes).
+    #[inline]
     pub(super) fn view_lane(&self, lane: usize) -> View<'_, N> {
         let (ring, segment) = match &self.storage {
             Storage::Local(owned) => (owned.lane(lane), None),

@@ -164,6 +164,8 @@ pub struct HeaderFields {
     pub lanes: u64,
 }
 
+// `BYTES` and `from_bytes` serve the fuzz targets and tests (`shm::internals`).
+#[cfg_attr(not(feature = "__test-hooks"), allow(dead_code))]
 impl HeaderFields {
     /// Bytes [`from_bytes`](Self::from_bytes) reads.
     pub const BYTES: usize = 64;

@@ -37,6 +37,8 @@
 //! # References
 //!
 //! - [fcntl(2), "Open file description locks (non-POSIX)"](https://man7.org/linux/man-pages/man2/fcntl.2.html)
+// Some items are `pub` for `shm::internals` (the crate's tests, feature `__test-hooks`).
+#![cfg_attr(not(feature = "__test-hooks"), allow(unreachable_pub))]
 #![allow(unsafe_code)]
 
 use std::collections::hash_map::RandomState;

@@ -40,6 +40,8 @@
 //! # References
 //!
 //! - [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html), [pread(2)](https://man7.org/linux/man-pages/man2/pread.2.html)
+// Some items are `pub` for `shm::internals` (the crate's tests, feature `__test-hooks`).
+#![cfg_attr(not(feature = "__test-hooks"), allow(unreachable_pub))]
 
 use std::fs::File;
 use std::io;

@@ -509,6 +509,7 @@ where
     /// Every `Segment` handed out by this API is mapped read-write; a read-only one (a fleet
     /// observer's, crate-internal) is only polled and read through it.
     #[must_use]
+    #[inline]
     pub fn ring(&self) -> Ring<'_, N> {
         self.lane(0)
     }
@@ -518,6 +519,7 @@ where
     /// # Panics
     ///
     /// If `lane` is not below the segment's lane count.
+    #[inline]
     pub(crate) fn lane(&self, lane: usize) -> Ring<'_, N> {
         let head = Self::head_in(&self.map, &self.layout, lane);
         // The layout was validated as a power of two within MAX_CAPACITY when opened.

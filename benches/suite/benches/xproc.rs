@@ -4,6 +4,8 @@
 //! Transports, measured in the same run:
 //! * `orbit`: two shared-memory fleet rings (ping, pong) of 64-byte frames, each written by its
 //!   one process through an exclusive writer (`FleetRing::exclusive_writer`), busy-polled;
+//! * `orbit core`: the same rings through the core API (`FleetRing::ring`, a core
+//!   `ExclusiveWriter` and `Cursor`), to split orbit's cost between the ring and the fleet layer;
 //! * `floor`: a minimal single-writer seqlock slot per direction in a shared-memory object
 //!   (odd seq, release fence, relaxed word stores, even seq) — the hardware limit;
 //! * `uds`: a Unix domain stream socket, non-blocking, busy-polled.
@@ -23,7 +25,9 @@ use std::sync::atomic::{AtomicU64, Ordering, fence};
 use std::time::Instant;
 
 use hdrhistogram::Histogram;
-use orbit_rs::{Fleet, FleetRing, FleetWriter, OrbitTyped, RingCursor};
+use orbit_rs::{
+    Cursor, ExclusiveWriter, Fleet, FleetRing, FleetWriter, OrbitTyped, Ring, RingCursor,
+};
 
 const CHILD: &str = "ORBIT_XPROC_CHILD";
 const NAME: &str = "ORBIT_XPROC_NAME";
@@ -136,7 +140,72 @@ impl Transport for Orbit {
                 _ => unreachable!(),
             };
             assert_eq!(poll.loss.total(), 0, "ping-pong never laps the ring");
-            std::hint::spin_loop();
+            // Pause only after a poll that found nothing, as the floor does: a pause after the
+            // poll that delivered would delay every echo.
+            if got.is_none() {
+                std::hint::spin_loop();
+            }
+        }
+        got.unwrap_or(0)
+    }
+}
+
+// ---- orbit core: the same fleet rings through the core API ------------------------------
+
+/// The fleet's rings through [`FleetRing::ring`]: the core `Ring` over the same segment, a core
+/// `ExclusiveWriter`, a core `Cursor` — the ring protocol without the fleet layer's per-call
+/// work (class dispatch, the segment view and its retirement check, the retry policy, the
+/// deadline bookkeeping), so the table splits what orbit adds over the floor between the two.
+struct OrbitCore {
+    tx: ExclusiveWriter<'static, CLASS>,
+    rx: Ring<'static, CLASS>,
+    cursor: Cursor,
+    fleet: Arc<Fleet>,
+}
+
+/// The slot class `Ping`/`Pong` (`PAYLOAD` 64) get.
+const CLASS: usize = 96;
+
+impl OrbitCore {
+    fn join(name: &str, parent: bool) -> Self {
+        let fleet = Arc::new(Fleet::join_shm_as(name, 2, u16::from(!parent)).expect("join"));
+        // Leaked, so the core handles can borrow them for the rest of the process: one pair
+        // per round, a few hundred bytes (their segments stay mapped until the bench exits).
+        let ping: &'static FleetRing<Ping> =
+            Box::leak(Box::new(fleet.ring::<Ping>().expect("ping ring")));
+        let pong: &'static FleetRing<Pong> =
+            Box::leak(Box::new(fleet.ring::<Pong>().expect("pong ring")));
+        let ping = ping.ring::<CLASS>().expect("ping core ring");
+        let pong = pong.ring::<CLASS>().expect("pong core ring");
+        let (tx, rx) = if parent { (ping, pong) } else { (pong, ping) };
+        Self {
+            tx: tx.exclusive_writer().expect("lease"),
+            rx,
+            cursor: Cursor::from_start(),
+            fleet,
+        }
+    }
+}
+
+impl Transport for OrbitCore {
+    fn attached(&mut self) {
+        self.fleet.remove_names().expect("remove the fleet's names");
+    }
+
+    fn send(&mut self, seq: u64) {
+        self.tx.publish(0, seq, &message(seq)).expect("publish");
+    }
+
+    fn recv(&mut self) -> u64 {
+        let mut got = None;
+        while got.is_none() {
+            let poll = self
+                .rx
+                .poll(&mut self.cursor, |f| got = Some(seq_of(f.payload)));
+            assert_eq!(poll.loss.total(), 0, "ping-pong never laps the ring");
+            if got.is_none() {
+                std::hint::spin_loop();
+            }
         }
         got.unwrap_or(0)
     }
@@ -331,6 +400,7 @@ fn main() {
         match role.as_str() {
             "orbit" => echo(Orbit::join(&name, false)),
             "floor" => echo(Floor::open(&name, false)),
+            "core" => echo(OrbitCore::join(&name, false)),
             "uds" => {
                 let stream = UnixStream::connect(&name).expect("connect");
                 stream.set_nonblocking(true).expect("nonblocking");
@@ -355,6 +425,7 @@ fn main() {
     let names = [
         "floor (seqlock slot)",
         "orbit (shm fleet rings)",
+        "orbit core ring (same segments)",
         "unix socket (busy-poll)",
     ];
     let new_hist = || Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("histogram");
@@ -377,6 +448,12 @@ fn main() {
                     let orbit = Orbit::join(&fleet, true);
                     let child = spawn_child("orbit", &fleet);
                     measure("orbit", orbit, child, per_round)
+                }
+                2 => {
+                    let fleet = format!("bench-core-{pid}-{round}");
+                    let core = OrbitCore::join(&fleet, true);
+                    let child = spawn_child("core", &fleet);
+                    measure("orbit core", core, child, per_round)
                 }
                 _ => {
                     let sock = env::temp_dir().join(format!("orbit-bench-{pid}-{round}.sock"));
