@@ -11,6 +11,27 @@ use crate::ring::{Frame, PayloadSize, SupportedPayload};
 
 /// A reader's cursor on a fleet ring: a core [`Cursor`] plus when it started waiting for a
 /// stuck writer (the `std` layer's stuck-writer rule is a deadline, not a poll count).
+///
+/// # Examples
+///
+/// ```
+/// # use orbit_rs::bytemuck::{Pod, Zeroable};
+/// # use orbit_rs::{Fleet, OrbitTyped, RingCursor};
+/// # #[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+/// # #[bytemuck(crate = "orbit_rs::bytemuck")]
+/// # #[repr(C)]
+/// # struct Tick(u64);
+/// # impl OrbitTyped for Tick { const KIND: u8 = 15; const CAPACITY: usize = 8; const PAYLOAD: usize = 8; }
+/// let ticks = Fleet::join("cursor-doc", 1)?.ring::<Tick>()?;
+/// ticks.publish(&Tick(1))?;
+/// let mut replay = RingCursor::from_start(); // everything still in the ring
+/// let mut live = ticks.cursor_at_head(); // only what comes next
+/// ticks.publish(&Tick(2))?;
+/// assert_eq!(ticks.poll(&mut replay).values.len(), 2);
+/// assert_eq!(ticks.poll(&mut live).values.len(), 1);
+/// assert_eq!(replay.next_counter(), live.next_counter());
+/// # Ok::<(), orbit_rs::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RingCursor {
     pub(super) cursor: Cursor,
@@ -57,6 +78,24 @@ impl Default for RingCursor {
 }
 
 /// Frames and loss of one [`FleetRing::poll_frames`] call.
+///
+/// # Examples
+///
+/// ```
+/// # use orbit_rs::{Fleet, OrbitTyped, RingCursor};
+/// # struct Log;
+/// # impl OrbitTyped for Log { const KIND: u8 = 16; const CAPACITY: usize = 4; }
+/// let logs = Fleet::join("ring-poll-doc", 1)?.ring::<Log>()?;
+/// let mut cursor = RingCursor::from_start();
+/// for line in ["a", "b", "c", "d", "e", "f"] {
+///     logs.publish_frame(1, 0, line.as_bytes())?;
+/// }
+/// let poll = logs.poll_frames(&mut cursor); // a 4-slot ring kept the last 4
+/// assert_eq!(poll.frames.len(), 4);
+/// assert_eq!(poll.loss.overwritten, 2);
+/// assert_eq!(&poll.frames[0].payload[..], b"c");
+/// # Ok::<(), orbit_rs::Error>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RingPoll {
     /// Delivered frames, in counter order.
@@ -69,6 +108,37 @@ pub struct RingPoll {
 
 /// A handle on one typed ring of a fleet: the per-type operations without the fleet's ring
 /// lookup. Cheap to clone; keeps the ring (and its mapping) alive.
+///
+/// # Examples
+///
+/// Two writer threads and a reader, on clones of one handle (with `Fleet::join_shm` the same
+/// code runs across processes):
+///
+/// ```
+/// # use orbit_rs::bytemuck::{Pod, Zeroable};
+/// # use orbit_rs::{Fleet, OrbitTyped, RingCursor};
+/// # #[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+/// # #[bytemuck(crate = "orbit_rs::bytemuck")]
+/// # #[repr(C)]
+/// # struct Tick(u64);
+/// # impl OrbitTyped for Tick { const KIND: u8 = 15; const CAPACITY: usize = 8; const PAYLOAD: usize = 8; }
+/// use std::thread;
+///
+/// let ticks = Fleet::join("fleet-ring-doc", 1)?.ring::<Tick>()?;
+/// let mut cursor = ticks.cursor_at_head();
+/// let writers: Vec<_> = (0..2)
+///     .map(|w| {
+///         let ticks = ticks.clone();
+///         thread::spawn(move || ticks.publish(&Tick(w)).map(drop))
+///     })
+///     .collect();
+/// for writer in writers {
+///     writer.join().unwrap()?;
+/// }
+/// let poll = ticks.poll(&mut cursor);
+/// assert_eq!(poll.values.len() as u64 + poll.loss.total(), 2);
+/// # Ok::<(), orbit_rs::Error>(())
+/// ```
 pub struct FleetRing<T> {
     store: AnyStore,
     _type: PhantomData<fn() -> T>,
@@ -225,6 +295,27 @@ impl<T: OrbitTyped> FleetRing<T> {
 /// atomic read-modify-writes while other publishers are refused. Dropping it hands the ring
 /// back to [`FleetRing::publish`]; if its process dies, the next publisher or writer that finds
 /// the lease breaks it.
+///
+/// # Examples
+///
+/// ```
+/// # use orbit_rs::bytemuck::{Pod, Zeroable};
+/// # use orbit_rs::{Fleet, OrbitTyped, RingCursor};
+/// # #[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+/// # #[bytemuck(crate = "orbit_rs::bytemuck")]
+/// # #[repr(C)]
+/// # struct Tick(u64);
+/// # impl OrbitTyped for Tick { const KIND: u8 = 15; const CAPACITY: usize = 8; const PAYLOAD: usize = 8; }
+/// use orbit_rs::{Error, PublishError};
+///
+/// let ticks = Fleet::join("fleet-writer-doc", 1)?.ring::<Tick>()?;
+/// let mut writer = ticks.exclusive_writer()?;
+/// writer.publish(&Tick(1))?;
+/// assert!(matches!(ticks.publish(&Tick(2)), Err(Error::Publish(PublishError::Leased))));
+/// drop(writer);
+/// ticks.publish(&Tick(3))?; // multi-writers again
+/// # Ok::<(), orbit_rs::Error>(())
+/// ```
 pub struct FleetWriter<T> {
     store: AnyStore,
     lease: Lease,

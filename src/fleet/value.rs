@@ -19,6 +19,26 @@ use crate::typed::OrbitTyped;
 pub(crate) const VALUE_FRAME_KIND: u8 = 2;
 
 /// One value as polled: its id, publish time and the value.
+///
+/// # Examples
+///
+/// ```
+/// # use orbit_rs::bytemuck::{Pod, Zeroable};
+/// # use orbit_rs::{Fleet, OrbitTyped, RingCursor};
+/// # #[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+/// # #[bytemuck(crate = "orbit_rs::bytemuck")]
+/// # #[repr(C)]
+/// # struct Tick(u64);
+/// # impl OrbitTyped for Tick { const KIND: u8 = 15; const CAPACITY: usize = 8; const PAYLOAD: usize = 8; }
+/// let fleet = Fleet::join_as("sample-doc", 4, 3u16)?;
+/// let ticks = fleet.ring::<Tick>()?;
+/// let id = ticks.publish(&Tick(42))?;
+/// let sample = ticks.latest().expect("just published");
+/// assert_eq!((sample.id, sample.value), (id, Tick(42)));
+/// assert_eq!(sample.id.node().get(), 3); // who published it
+/// assert!(sample.published_ms > 0);
+/// # Ok::<(), orbit_rs::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Sample<T> {
     /// The frame's id (kind, publishing node, counter).
@@ -30,6 +50,27 @@ pub struct Sample<T> {
 }
 
 /// What one [`FleetRing::poll`] of values found.
+///
+/// # Examples
+///
+/// ```
+/// # use orbit_rs::bytemuck::{Pod, Zeroable};
+/// # use orbit_rs::{Fleet, OrbitTyped, RingCursor};
+/// # #[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+/// # #[bytemuck(crate = "orbit_rs::bytemuck")]
+/// # #[repr(C)]
+/// # struct Tick(u64);
+/// # impl OrbitTyped for Tick { const KIND: u8 = 15; const CAPACITY: usize = 8; const PAYLOAD: usize = 8; }
+/// let ticks = Fleet::join("value-poll-doc", 1)?.ring::<Tick>()?; // 8 slots
+/// let mut cursor = RingCursor::from_start();
+/// for i in 0..10 {
+///     ticks.publish(&Tick(i))?;
+/// }
+/// let poll = ticks.poll(&mut cursor);
+/// assert_eq!(poll.values.first().map(|s| s.value), Some(Tick(2)));
+/// assert_eq!(poll.loss.overwritten, 2); // Tick(0) and Tick(1): counted, never silent
+/// # Ok::<(), orbit_rs::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ValuePoll<T> {
     /// Values delivered, in publish (counter) order.
@@ -160,6 +201,27 @@ impl<T: OrbitTyped + bytemuck::Pod> FleetRing<T> {
 }
 
 /// An iterator over the values after a cursor, from [`FleetRing::drain`].
+///
+/// # Examples
+///
+/// ```
+/// # use orbit_rs::bytemuck::{Pod, Zeroable};
+/// # use orbit_rs::{Fleet, OrbitTyped, RingCursor};
+/// # #[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+/// # #[bytemuck(crate = "orbit_rs::bytemuck")]
+/// # #[repr(C)]
+/// # struct Tick(u64);
+/// # impl OrbitTyped for Tick { const KIND: u8 = 15; const CAPACITY: usize = 8; const PAYLOAD: usize = 8; }
+/// let ticks = Fleet::join("drain-doc", 1)?.ring::<Tick>()?;
+/// let mut cursor = RingCursor::from_start();
+/// for i in 0..3 {
+///     ticks.publish(&Tick(i))?;
+/// }
+/// let mut drain = ticks.drain(&mut cursor);
+/// let sum: u64 = drain.by_ref().map(|sample| sample.value.0).sum();
+/// assert_eq!((sum, drain.loss().total()), (3, 0));
+/// # Ok::<(), orbit_rs::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Drain<'a, T> {
     ring: &'a FleetRing<T>,
