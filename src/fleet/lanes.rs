@@ -97,7 +97,28 @@ impl<T> core::fmt::Debug for FleetLanes<T> {
 }
 
 /// A reader's position in every lane of a [`FleetLanes`]: the newest value it has seen of each
-/// node. See [`FleetLanes`] for an example.
+/// node.
+///
+/// # Examples
+///
+/// ```
+/// # use orbit_rs::bytemuck::{Pod, Zeroable};
+/// use orbit_rs::{Fleet, LanesCursor, OrbitTyped};
+/// # #[derive(Clone, Copy, Pod, Zeroable)]
+/// # #[bytemuck(crate = "orbit_rs::bytemuck")]
+/// # #[repr(C)]
+/// # struct Temp(f32);
+/// # impl OrbitTyped for Temp { const KIND: u8 = 17; const PAYLOAD: usize = 4; }
+/// let fleet = Fleet::join("lanes-cursor-doc", 2)?;
+/// let temps = fleet.lanes::<Temp>()?;
+/// let mut cursor = LanesCursor::new();
+/// temps.publish(&Temp(20.5))?;
+/// assert_eq!(temps.poll(&mut cursor).values.len(), 1);
+/// assert!(temps.poll(&mut cursor).values.is_empty()); // seen: nothing new
+/// temps.publish(&Temp(21.0))?;
+/// assert_eq!(temps.poll(&mut cursor).values[0].value.0, 21.0);
+/// # Ok::<(), orbit_rs::Error>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LanesCursor {
     /// Per lane: the generation key and the counter within it of the newest value returned.
