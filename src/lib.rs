@@ -42,6 +42,9 @@ pub mod id;
 pub mod ring;
 // Atomics for every target (std, loom, critical-section, portable-atomic) and loom controls.
 mod sync;
+// Sleeping on a shared word (futex) and the waiting protocol's barrier pair (membarrier).
+#[cfg(all(feature = "std", not(target_os = "none")))]
+mod park;
 
 // ---- std layer: owned rings, fleets, the event bus ----------------------------------------
 #[cfg(feature = "std")]
@@ -69,11 +72,17 @@ mod typed;
 pub mod shm;
 
 pub use id::{NetId64, NodeId, ParseIdError};
+#[cfg(all(feature = "std", not(target_os = "none")))]
+pub use ring::Waited;
 pub use ring::{
     Cursor, ExclusiveWriter, Frame, FrameRef, Head, LeaseToken, Loss, Patience, PayloadSize, Poll,
     PublishError, Ring, Slot, SpecError, SupportedPayload,
 };
 
+/// The loom waiting models' end-of-writers signal (see `park.rs`); only under `cfg(loom)`.
+#[cfg(loom)]
+#[doc(hidden)]
+pub use park::loom_futex::wakers_done as loom_wakers_done;
 /// The loom suite's must-fail controls (see `tests/loom_ring.rs`); only under `cfg(loom)`.
 #[cfg(loom)]
 #[doc(hidden)]

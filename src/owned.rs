@@ -176,6 +176,11 @@ where
         self.ring().poll(cursor, visit)
     }
 
+    /// [`Ring::wait`]: blocks until a poll of `cursor` has something, or `timeout` passes.
+    pub fn wait(&self, cursor: &Cursor, timeout: core::time::Duration) -> crate::Waited {
+        self.ring().wait(cursor, timeout)
+    }
+
     /// Takes the writer lease ([`Ring::exclusive_writer`]); the returned writer owns a handle
     /// on the ring, so it can move to another thread.
     pub fn exclusive_writer(&self) -> core::result::Result<OwnedWriter<N>, PublishError> {

@@ -22,6 +22,13 @@
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{AtomicU64, Ordering, fence};
 
+/// The waiting protocol's words (hosted targets, all of which have 32-bit atomics): a futex
+/// word must be 32 bits.
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::AtomicU32;
+#[cfg(all(not(loom), not(target_os = "none")))]
+pub(crate) type AtomicU32 = core::sync::atomic::AtomicU32;
+
 // An alias, not a `use`: clippy's `disallowed-types` then flags only direct uses of core's type.
 #[cfg(all(not(loom), target_has_atomic = "64"))]
 pub(crate) type AtomicU64 = core::sync::atomic::AtomicU64;
@@ -202,6 +209,19 @@ pub mod mutants {
     /// slot). Hosted targets only (bare-metal slots have no `writer` word).
     #[cfg_attr(target_os = "none", allow(dead_code))]
     pub const TRUST_STALE_WRITER: u32 = 10;
+    /// A writer loads the waiter count right after its commit with no barrier between (the
+    /// store can pass the load: store buffering), so it may miss a waiter that missed the
+    /// commit.
+    #[cfg_attr(not(loom), allow(dead_code))]
+    pub const NO_WRITER_BARRIER: u32 = 11;
+    /// A waiter does not look at the ring again after registering: a commit between its last
+    /// look and its registration wakes nobody.
+    #[cfg_attr(not(all(feature = "std", not(target_os = "none"))), allow(dead_code))]
+    pub const NO_RECHECK_AFTER_REGISTER: u32 = 12;
+    /// A waiter reads the wake word after its last look at the ring instead of before: a wake
+    /// between the two is taken as the value to sleep on.
+    #[cfg_attr(not(all(feature = "std", not(target_os = "none"))), allow(dead_code))]
+    pub const WAKE_WORD_AFTER_RECHECK: u32 = 13;
 }
 
 /// An acquire load made of a relaxed load and an acquire fence: it synchronises with the

@@ -111,6 +111,8 @@ fn explore(name: &str, bound: usize, floor: usize, model: impl Fn() + Sync + Sen
         .unwrap_or(bound);
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound = Some(bound);
+    // Waiters spin on yields in loom's futex model: long paths, not more executions.
+    builder.max_branches = 100_000;
     builder.check(move || {
         EXECUTIONS.fetch_add(1, Relaxed);
         model();
@@ -136,6 +138,7 @@ fn must_fail(
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let mut builder = loom::model::Builder::new();
         builder.preemption_bound = Some(bound);
+        builder.max_branches = 100_000;
         builder.check(model);
     }));
     mutants::ACTIVE.store(0, Relaxed);
@@ -676,5 +679,144 @@ fn control_recover_trusting_a_stale_writer_word() {
         2,
         "the live writer's frame was recovered",
         recover_a_dead_writers_slot,
+    );
+}
+
+// ---- waiting ------------------------------------------------------------------------------
+
+/// A reader that waits (no timeout) for what comes after its cursor, then polls: the wait must
+/// end (a lost wake-up leaves it asleep after the writers finished, which loom's futex model in
+/// `park.rs` reports) and only with news.
+fn wait_then_poll(s: &Shared) -> u64 {
+    let reader = ring(s, 0);
+    let mut cursor = Cursor::from_start();
+    assert_eq!(
+        reader.wait(&cursor, std::time::Duration::MAX),
+        orbit_rs::Waited::Ready
+    );
+    let poll = reader.poll_with(&mut cursor, Patience::Wait, |f| {
+        check(&f);
+    });
+    assert!(
+        !poll.is_empty() || poll.rewound,
+        "woken without news: {poll:?}"
+    );
+    poll.delivered
+}
+
+/// One multi-writer publish against one waiting reader.
+fn waiting_for_a_publish() {
+    let s = shared(2);
+    let r = s.clone();
+    let reader = thread::spawn(move || wait_then_poll(&r));
+    let w = s.clone();
+    let writer = thread::spawn(move || {
+        publish(&w, 1).unwrap();
+        orbit_rs::loom_wakers_done();
+    });
+    writer.join().unwrap();
+    assert_eq!(reader.join().unwrap(), 1);
+}
+
+#[test]
+fn waiting_for_a_publish_model() {
+    explore("waiting_for_a_publish", 3, 100, waiting_for_a_publish);
+}
+
+/// Two waiting readers, one exclusive writer's publish (the lease path's commit): both wake.
+fn waiting_two_readers_for_an_exclusive_writer() {
+    let s = shared(2);
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let r = s.clone();
+            thread::spawn(move || wait_then_poll(&r))
+        })
+        .collect();
+    let w = s.clone();
+    let writer = thread::spawn(move || {
+        let ring = ring(&w, 1);
+        let mut writer = ring.exclusive_writer().unwrap();
+        writer.publish(0, 1, &[1; 16]).unwrap();
+        drop(writer);
+        orbit_rs::loom_wakers_done();
+    });
+    writer.join().unwrap();
+    for reader in readers {
+        assert_eq!(reader.join().unwrap(), 1);
+    }
+}
+
+#[test]
+fn waiting_two_readers_for_an_exclusive_writer_model() {
+    // Bound 2 explores 3,025,178 executions in about 6 minutes here; bound 1 keeps CI short.
+    explore(
+        "waiting_two_readers_for_an_exclusive_writer",
+        1,
+        1_000,
+        waiting_two_readers_for_an_exclusive_writer,
+    );
+}
+
+/// A reader caught up with one frame waits; a reset wakes it (its poll then reports the
+/// rewind).
+fn waiting_for_a_reset() {
+    let s = shared(2);
+    publish(&s, 1).unwrap();
+    let mut cursor = Cursor::from_start();
+    assert_eq!(ring(&s, 0).poll(&mut cursor, |_| {}).delivered, 1);
+    let r = s.clone();
+    let reader = thread::spawn(move || {
+        let reader = ring(&r, 0);
+        assert_eq!(
+            reader.wait(&cursor, std::time::Duration::MAX),
+            orbit_rs::Waited::Ready
+        );
+        let poll = reader.poll(&mut cursor, |_| {});
+        assert!(poll.rewound, "woken without the reset: {poll:?}");
+    });
+    let w = s.clone();
+    let resetter = thread::spawn(move || {
+        ring(&w, 2).reset().unwrap();
+        orbit_rs::loom_wakers_done();
+    });
+    resetter.join().unwrap();
+    reader.join().unwrap();
+}
+
+#[test]
+fn waiting_for_a_reset_model() {
+    explore("waiting_for_a_reset", 3, 100, waiting_for_a_reset);
+}
+
+#[test]
+fn control_waiting_without_the_writers_barrier() {
+    must_fail(
+        "writer's barrier removed",
+        mutants::NO_WRITER_BARRIER,
+        3,
+        "lost wake-up",
+        waiting_for_a_publish,
+    );
+}
+
+#[test]
+fn control_waiting_without_the_recheck() {
+    must_fail(
+        "waiter's look after registering removed",
+        mutants::NO_RECHECK_AFTER_REGISTER,
+        3,
+        "lost wake-up",
+        waiting_for_a_publish,
+    );
+}
+
+#[test]
+fn control_waiting_reading_the_wake_word_late() {
+    must_fail(
+        "wake word read after the look",
+        mutants::WAKE_WORD_AFTER_RECHECK,
+        3,
+        "lost wake-up",
+        waiting_for_a_publish,
     );
 }

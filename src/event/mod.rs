@@ -298,6 +298,13 @@ impl OrbitEventBus {
         (poll.loss.total().saturating_add(undecodable), poll.rewound)
     }
 
+    /// Blocks until a poll of `cursor` has something (an event, loss, a reset) or `timeout`
+    /// passes, without spinning; across processes on a shared-memory fleet. See
+    /// [`FleetRing::wait`](crate::FleetRing::wait).
+    pub fn wait(&self, cursor: &OrbitEventCursor, timeout: std::time::Duration) -> crate::Waited {
+        self.ring.wait(&cursor.inner, timeout)
+    }
+
     /// Polls all events since `cursor` and advances it past everything accounted for.
     pub fn poll(&self, cursor: &mut OrbitEventCursor) -> OrbitEventPoll {
         self.poll_filtered(cursor, |_| true)

@@ -224,6 +224,42 @@ impl<T: OrbitTyped> FleetRing<T> {
         }
     }
 
+    /// Blocks until a poll of `cursor` has something for it — a value or frame it has not
+    /// seen, loss, a reset, a move to a fresh segment — or `timeout` passes, without spinning:
+    /// between threads and (shared memory) across processes. Publishers pay a wake system call
+    /// only while somebody waits. A writer stalled mid-write ends the wait once the cursor
+    /// has waited the fleet's `stuck_after` on it.
+    ///
+    /// ```
+    /// # use orbit_rs::bytemuck::{Pod, Zeroable};
+    /// # use orbit_rs::{Fleet, OrbitTyped};
+    /// # #[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+    /// # #[bytemuck(crate = "orbit_rs::bytemuck")]
+    /// # #[repr(C)]
+    /// # struct Tick(u64);
+    /// # impl OrbitTyped for Tick { const KIND: u8 = 18; const PAYLOAD: usize = 8; }
+    /// use std::time::Duration;
+    /// use orbit_rs::Waited;
+    ///
+    /// let ticks = Fleet::join("wait-doc", 1)?.ring::<Tick>()?;
+    /// let mut cursor = ticks.cursor_at_head();
+    /// let publisher = {
+    ///     let ticks = ticks.clone();
+    ///     std::thread::spawn(move || ticks.publish(&Tick(7)))
+    /// };
+    /// while ticks.wait(&cursor, Duration::from_secs(10)) == Waited::Ready {
+    ///     if let Some(sample) = ticks.poll(&mut cursor).values.first() {
+    ///         assert_eq!(sample.value, Tick(7));
+    ///         break;
+    ///     }
+    /// }
+    /// publisher.join().unwrap()?;
+    /// # Ok::<(), orbit_rs::Error>(())
+    /// ```
+    pub fn wait(&self, cursor: &RingCursor, timeout: core::time::Duration) -> crate::Waited {
+        with_store!(&self.store, s => s.wait(cursor, timeout))
+    }
+
     /// The newest committed frame.
     #[must_use]
     pub fn read_head(&self) -> Option<FleetFrame> {

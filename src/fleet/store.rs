@@ -5,6 +5,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::ring::Waited;
+
 use super::*;
 use crate::ring::{PayloadSize, SupportedPayload};
 
@@ -121,6 +123,16 @@ where
             return core::ptr::from_ref(segment) as usize;
         }
         0
+    }
+
+    /// True if the view's segment was retired (its members move to a fresh one on their next
+    /// operation); never in-process.
+    fn is_retired(&self) -> bool {
+        #[cfg(all(feature = "shm", target_os = "linux"))]
+        if let Some(segment) = self.segment {
+            return segment.segment().is_retired();
+        }
+        false
     }
 
     /// True only if the kernel says the writer tagged `tag` is gone (its process died, zombie
@@ -417,6 +429,34 @@ where
             (None, _) => None,
         };
         poll
+    }
+
+    /// Blocks until a poll of `cursor` has something — frames, loss, a reset, a move to a
+    /// fresh segment — or `timeout` passes. A counter whose writer stalled ends the wait when
+    /// the cursor has waited the fleet's `stuck_after` on it (the poll then gives up on it or
+    /// recovers it), or at once if the cursor has not seen the stall yet (the poll starts its
+    /// clock).
+    pub(crate) fn wait(&self, cursor: &RingCursor, timeout: Duration) -> Waited {
+        let deadline = Instant::now().checked_add(timeout);
+        let stuck = cursor
+            .stalled
+            .and_then(|(_, since)| since.checked_add(self.read.stuck_after));
+        let view = self.view();
+        let news = || {
+            if view.is_retired() {
+                return true;
+            }
+            let poll = view.ring.probe(&cursor.cursor);
+            !poll.is_empty() || poll.rewound || (poll.stalled_at.is_some() && stuck.is_none())
+        };
+        let until = match (deadline, stuck) {
+            (Some(d), Some(s)) => Some(d.min(s)),
+            (d, s) => d.or(s),
+        };
+        match view.ring.wait_for(until, !self.read_only(), news) {
+            Waited::TimedOut if stuck.is_some_and(|s| Instant::now() >= s) => Waited::Ready,
+            waited => waited,
+        }
     }
 
     pub(crate) fn cursor_at_head(&self) -> RingCursor {

@@ -7,11 +7,15 @@
 //! | 0    | `epochs`     | lease take (RMW)                              | nobody (a token source)     |
 //! | 1    | `base`       | reset, under the lease                        | readers, every frame        |
 //! | 1    | `generation` | reset, under the lease                        | observers (display only)    |
+//! | 1    | `waiters`    | waiters registering (RMW; hosted)             | writers, after each commit  |
+//! | 1    | `wake`       | writers that found waiters (RMW; hosted)      | waiters (the futex word)    |
 //!
 //! The two lines keep readers off the writers' line: a caught-up reader checks `base` once per
 //! frame (a line only a reset writes) and loads `word` only when a slot does not hold the frame
 //! it wants.
 
+#[cfg(not(target_os = "none"))]
+use crate::sync::AtomicU32;
 use crate::sync::{AtomicU64, Ordering};
 
 /// The ring's shared control words: the head word (next counter to claim, plus the writer-lease
@@ -60,8 +64,14 @@ pub struct Head {
     pub(crate) base: AtomicU64,
     /// Resets so far (shown to users; the protocol keys generations on `base`).
     pub(crate) generation: AtomicU64,
+    /// Readers registered as waiting (see `ring/wait.rs`); writers wake only while non-zero.
     #[cfg(not(target_os = "none"))]
-    _readers_line: [AtomicU64; 6],
+    pub(crate) waiters: AtomicU32,
+    /// Bumped by every wake; the word waiters sleep on (`futex`).
+    #[cfg(not(target_os = "none"))]
+    pub(crate) wake: AtomicU32,
+    #[cfg(not(target_os = "none"))]
+    _readers_line: [AtomicU64; 5],
 }
 
 /// Bit 63 of the head word: a lease is held, so multi-writer claims refuse. Counters never
@@ -87,7 +97,11 @@ impl Head {
             base: AtomicU64::new(0),
             generation: AtomicU64::new(0),
             #[cfg(not(target_os = "none"))]
-            _readers_line: [const { AtomicU64::new(0) }; 6],
+            waiters: AtomicU32::new(0),
+            #[cfg(not(target_os = "none"))]
+            wake: AtomicU32::new(0),
+            #[cfg(not(target_os = "none"))]
+            _readers_line: [const { AtomicU64::new(0) }; 5],
         }
     }
 
@@ -102,6 +116,8 @@ impl Head {
             _writers_line: core::array::from_fn(|_| AtomicU64::new(0)),
             base: AtomicU64::new(0),
             generation: AtomicU64::new(0),
+            waiters: AtomicU32::new(0),
+            wake: AtomicU32::new(0),
             _readers_line: core::array::from_fn(|_| AtomicU64::new(0)),
         }
     }
@@ -283,6 +299,8 @@ mod tests {
     fn head_is_two_lines() {
         assert_eq!(core::mem::size_of::<Head>(), 128);
         assert_eq!(core::mem::offset_of!(Head, base), 64);
+        assert_eq!(core::mem::offset_of!(Head, waiters), 80);
+        assert_eq!(core::mem::offset_of!(Head, wake), 84);
     }
 
     #[test]

@@ -240,7 +240,11 @@ where
     /// or broken meanwhile, or a new lease taken): a breaker can only ever end the lease it
     /// looked at. Never break the lease of a live holder (see [`ExclusiveWriter`]).
     pub fn break_lease(&self, holder: LeaseToken, by: u32) -> bool {
-        self.close(holder, by, !holder.is_reset())
+        let broke = self.close(holder, by, !holder.is_reset());
+        if broke {
+            self.notify(); // A slot returned to service is news to a reader waiting on it.
+        }
+        broke
     }
 
     /// Empties the ring: starts a new generation at the current head. Counters restart at 0
@@ -264,6 +268,7 @@ where
         let lease = self.take_lease(owner, RESETTING)?;
         self.start_generation(lease.first);
         self.close(lease.token, owner, false);
+        self.notify();
         Ok(())
     }
 
@@ -530,6 +535,7 @@ impl Lease {
         ring.head
             .word
             .store((counter + 1) | LEASED, Ordering::Relaxed);
+        ring.notify();
         id
     }
 
@@ -541,6 +547,7 @@ impl Lease {
         self.check(ring)?;
         ring.start_generation(self.next);
         self.base = self.next;
+        ring.notify();
         Ok(())
     }
 

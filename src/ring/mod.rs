@@ -88,6 +88,8 @@ mod lease;
 mod read;
 mod recover;
 mod slot;
+#[cfg(all(feature = "std", not(target_os = "none")))]
+mod wait;
 mod words;
 mod write;
 
@@ -103,6 +105,19 @@ pub(crate) use lease::Lease;
 #[doc(hidden)]
 pub use read::slot_loads_for_test;
 pub use slot::{PayloadSize, Slot, SupportedPayload};
+#[cfg(all(feature = "std", not(target_os = "none")))]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub use wait::Waited;
+
+/// Without `std` (or on bare metal) nobody can wait on a ring's words: writers notify nobody.
+#[cfg(not(all(feature = "std", not(target_os = "none"))))]
+impl<const N: usize> Ring<'_, N>
+where
+    PayloadSize<N>: SupportedPayload,
+{
+    #[inline(always)]
+    pub(crate) fn notify(&self) {}
+}
 
 use crate::id::{NetId64, NodeId};
 use crate::sync::{Ordering, load_acquire};

@@ -99,8 +99,13 @@ where
         // SYNC: Release pairs with readers' Acquire seq load: a reader that sees the even seq
         // sees the void meta and counts the frame unavailable; the next lap's writer takes the
         // slot after it (its take's Acquire).
-        slot.seq
+        let recovered = slot
+            .seq
             .compare_exchange(writing, committed, Ordering::Release, Ordering::Relaxed)
-            .is_ok()
+            .is_ok();
+        if recovered {
+            self.notify(); // A reader waiting on the counter now has it to count.
+        }
+        recovered
     }
 }

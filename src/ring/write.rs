@@ -28,6 +28,7 @@ where
         // SYNC: Release pairs with the Acquire seq load in inspect(): a reader that sees the
         // even seq sees every word stored above.
         slot.seq.store(committed, Ordering::Release);
+        self.notify();
         Ok(id)
     }
 
@@ -257,6 +258,7 @@ where
         slot.unmark_writer(self.owner);
         let committed = seq::committed(counter).unwrap_or(u64::MAX);
         slot.seq.store(committed, Ordering::Release);
+        self.notify();
         Ok(id)
     }
 }

@@ -579,6 +579,10 @@ where
         Self::header_in(&self.map)
             .retired
             .store(1, Ordering::Release);
+        // Members blocked in a wait on any lane look again (and find the mark).
+        for lane in 0..self.layout.lanes as usize {
+            self.lane(lane).wake_waiters();
+        }
         self.unlink_if_named()
     }
 
