@@ -417,6 +417,21 @@ where
         self.ring.head.word.store(before, Ordering::Relaxed);
         Ok(id)
     }
+
+    /// Benchmark hook (feature `__test-hooks`): [`publish`](Self::publish) without the waiting
+    /// protocol's writer side (no barrier, no look at the waiter count), the baseline that
+    /// prices it. A reader waiting on the ring sleeps through these frames.
+    #[doc(hidden)]
+    #[inline]
+    pub fn publish_unnotified_for_bench(
+        &mut self,
+        frame_kind: u8,
+        version: u64,
+        payload: &[u8],
+    ) -> Result<NetId64, PublishError> {
+        self.lease
+            .publish_as::<N, false>(&self.ring, frame_kind, version, payload)
+    }
 }
 
 impl Lease {
@@ -452,6 +467,22 @@ impl Lease {
     where
         PayloadSize<N>: SupportedPayload,
     {
+        self.publish_as::<N, true>(ring, frame_kind, version, payload)
+    }
+
+    /// [`publish`](Self::publish); `NOTIFY` false skips waking waiters (a benchmark's
+    /// baseline only: a reader waiting on the ring would sleep through the frame).
+    #[inline]
+    pub(crate) fn publish_as<const N: usize, const NOTIFY: bool>(
+        &mut self,
+        ring: &Ring<'_, N>,
+        frame_kind: u8,
+        version: u64,
+        payload: &[u8],
+    ) -> Result<NetId64, PublishError>
+    where
+        PayloadSize<N>: SupportedPayload,
+    {
         ring.check_len(payload)?;
         self.check(ring)?;
         let counter = self.next;
@@ -459,7 +490,7 @@ impl Lease {
             || counter > seq::MAX_COUNTER
             || mutant(mutants::NO_FIRST_LAP_CAS)
         {
-            return self.publish_checked(ring, frame_kind, version, payload);
+            return self.publish_checked::<N, NOTIFY>(ring, frame_kind, version, payload);
         }
         let slot = ring.slot(counter);
         // This writer committed `counter - capacity` into this slot itself, in this lease
@@ -470,7 +501,7 @@ impl Lease {
         slot.seq.store(2 * counter + 1, Ordering::Relaxed);
         // SYNC: pairs with the Acquire fence in copy() (as in take()).
         fence(Ordering::Release);
-        Ok(self.commit(ring, slot, counter, frame_kind, version, payload))
+        Ok(self.commit::<N, NOTIFY>(ring, slot, counter, frame_kind, version, payload))
     }
 
     /// The publish path that loads the slot's seq first: the first lap of the lease (slots
@@ -478,7 +509,7 @@ impl Lease {
     /// `NO_FIRST_LAP_CAS` loom control on, it stores blindly here too.
     #[cold]
     #[inline(never)]
-    fn publish_checked<const N: usize>(
+    fn publish_checked<const N: usize, const NOTIFY: bool>(
         &mut self,
         ring: &Ring<'_, N>,
         frame_kind: u8,
@@ -507,13 +538,13 @@ impl Lease {
                 .max(counter.saturating_add(ring.capacity() as u64));
             return Err(abandoned);
         }
-        Ok(self.commit(ring, slot, counter, frame_kind, version, payload))
+        Ok(self.commit::<N, NOTIFY>(ring, slot, counter, frame_kind, version, payload))
     }
 
     /// Writes and commits the frame of `counter` into `slot`, which this writer holds, then
     /// moves the head past it.
     #[inline]
-    fn commit<const N: usize>(
+    fn commit<const N: usize, const NOTIFY: bool>(
         &mut self,
         ring: &Ring<'_, N>,
         slot: &super::Slot<N>,
@@ -535,7 +566,9 @@ impl Lease {
         ring.head
             .word
             .store((counter + 1) | LEASED, Ordering::Relaxed);
-        ring.notify();
+        if NOTIFY {
+            ring.notify();
+        }
         id
     }
 
