@@ -128,6 +128,8 @@ pub enum Error {
         /// The fleet's name.
         fleet: String,
     },
+    /// A readiness descriptor could not be created (`socketpair` failed: out of descriptors).
+    Readiness(std::io::Error),
 }
 
 impl fmt::Display for Error {
@@ -191,6 +193,7 @@ impl fmt::Display for Error {
                 "fleet {fleet} is shared with a group read-only and this process does not own \
                  it: it may poll and read, not publish, lease, reset or unlink"
             ),
+            Self::Readiness(e) => write!(f, "cannot create a readiness descriptor: {e}"),
         }
     }
 }
@@ -201,6 +204,7 @@ impl std::error::Error for Error {
             Self::Publish(e) => Some(e),
             Self::Spec(e) => Some(e),
             Self::Shm(e) => Some(e),
+            Self::Readiness(e) => Some(e),
             _ => None,
         }
     }

@@ -102,6 +102,8 @@ pub use fleet::{
     Backing, Fleet, FleetBuilder, FleetLanes, FleetRing, FleetWriter, LanesCursor, LanesPoll,
     Orbital, RingCursor, RingPoll, Sample, ValuePoll,
 };
+#[cfg(all(feature = "std", unix))]
+pub use fleet::{Readiness, WaitAsync};
 #[cfg(feature = "std")]
 pub use owned::{OwnedRing, OwnedWriter};
 #[cfg(feature = "std")]

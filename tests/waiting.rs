@@ -161,6 +161,114 @@ fn a_reset_wakes_a_waiting_reader() {
     resetter.join().unwrap();
 }
 
+/// A minimal executor: runs one future on this thread, parking between polls.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    struct Unpark(thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Arc::new(Unpark(thread::current())).into();
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    let deadline = Instant::now() + BOUND;
+    loop {
+        if let std::task::Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+        assert!(Instant::now() < deadline, "a future was never woken");
+        thread::park_timeout(BOUND);
+    }
+}
+
+/// Three tasks on three threads await one ring; each wakes for each of 200 frames published
+/// in bursts, and ends with every frame delivered or counted.
+#[test]
+fn async_waits_wake_every_task() {
+    const FRAMES: u64 = 200;
+    let fleet = Fleet::join(&common::unique_name("wait-async"), 1).unwrap();
+    let beats = fleet.ring::<Beat>().unwrap();
+    let start = beats.cursor_at_head();
+    let tasks: Vec<_> = (0..3)
+        .map(|_| {
+            let beats = beats.clone();
+            thread::spawn(move || {
+                block_on(async {
+                    let mut cursor = start;
+                    let mut accounted = 0;
+                    while accounted < FRAMES {
+                        beats.wait_async(&cursor).await;
+                        let poll = beats.poll(&mut cursor);
+                        accounted += poll.values.len() as u64 + poll.loss.total();
+                    }
+                    accounted
+                })
+            })
+        })
+        .collect();
+    for i in 0..FRAMES {
+        beats.publish(&Beat(i)).unwrap();
+        if i % 10 == 0 {
+            thread::sleep(Duration::from_millis(2)); // Let the tasks go back to sleep.
+        }
+    }
+    for task in tasks {
+        assert_eq!(task.join().unwrap(), FRAMES);
+    }
+}
+
+/// A pending future that is dropped withdraws its interest: the watcher goes idle and a later
+/// future still wakes.
+#[test]
+fn a_dropped_future_withdraws() {
+    let fleet = Fleet::join(&common::unique_name("wait-drop"), 1).unwrap();
+    let beats = fleet.ring::<Beat>().unwrap();
+    let cursor = beats.cursor_at_head();
+    {
+        let mut pending = std::pin::pin!(beats.wait_async(&cursor));
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        assert!(pending.as_mut().poll(&mut cx).is_pending());
+    }
+    let publisher = {
+        let beats = beats.clone();
+        thread::spawn(move || {
+            thread::sleep(Duration::from_millis(50));
+            beats.publish(&Beat(5)).unwrap();
+        })
+    };
+    block_on(beats.wait_async(&cursor));
+    publisher.join().unwrap();
+}
+
+#[test]
+fn a_readiness_descriptor_becomes_readable_on_news() {
+    let fleet = Fleet::join(&common::unique_name("wait-fd"), 1).unwrap();
+    let beats = fleet.ring::<Beat>().unwrap();
+    let mut cursor = beats.cursor_at_head();
+    let readiness = beats.readiness().unwrap();
+    for round in 0..3 {
+        readiness.arm(&cursor);
+        thread::sleep(Duration::from_millis(20));
+        assert!(
+            !readiness.clear(),
+            "readable with nothing new (round {round})"
+        );
+        beats.publish(&Beat(round)).unwrap();
+        let deadline = Instant::now() + BOUND;
+        while !readiness.clear() {
+            assert!(Instant::now() < deadline, "never readable (round {round})");
+            thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(beats.poll(&mut cursor).values[0].value, Beat(round));
+    }
+    // Armed with news already there: readable at once.
+    beats.publish(&Beat(9)).unwrap();
+    readiness.arm(&cursor);
+    assert!(readiness.clear());
+}
+
 #[cfg(all(feature = "shm", target_os = "linux"))]
 mod processes {
     use std::env;
@@ -184,7 +292,12 @@ mod processes {
         let mut cursor = beats.cursor_at_head();
         println!("ORBIT waiting");
         let start = Instant::now();
-        let waited = beats.wait(&cursor, Duration::from_millis(timeout_ms));
+        let waited = if role == "async" {
+            block_on(beats.wait_async(&cursor));
+            Waited::Ready
+        } else {
+            beats.wait(&cursor, Duration::from_millis(timeout_ms))
+        };
         let elapsed = start.elapsed();
         let poll = beats.poll(&mut cursor);
         let first = poll.values.first().map_or(0, |s| s.value.0);
@@ -242,6 +355,49 @@ mod processes {
         });
         assert!(report.starts_with("publish Ready"), "{report}");
         assert!(report.contains("first 42"), "{report}");
+    }
+
+    #[test]
+    fn a_publish_wakes_a_task_in_another_process() {
+        let report = blocked_child("async", 20_000, |fleet| {
+            fleet.ring::<Beat>().unwrap().publish(&Beat(43)).unwrap();
+        });
+        assert!(report.starts_with("async Ready"), "{report}");
+        assert!(report.contains("first 43"), "{report}");
+    }
+
+    /// A readiness descriptor here becomes readable when another process publishes.
+    #[test]
+    fn a_publish_in_another_process_makes_a_descriptor_readable() {
+        let name = common::unique_name("wait-fd-proc");
+        let fleet = Fleet::join_shm_as(&name, 4, 1u16).unwrap();
+        let beats = fleet.ring::<Beat>().unwrap();
+        let mut cursor = beats.cursor_at_head();
+        let readiness = beats.readiness().unwrap();
+        readiness.arm(&cursor);
+        let mut cmd = common::child_command(&[], "processes::publisher_entry", "publish");
+        let status = cmd
+            .env("ORBIT_FLEET", &name)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + BOUND;
+        while !readiness.clear() {
+            assert!(Instant::now() < deadline, "never readable");
+            thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(beats.poll(&mut cursor).values[0].value, Beat(44));
+        fleet.unlink().unwrap();
+    }
+
+    /// The publisher side of the descriptor test: node 2 publishes `Beat(44)` and exits.
+    #[test]
+    #[ignore = "child-process entry point: the multi-process tests run it"]
+    fn publisher_entry() {
+        env::var(ROLE).expect("runs only inside a spawned child");
+        let fleet = Fleet::join_shm_as(&env::var("ORBIT_FLEET").unwrap(), 4, 2u16).unwrap();
+        fleet.ring::<Beat>().unwrap().publish(&Beat(44)).unwrap();
     }
 
     #[test]

@@ -61,7 +61,7 @@ impl OrbitTyped for OrbitEventRecord {
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OrbitEventCursor {
-    inner: RingCursor,
+    pub(crate) inner: RingCursor,
 }
 
 impl OrbitEventCursor {
@@ -303,6 +303,29 @@ impl OrbitEventBus {
     /// [`FleetRing::wait`](crate::FleetRing::wait).
     pub fn wait(&self, cursor: &OrbitEventCursor, timeout: std::time::Duration) -> crate::Waited {
         self.ring.wait(&cursor.inner, timeout)
+    }
+
+    /// [`wait`](Self::wait) as a future for any executor (see
+    /// [`FleetRing::wait_async`](crate::FleetRing::wait_async)).
+    #[cfg(unix)]
+    pub fn wait_async(&self, cursor: &OrbitEventCursor) -> crate::fleet::WaitAsync {
+        crate::fleet::WaitAsync::new(
+            crate::fleet::AnyStore::P480(self.ring.clone()),
+            cursor.inner,
+        )
+    }
+
+    /// A descriptor that becomes readable when a poll has events for the cursor it is armed
+    /// with (see [`FleetRing::readiness`](crate::FleetRing::readiness)); arm it with
+    /// [`arm_events`](crate::fleet::Readiness::arm_events).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Readiness`] if the descriptor pair cannot be created.
+    #[cfg(unix)]
+    pub fn readiness(&self) -> Result<crate::fleet::Readiness> {
+        crate::fleet::Readiness::new(crate::fleet::AnyStore::P480(self.ring.clone()))
+            .map_err(Error::Readiness)
     }
 
     /// Polls all events since `cursor` and advances it past everything accounted for.

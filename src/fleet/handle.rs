@@ -260,6 +260,65 @@ impl<T: OrbitTyped> FleetRing<T> {
         with_store!(&self.store, s => s.wait(cursor, timeout))
     }
 
+    /// [`wait`](Self::wait) as a future, for any executor: completes when a poll of `cursor`
+    /// has something (no timeout: race it with your executor's timer). A watcher thread of
+    /// this ring and process does the blocking wait for every pending future and
+    /// [`Readiness`](super::Readiness) descriptor; it is idle, and writers pay nothing, while
+    /// none is pending.
+    ///
+    /// ```
+    /// # use orbit_rs::bytemuck::{Pod, Zeroable};
+    /// # use orbit_rs::{Fleet, OrbitTyped};
+    /// # #[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+    /// # #[bytemuck(crate = "orbit_rs::bytemuck")]
+    /// # #[repr(C)]
+    /// # struct Tick(u64);
+    /// # impl OrbitTyped for Tick { const KIND: u8 = 20; const PAYLOAD: usize = 8; }
+    /// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     struct Unpark(std::thread::Thread);
+    /// #     impl std::task::Wake for Unpark { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
+    /// #     let waker = std::sync::Arc::new(Unpark(std::thread::current())).into();
+    /// #     let mut cx = std::task::Context::from_waker(&waker);
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     loop {
+    /// #         if let std::task::Poll::Ready(out) = f.as_mut().poll(&mut cx) { return out; }
+    /// #         std::thread::park();
+    /// #     }
+    /// # }
+    /// let ticks = Fleet::join("wait-async-doc", 1)?.ring::<Tick>()?;
+    /// let mut cursor = ticks.cursor_at_head();
+    /// let publisher = {
+    ///     let ticks = ticks.clone();
+    ///     std::thread::spawn(move || ticks.publish(&Tick(9)))
+    /// };
+    /// block_on(async {
+    ///     loop {
+    ///         if let Some(sample) = ticks.poll(&mut cursor).values.first() {
+    ///             assert_eq!(sample.value, Tick(9));
+    ///             break;
+    ///         }
+    ///         ticks.wait_async(&cursor).await;
+    ///     }
+    /// });
+    /// publisher.join().unwrap()?;
+    /// # Ok::<(), orbit_rs::Error>(())
+    /// ```
+    #[cfg(unix)]
+    pub fn wait_async(&self, cursor: &RingCursor) -> super::WaitAsync {
+        super::WaitAsync::new(self.store.clone(), *cursor)
+    }
+
+    /// A file descriptor that becomes readable when a poll of the cursor it is armed with
+    /// has something: for `epoll`, `mio` or tokio's `AsyncFd` (see [`Readiness`](super::Readiness)).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Readiness`] if the descriptor pair cannot be created.
+    #[cfg(unix)]
+    pub fn readiness(&self) -> Result<super::Readiness> {
+        super::Readiness::new(self.store.clone()).map_err(Error::Readiness)
+    }
+
     /// The newest committed frame.
     #[must_use]
     pub fn read_head(&self) -> Option<FleetFrame> {

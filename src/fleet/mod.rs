@@ -26,6 +26,8 @@ mod orbital;
 mod shm;
 mod store;
 mod value;
+#[cfg(unix)]
+mod watch;
 
 use std::collections::HashMap;
 use std::string::{String, ToString};
@@ -43,6 +45,8 @@ pub use orbital::Orbital;
 use store::ReadPolicy;
 pub(crate) use store::{AnyStore, RingStore, Storage};
 pub use value::{Drain, Sample, ValuePoll};
+#[cfg(unix)]
+pub use watch::{Readiness, WaitAsync};
 
 /// Payload bytes of every fleet ring slot (slots are 512 bytes with their header).
 pub const PAYLOAD_MAX: usize = 480;
@@ -486,6 +490,8 @@ impl Fleet {
             kind,
             node: self.node,
             read: self.read,
+            #[cfg(unix)]
+            watch: std::sync::OnceLock::new(),
         }))
     }
 

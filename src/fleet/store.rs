@@ -88,6 +88,9 @@ where
     pub(crate) kind: u8,
     pub(crate) node: NodeId,
     pub(crate) read: ReadPolicy,
+    /// Async waits and readiness descriptors on this ring in this process (`watch.rs`).
+    #[cfg(unix)]
+    pub(crate) watch: std::sync::OnceLock<super::watch::Watch>,
 }
 
 /// How a fleet's readers treat writers that stopped: the deadline of the stuck-writer rule, and
@@ -305,8 +308,14 @@ where
         }
     }
 
+    /// The ring's watch (async waits, readiness descriptors), created on first use.
+    #[cfg(unix)]
+    pub(super) fn watch(&self) -> &super::watch::Watch {
+        self.watch.get_or_init(Default::default)
+    }
+
     /// True for a read-policy observer's ring: mapped read-only, so nothing may store.
-    fn read_only(&self) -> bool {
+    pub(super) fn read_only(&self) -> bool {
         match &self.storage {
             Storage::Local(_) => false,
             #[cfg(all(feature = "shm", target_os = "linux"))]
@@ -438,24 +447,46 @@ where
     /// clock).
     pub(crate) fn wait(&self, cursor: &RingCursor, timeout: Duration) -> Waited {
         let deadline = Instant::now().checked_add(timeout);
-        let stuck = cursor
-            .stalled
-            .and_then(|(_, since)| since.checked_add(self.read.stuck_after));
+        let stuck = self.stuck_deadline(cursor);
         let view = self.view();
-        let news = || {
-            if view.is_retired() {
-                return true;
-            }
-            let poll = view.ring.probe(&cursor.cursor);
-            !poll.is_empty() || poll.rewound || (poll.stalled_at.is_some() && stuck.is_none())
-        };
         let until = match (deadline, stuck) {
             (Some(d), Some(s)) => Some(d.min(s)),
             (d, s) => d.or(s),
         };
-        match view.ring.wait_for(until, !self.read_only(), news) {
+        match view
+            .ring
+            .wait_for(until, !self.read_only(), || self.has_news(&view, cursor))
+        {
             Waited::TimedOut if stuck.is_some_and(|s| Instant::now() >= s) => Waited::Ready,
             waited => waited,
+        }
+    }
+
+    /// When a poll of `cursor` gives up on (or recovers) the stalled counter it waits on, if
+    /// it waits on one.
+    fn stuck_deadline(&self, cursor: &RingCursor) -> Option<Instant> {
+        cursor
+            .stalled
+            .and_then(|(_, since)| since.checked_add(self.read.stuck_after))
+    }
+
+    /// True if a poll of `cursor` now would have something: frames, loss, a reset, a move to
+    /// a fresh segment, a stalled counter the cursor has not seen stall yet (the poll starts
+    /// its clock), or one it has waited `stuck_after` on. Reads only.
+    pub(super) fn has_news(&self, view: &View<'_, N>, cursor: &RingCursor) -> bool {
+        if view.is_retired() {
+            return true;
+        }
+        let poll = view.ring.probe(&cursor.cursor);
+        if !poll.is_empty() || poll.rewound {
+            return true;
+        }
+        match (poll.stalled_at, cursor.stalled) {
+            (None, _) => false,
+            (Some(at), Some((waited_on, _))) if at == waited_on => self
+                .stuck_deadline(cursor)
+                .is_some_and(|stuck| Instant::now() >= stuck),
+            (Some(_), _) => true,
         }
     }
 
