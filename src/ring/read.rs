@@ -240,20 +240,16 @@ where
         let current = load_acquire(&self.head.base);
         let mut first = None;
         if cursor.joined && cursor.key == current && cursor.stalls == 0 {
-            let next = cursor.base.saturating_add(cursor.next);
-            if let Some(want) = seq::committed(next) {
-                let slot = self.slot(next);
-                let before = load_seq(slot);
+            first = self.load(cursor.base.saturating_add(cursor.next));
+            if let Some(Loaded { want, before, .. }) = first
                 // The walk's own end of the stream (see walk_on): an untouched slot, no stall
                 // to retry (`stalls` is 0), the head not due for a look.
-                if before < want
-                    && !seq::is_writing(before)
-                    && cursor.idle.saturating_add(1) < self.head_check_polls
-                {
-                    cursor.idle += 1;
-                    return Poll::default();
-                }
-                first = Some(Loaded { slot, want, before });
+                && before < want
+                && !seq::is_writing(before)
+                && cursor.idle.saturating_add(1) < self.head_check_polls
+            {
+                cursor.idle += 1;
+                return Poll::default();
             }
         }
         self.walk_on(cursor, patience, limit, visit, current, first)
@@ -287,12 +283,14 @@ where
         let mut later = LaterCommits::default();
         let mut buf = <PayloadSize<N> as SupportedPayload>::ZERO_BUF;
         for _ in 0..=self.capacity() {
-            let found = match first.take() {
+            // One call site for the copy: the first slot's seq as walk() loaded it, then each
+            // next slot's seq loaded here.
+            let found = match first.take().or_else(|| self.load(next)) {
                 Some(loaded) => self.classify(loaded, &mut buf),
-                None => self.inspect(next, &mut buf),
+                None => Inspect::Invalid,
             };
             if let Inspect::Frame(header) = found {
-                // SYNC: inspect()'s Acquire seq load synchronised with the frame's commit, and
+                // SYNC: load()'s Acquire seq load synchronised with the frame's commit, and
                 // so with any reset before its claim (claim's Acquire CAS, or the lease holder
                 // resetting in program order): a frame of a newer generation shows a new base
                 // here. The poll ends; the next one rejoins.
@@ -373,18 +371,25 @@ where
     }
 
     /// Reads internal counter `counter`'s slot into `buf`, accepting only that counter's frame.
-    #[inline]
     fn inspect(
         &self,
         counter: u64,
         buf: &mut <PayloadSize<N> as SupportedPayload>::Buf,
     ) -> Inspect {
-        let Some(want) = seq::committed(counter) else {
-            return Inspect::Invalid;
-        };
+        match self.load(counter) {
+            Some(loaded) => self.classify(loaded, buf),
+            None => Inspect::Invalid,
+        }
+    }
+
+    /// The first step of [`inspect`](Ring::inspect): the slot of internal counter `counter` and
+    /// its seq, or `None` (and no load) for an unrepresentable counter.
+    #[inline]
+    fn load(&self, counter: u64) -> Option<Loaded<'_, N>> {
+        let want = seq::committed(counter)?;
         let slot = self.slot(counter);
         let before = load_seq(slot);
-        self.classify(Loaded { slot, want, before }, buf)
+        Some(Loaded { slot, want, before })
     }
 
     /// The rest of [`inspect`](Ring::inspect) once the slot's seq is loaded.
