@@ -28,6 +28,37 @@ fn count_slot_load() {
     SLOT_LOADS.with(|loads| loads.set(loads.get() + 1));
 }
 
+/// The first load of a seqlock read: a slot's `seq`, counted for [`slot_loads_for_test`].
+#[inline(always)]
+fn load_seq<const N: usize>(slot: &Slot<N>) -> u64
+where
+    PayloadSize<N>: SupportedPayload,
+{
+    count_slot_load();
+    // SYNC: Acquire pairs with the Release store of the even seq in publish().
+    load_acquire(&slot.seq)
+}
+
+/// A slot whose `seq` a reader has loaded (`before`), with the seq it wants there (`want`,
+/// the committed seq of the counter it is after).
+struct Loaded<'s, const N: usize>
+where
+    PayloadSize<N>: SupportedPayload,
+{
+    slot: &'s Slot<N>,
+    want: u64,
+    before: u64,
+}
+
+/// The first `len` bytes of a reader's copy ([`words::bytes`], inlined into the walk: the
+/// helper lives in a non-generic function that a caller in another crate would reach through
+/// a call).
+#[inline(always)]
+fn payload<B: AsRef<[u64]>>(buf: &B, len: usize) -> &[u8] {
+    let all: &[u8] = bytemuck::cast_slice(buf.as_ref());
+    &all[..len.min(all.len())]
+}
+
 /// Header words of a validated frame copy; the payload stays in the reader's buffer.
 #[derive(Clone, Copy)]
 struct Header {
@@ -165,11 +196,14 @@ where
 
     /// Puts a cursor that is new, or was in another generation, into the current one: a cursor
     /// of an older generation restarts at counter 0; one past the head is brought back to it.
+    /// Returns whether it moved the cursor back ([`Poll::rewound`]); the poll itself stays with
+    /// the walk, so it can live in registers rather than behind a pointer to this cold call.
     #[cold]
-    fn join(&self, cursor: &mut Cursor, poll: &mut Poll) {
+    fn join(&self, cursor: &mut Cursor) -> bool {
         let (key, base, head) = self.generation_start();
+        let mut rewound = false;
         if cursor.joined {
-            poll.rewound = true;
+            rewound = true;
             cursor.next = 0;
         }
         cursor.key = key;
@@ -178,27 +212,65 @@ where
         cursor.stalls = 0;
         cursor.idle = 0;
         if self.ahead(base.saturating_add(cursor.next), head) {
-            poll.rewound = true;
+            rewound = true;
             cursor.next = head - base;
         }
+        rewound
     }
 
     /// The poll walk: delivers at most `limit` frames, inspecting at most `capacity + 1` slots
     /// (a reader found a lap behind inspects its slot, jumps, then walks one window), with
     /// O(capacity) work in all.
+    ///
+    /// This part is the walk's first step, kept small enough to inline into a busy-polling
+    /// caller: the base load and the first slot's seq load, and the poll that ends right there
+    /// (nothing new, no stall pending, the head check not due). Anything else goes on in
+    /// [`walk_on`](Ring::walk_on) with the seq already loaded, so the loads are the ones the
+    /// walk always made, in the same order.
+    #[inline]
     fn walk<F: FnMut(FrameRef<'_>)>(
         &self,
         cursor: &mut Cursor,
         patience: Patience,
         limit: u64,
-        mut visit: F,
+        visit: F,
     ) -> Poll {
-        let mut poll = Poll::default();
         // SYNC: Acquire pairs with the Release base store of a reset (start_generation()): a
         // base that changed is seen with a head at least as new as the reset's.
         let current = load_acquire(&self.head.base);
+        let mut first = None;
+        if cursor.joined && cursor.key == current && cursor.stalls == 0 {
+            first = self.load(cursor.base.saturating_add(cursor.next));
+            if let Some(Loaded { want, before, .. }) = first
+                // The walk's own end of the stream (see walk_on): an untouched slot, no stall
+                // to retry (`stalls` is 0), the head not due for a look.
+                && before < want
+                && !seq::is_writing(before)
+                && cursor.idle.saturating_add(1) < self.head_check_polls
+            {
+                cursor.idle += 1;
+                return Poll::default();
+            }
+        }
+        self.walk_on(cursor, patience, limit, visit, current, first)
+    }
+
+    /// The rest of the walk: `current` is the base word [`walk`](Ring::walk) loaded; `first`,
+    /// if any, the cursor's next slot with the seq `walk` loaded from it (only when the cursor
+    /// was already in that generation, so no join moves it).
+    #[inline]
+    fn walk_on<F: FnMut(FrameRef<'_>)>(
+        &self,
+        cursor: &mut Cursor,
+        patience: Patience,
+        limit: u64,
+        mut visit: F,
+        current: u64,
+        mut first: Option<Loaded<'_, N>>,
+    ) -> Poll {
+        let mut poll = Poll::default();
         if !cursor.joined || cursor.key != current {
-            self.join(cursor, &mut poll);
+            poll.rewound = self.join(cursor);
         }
         let (key, base) = (cursor.key, cursor.base);
         // Internal counters from here on; the cursor keeps them relative to `base`.
@@ -211,9 +283,14 @@ where
         let mut later = LaterCommits::default();
         let mut buf = <PayloadSize<N> as SupportedPayload>::ZERO_BUF;
         for _ in 0..=self.capacity() {
-            let found = self.inspect(next, &mut buf);
+            // One call site for the copy: the first slot's seq as walk() loaded it, then each
+            // next slot's seq loaded here.
+            let found = match first.take().or_else(|| self.load(next)) {
+                Some(loaded) => self.classify(loaded, &mut buf),
+                None => Inspect::Invalid,
+            };
             if let Inspect::Frame(header) = found {
-                // SYNC: inspect()'s Acquire seq load synchronised with the frame's commit, and
+                // SYNC: load()'s Acquire seq load synchronised with the frame's commit, and
                 // so with any reset before its claim (claim's Acquire CAS, or the lease holder
                 // resetting in program order): a frame of a newer generation shows a new base
                 // here. The poll ends; the next one rejoins.
@@ -227,7 +304,7 @@ where
                     counter,
                     kind: header.kind,
                     version: header.version,
-                    payload: words::bytes(buf.as_ref(), header.len),
+                    payload: payload(&buf, header.len),
                 });
                 poll.delivered += 1;
                 next += 1;
@@ -299,13 +376,29 @@ where
         counter: u64,
         buf: &mut <PayloadSize<N> as SupportedPayload>::Buf,
     ) -> Inspect {
-        let Some(want) = seq::committed(counter) else {
-            return Inspect::Invalid;
-        };
+        match self.load(counter) {
+            Some(loaded) => self.classify(loaded, buf),
+            None => Inspect::Invalid,
+        }
+    }
+
+    /// The first step of [`inspect`](Ring::inspect): the slot of internal counter `counter` and
+    /// its seq, or `None` (and no load) for an unrepresentable counter.
+    #[inline]
+    fn load(&self, counter: u64) -> Option<Loaded<'_, N>> {
+        let want = seq::committed(counter)?;
         let slot = self.slot(counter);
-        count_slot_load();
-        // SYNC: Acquire pairs with the Release store of the even seq in publish().
-        let before = load_acquire(&slot.seq);
+        let before = load_seq(slot);
+        Some(Loaded { slot, want, before })
+    }
+
+    /// The rest of [`inspect`](Ring::inspect) once the slot's seq is loaded.
+    #[inline]
+    fn classify(
+        &self,
+        Loaded { slot, want, before }: Loaded<'_, N>,
+        buf: &mut <PayloadSize<N> as SupportedPayload>::Buf,
+    ) -> Inspect {
         if before != want {
             return if before < want {
                 Inspect::Pending {

@@ -6,6 +6,9 @@
 //!   one process through an exclusive writer (`FleetRing::exclusive_writer`), busy-polled;
 //! * `orbit core`: the same rings through the core API (`FleetRing::ring`, a core
 //!   `ExclusiveWriter` and `Cursor`), to split orbit's cost between the ring and the fleet layer;
+//! * both of those twice: with the bench's 64-slot rings (`Ping`/`Pong`), and with one-slot
+//!   rings (`Ping1`/`Pong1`, the least the ping-pong needs), which reuse one slot's lines per
+//!   direction as the floor does;
 //! * `floor`: a minimal single-writer seqlock slot per direction in a shared-memory object
 //!   (odd seq, release fence, relaxed word stores, even seq) — the hardware limit;
 //! * `uds`: a Unix domain stream socket, non-blocking, busy-polled.
@@ -35,6 +38,8 @@ const STOP: u64 = u64::MAX;
 const WORDS: usize = 8; // 64-byte messages
 
 /// 64-byte messages each way: `PAYLOAD` 64 gives the rings 128-byte slots (the floor's too).
+/// 64 slots: a window a real consumer might declare (the trait's default is 256), so each
+/// message lands on lines the ring has not touched for 64 messages.
 struct Ping;
 impl OrbitTyped for Ping {
     const KIND: u8 = 70;
@@ -45,6 +50,22 @@ struct Pong;
 impl OrbitTyped for Pong {
     const KIND: u8 = 71;
     const CAPACITY: usize = 64;
+    const PAYLOAD: usize = 64;
+}
+
+/// The same messages in rings of one slot, the least the ping-pong needs (one message in
+/// flight each way; `check_capacity` takes any power of two from 1): every message reuses one
+/// slot's lines, as the floor does — the like-for-like comparison with it.
+struct Ping1;
+impl OrbitTyped for Ping1 {
+    const KIND: u8 = 72;
+    const CAPACITY: usize = 1;
+    const PAYLOAD: usize = 64;
+}
+struct Pong1;
+impl OrbitTyped for Pong1 {
+    const KIND: u8 = 73;
+    const CAPACITY: usize = 1;
     const PAYLOAD: usize = 64;
 }
 
@@ -76,19 +97,19 @@ trait Transport {
 
 // ---- orbit ------------------------------------------------------------------------------
 
-struct Orbit {
+struct Orbit<P: OrbitTyped, Q: OrbitTyped> {
     fleet: Arc<Fleet>,
-    tx_ping: Option<FleetWriter<Ping>>,
-    tx_pong: Option<FleetWriter<Pong>>,
-    rx_ping: Option<(FleetRing<Ping>, RingCursor)>,
-    rx_pong: Option<(FleetRing<Pong>, RingCursor)>,
+    tx_ping: Option<FleetWriter<P>>,
+    tx_pong: Option<FleetWriter<Q>>,
+    rx_ping: Option<(FleetRing<P>, RingCursor)>,
+    rx_pong: Option<(FleetRing<Q>, RingCursor)>,
 }
 
-impl Orbit {
+impl<P: OrbitTyped, Q: OrbitTyped> Orbit<P, Q> {
     fn join(name: &str, parent: bool) -> Self {
         let fleet = Arc::new(Fleet::join_shm_as(name, 2, u16::from(!parent)).expect("join"));
-        let ping = fleet.ring::<Ping>().expect("ping ring");
-        let pong = fleet.ring::<Pong>().expect("pong ring");
+        let ping = fleet.ring::<P>().expect("ping ring");
+        let pong = fleet.ring::<Q>().expect("pong ring");
         // Each direction has one writer: it holds the ring's exclusive writer lease.
         if parent {
             Self {
@@ -110,7 +131,7 @@ impl Orbit {
     }
 }
 
-impl Transport for Orbit {
+impl<P: OrbitTyped, Q: OrbitTyped> Transport for Orbit<P, Q> {
     fn attached(&mut self) {
         // Only the names (`Fleet::unlink` would retire the rings: both processes would move
         // to fresh segments and lose their writer leases mid-run).
@@ -167,14 +188,15 @@ struct OrbitCore {
 const CLASS: usize = 96;
 
 impl OrbitCore {
-    fn join(name: &str, parent: bool) -> Self {
+    /// The rings of `P` (ping) and `Q` (pong).
+    fn join<P: OrbitTyped + 'static, Q: OrbitTyped + 'static>(name: &str, parent: bool) -> Self {
         let fleet = Arc::new(Fleet::join_shm_as(name, 2, u16::from(!parent)).expect("join"));
         // Leaked, so the core handles can borrow them for the rest of the process: one pair
         // per round, a few hundred bytes (their segments stay mapped until the bench exits).
-        let ping: &'static FleetRing<Ping> =
-            Box::leak(Box::new(fleet.ring::<Ping>().expect("ping ring")));
-        let pong: &'static FleetRing<Pong> =
-            Box::leak(Box::new(fleet.ring::<Pong>().expect("pong ring")));
+        let ping: &'static FleetRing<P> =
+            Box::leak(Box::new(fleet.ring::<P>().expect("ping ring")));
+        let pong: &'static FleetRing<Q> =
+            Box::leak(Box::new(fleet.ring::<Q>().expect("pong ring")));
         let ping = ping.ring::<CLASS>().expect("ping core ring");
         let pong = pong.ring::<CLASS>().expect("pong core ring");
         let (tx, rx) = if parent { (ping, pong) } else { (pong, ping) };
@@ -398,9 +420,11 @@ fn main() {
     if let Ok(role) = env::var(CHILD) {
         let name = env::var(NAME).expect("name");
         match role.as_str() {
-            "orbit" => echo(Orbit::join(&name, false)),
+            "orbit" => echo(Orbit::<Ping, Pong>::join(&name, false)),
+            "orbit1" => echo(Orbit::<Ping1, Pong1>::join(&name, false)),
             "floor" => echo(Floor::open(&name, false)),
-            "core" => echo(OrbitCore::join(&name, false)),
+            "core" => echo(OrbitCore::join::<Ping, Pong>(&name, false)),
+            "core1" => echo(OrbitCore::join::<Ping1, Pong1>(&name, false)),
             "uds" => {
                 let stream = UnixStream::connect(&name).expect("connect");
                 stream.set_nonblocking(true).expect("nonblocking");
@@ -424,8 +448,10 @@ fn main() {
     let pid = std::process::id();
     let names = [
         "floor (seqlock slot)",
-        "orbit (shm fleet rings)",
-        "orbit core ring (same segments)",
+        "orbit, fleet API, 64 slots",
+        "orbit core ring, 64 slots",
+        "orbit, fleet API, 1 slot",
+        "orbit core ring, 1 slot",
         "unix socket (busy-poll)",
     ];
     let new_hist = || Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("histogram");
@@ -445,15 +471,27 @@ fn main() {
                 }
                 1 => {
                     let fleet = format!("bench-{pid}-{round}");
-                    let orbit = Orbit::join(&fleet, true);
+                    let orbit = Orbit::<Ping, Pong>::join(&fleet, true);
                     let child = spawn_child("orbit", &fleet);
                     measure("orbit", orbit, child, per_round)
                 }
                 2 => {
                     let fleet = format!("bench-core-{pid}-{round}");
-                    let core = OrbitCore::join(&fleet, true);
+                    let core = OrbitCore::join::<Ping, Pong>(&fleet, true);
                     let child = spawn_child("core", &fleet);
                     measure("orbit core", core, child, per_round)
+                }
+                3 => {
+                    let fleet = format!("bench-1-{pid}-{round}");
+                    let orbit = Orbit::<Ping1, Pong1>::join(&fleet, true);
+                    let child = spawn_child("orbit1", &fleet);
+                    measure("orbit, 1 slot", orbit, child, per_round)
+                }
+                4 => {
+                    let fleet = format!("bench-core-1-{pid}-{round}");
+                    let core = OrbitCore::join::<Ping1, Pong1>(&fleet, true);
+                    let child = spawn_child("core1", &fleet);
+                    measure("orbit core, 1 slot", core, child, per_round)
                 }
                 _ => {
                     let sock = env::temp_dir().join(format!("orbit-bench-{pid}-{round}.sock"));
