@@ -119,18 +119,21 @@ impl Layout {
     /// Bytes before lane 0's first slot: the header and every lane's head, rounded up to 128
     /// ([`PREFIX_BYTES`] for one lane); `None` if that overflows.
     #[must_use]
+    #[inline]
     pub fn prefix_bytes(&self) -> Option<u64> {
         let heads = self.lanes.checked_mul(HEAD_BYTES as u64)?;
         Some((HEAD_OFFSET as u64).checked_add(heads)?.checked_add(127)? & !127)
     }
 
     /// Offset of lane `lane`'s head (for a lane below [`lanes`](Self::lanes)).
+    #[inline]
     pub(crate) fn head_offset(&self, lane: usize) -> usize {
         HEAD_OFFSET + lane * HEAD_BYTES
     }
 
     /// Offset of lane `lane`'s first slot (for a validated layout and a lane below
     /// [`lanes`](Self::lanes)).
+    #[inline]
     pub(crate) fn slots_offset(&self, lane: usize) -> usize {
         let prefix = self.prefix_bytes().unwrap_or(u64::MAX) as usize;
         prefix + lane * self.capacity as usize * self.stride as usize

@@ -472,6 +472,7 @@ where
     /// # Panics
     ///
     /// If the head would not lie inside `map` (never for a map of a validated layout).
+    #[inline]
     fn head_in<'m>(map: &'m MmapRaw, layout: &Layout, lane: usize) -> &'m Head {
         let offset = layout.head_offset(lane);
         assert!(
@@ -486,6 +487,7 @@ where
     }
 
     /// Lane `lane`'s slots (a lane below `layout.lanes`).
+    #[inline]
     fn slots(&self, lane: usize) -> &[Slot<N>] {
         let capacity = self.layout.capacity as usize;
         let offset = self.layout.slots_offset(lane);
