@@ -5,6 +5,6 @@
 # process-wide switch.
 set -euo pipefail
 RUSTFLAGS="--cfg loom" \
-    timeout 1500 cargo test --release --target-dir target/loom --test loom_ring -- \
+    timeout 1500 cargo test --release --features critical-section --target-dir target/loom --test loom_ring -- \
     --test-threads=1 --nocapture 2>&1 | tee target/loom.log | grep -E "loom (model|control)|test result|panicked at|error" || true
 grep -q "test result: ok" target/loom.log

@@ -32,6 +32,9 @@ run() {
     elif ! grep -q "overwritten=[1-9]" <<<"$out" || ! grep -q "preempted_polls=[1-9]" <<<"$out"; then
         echo "FAIL: the run did not exercise overwrites and mid-poll preemption" >&2
         failed=1
+    elif [ "$config" = critical-section ] && ! grep -q "async_sleeps=[1-9]" <<<"$out"; then
+        echo "FAIL: the async phase (a task awaiting a RingSignal) did not run or never slept" >&2
+        failed=1
     fi
 }
 

@@ -78,6 +78,8 @@ pub use ring::{
     Cursor, ExclusiveWriter, Frame, FrameRef, Head, LeaseToken, Loss, Patience, PayloadSize, Poll,
     PublishError, Ring, Slot, SpecError, SupportedPayload,
 };
+#[cfg(feature = "critical-section")]
+pub use ring::{RingSignal, SignalWait};
 
 /// The loom waiting models' end-of-writers signal (see `park.rs`); only under `cfg(loom)`.
 #[cfg(loom)]

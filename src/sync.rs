@@ -26,6 +26,12 @@ pub(crate) use loom::sync::atomic::{AtomicU64, Ordering, fence};
 /// word must be 32 bits.
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::AtomicU32;
+
+/// A `RingSignal`'s armed flag: loads and stores only, which every target has natively.
+#[cfg(all(loom, feature = "critical-section"))]
+pub(crate) use loom::sync::atomic::AtomicBool;
+#[cfg(all(not(loom), feature = "critical-section"))]
+pub(crate) type AtomicBool = core::sync::atomic::AtomicBool;
 #[cfg(all(not(loom), not(target_os = "none")))]
 pub(crate) type AtomicU32 = core::sync::atomic::AtomicU32;
 
@@ -222,6 +228,9 @@ pub mod mutants {
     /// between the two is taken as the value to sleep on.
     #[cfg_attr(not(all(feature = "std", not(target_os = "none"))), allow(dead_code))]
     pub const WAKE_WORD_AFTER_RECHECK: u32 = 13;
+    /// A writer loads a `RingSignal`'s armed flag right after its commit with no fence between.
+    #[cfg_attr(not(feature = "critical-section"), allow(dead_code))]
+    pub const NO_SIGNAL_FENCE: u32 = 14;
 }
 
 /// An acquire load made of a relaxed load and an acquire fence: it synchronises with the

@@ -820,3 +820,98 @@ fn control_waiting_reading_the_wake_word_late() {
         waiting_for_a_publish,
     );
 }
+
+// ---- firmware signal (feature critical-section) ------------------------------------------
+
+/// A task's executor under loom: a `Waker` that records the wake; `park` blocks until a wake,
+/// or fails once the model's writers are done and none came (a lost wake-up: a real executor
+/// would never poll the task again).
+#[cfg(feature = "critical-section")]
+struct TaskPark {
+    state: loom::sync::Mutex<(bool, bool)>,
+    changed: loom::sync::Condvar,
+}
+
+#[cfg(feature = "critical-section")]
+impl std::task::Wake for TaskPark {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.state.lock().unwrap().0 = true;
+        self.changed.notify_all();
+    }
+}
+
+#[cfg(feature = "critical-section")]
+impl TaskPark {
+    fn writers_done(&self) {
+        self.state.lock().unwrap().1 = true;
+        self.changed.notify_all();
+    }
+
+    fn park(&self) {
+        let mut state = self.state.lock().unwrap();
+        while !state.0 {
+            assert!(!state.1, "lost wake-up: the task was never woken");
+            state = self.changed.wait(state).unwrap();
+        }
+        state.0 = false;
+    }
+}
+
+/// A task awaits a `RingSignal` while a writer (an interrupt handler, say) publishes through a
+/// handle made with the signal: the task must be woken, and only with news.
+#[cfg(feature = "critical-section")]
+fn signal_wakes_a_task() {
+    use std::future::Future;
+    let s = shared(2);
+    let signal = Arc::new(orbit_rs::RingSignal::new());
+    let park = std::sync::Arc::new(TaskPark {
+        state: loom::sync::Mutex::new((false, false)),
+        changed: loom::sync::Condvar::new(),
+    });
+    let (r, rs, p) = (s.clone(), signal.clone(), park.clone());
+    let task = thread::spawn(move || {
+        let ring = ring(&r, 0);
+        let mut cursor = Cursor::from_start();
+        let waker = std::task::Waker::from(p.clone());
+        let mut cx = std::task::Context::from_waker(&waker);
+        loop {
+            let mut wait = std::pin::pin!(rs.wait(&ring, &cursor));
+            if wait.as_mut().poll(&mut cx).is_ready() {
+                break;
+            }
+            p.park();
+        }
+        let poll = ring.poll_with(&mut cursor, Patience::Wait, |f| {
+            check(&f);
+        });
+        assert_eq!(poll.delivered, 1, "woken without news: {poll:?}");
+    });
+    let (w, ws) = (s.clone(), signal.clone());
+    let writer = thread::spawn(move || {
+        ring(&w, 1)
+            .with_signal(&ws)
+            .publish(0, 1, &[1; 16])
+            .unwrap();
+        park.writers_done();
+    });
+    writer.join().unwrap();
+    task.join().unwrap();
+}
+
+#[cfg(feature = "critical-section")]
+#[test]
+fn signal_wakes_a_task_model() {
+    explore("signal_wakes_a_task", 3, 100, signal_wakes_a_task);
+}
+
+#[cfg(feature = "critical-section")]
+#[test]
+fn control_signal_without_the_writers_fence() {
+    must_fail(
+        "signal writer's fence removed",
+        mutants::NO_SIGNAL_FENCE,
+        3,
+        "lost wake-up",
+        signal_wakes_a_task,
+    );
+}

@@ -293,7 +293,10 @@ mod tests {
     }
 
     #[test]
-    #[cfg_attr(miri, ignore = "fleets seed ring heads from the clock, which Miri isolates")]
+    #[cfg_attr(
+        miri,
+        ignore = "fleets seed ring heads from the clock, which Miri isolates"
+    )]
     fn a_poll_counts_every_value_it_does_not_return() {
         let a = Fleet::join_as("lanes-unit-count", 2, 0u16).unwrap();
         let b = Fleet::join_as("lanes-unit-count", 2, 1u16).unwrap();
@@ -331,7 +334,10 @@ mod tests {
     }
 
     #[test]
-    #[cfg_attr(miri, ignore = "fleets seed ring heads from the clock, which Miri isolates")]
+    #[cfg_attr(
+        miri,
+        ignore = "fleets seed ring heads from the clock, which Miri isolates"
+    )]
     fn a_size_mismatch_is_refused_in_process() {
         let a = Fleet::join_as("lanes-unit-size", 2, 0u16).unwrap();
         let b = Fleet::join_as("lanes-unit-size", 3, 0u16).unwrap();

@@ -87,6 +87,8 @@ mod head;
 mod lease;
 mod read;
 mod recover;
+#[cfg(feature = "critical-section")]
+mod signal;
 mod slot;
 #[cfg(all(feature = "std", not(target_os = "none")))]
 mod wait;
@@ -104,19 +106,32 @@ pub(crate) use lease::Lease;
 #[cfg(feature = "__test-hooks")]
 #[doc(hidden)]
 pub use read::slot_loads_for_test;
+#[cfg(feature = "critical-section")]
+#[cfg_attr(docsrs, doc(cfg(feature = "critical-section")))]
+pub use signal::{RingSignal, SIGNAL_TASKS, SignalWait};
 pub use slot::{PayloadSize, Slot, SupportedPayload};
 #[cfg(all(feature = "std", not(target_os = "none")))]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use wait::Waited;
 
-/// Without `std` (or on bare metal) nobody can wait on a ring's words: writers notify nobody.
-#[cfg(not(all(feature = "std", not(target_os = "none"))))]
 impl<const N: usize> Ring<'_, N>
 where
     PayloadSize<N>: SupportedPayload,
 {
+    /// The writer's side of waiting, after every commit, reset and recovered slot: wakes
+    /// threads and processes blocked on the ring's words (`std`, hosted: `wait.rs`) and the
+    /// tasks of the handle's [`RingSignal`] (feature `critical-section`: `signal.rs`).
     #[inline(always)]
-    pub(crate) fn notify(&self) {}
+    pub(crate) fn notify(&self) {
+        // The signal first: its own fence must order its load (the barrier of the threads'
+        // protocol after it must not be what makes it correct).
+        #[cfg(feature = "critical-section")]
+        if let Some(signal) = self.signal {
+            signal.wake();
+        }
+        #[cfg(all(feature = "std", not(target_os = "none")))]
+        self.notify_waiters();
+    }
 }
 
 use crate::id::{NetId64, NodeId};
@@ -297,6 +312,9 @@ where
     owner: u32,
     stall_polls: u32,
     head_check_polls: u32,
+    /// Tasks this handle's writes wake (see [`with_signal`](Ring::with_signal)).
+    #[cfg(feature = "critical-section")]
+    signal: Option<&'a RingSignal>,
 }
 
 impl<const N: usize> Clone for Ring<'_, N>
@@ -362,7 +380,20 @@ where
             owner: 0,
             stall_polls: Self::DEFAULT_STALL_POLLS,
             head_check_polls: Self::DEFAULT_HEAD_CHECK_POLLS,
+            #[cfg(feature = "critical-section")]
+            signal: None,
         })
+    }
+
+    /// This handle, whose writes (publish, exclusive writer, reset, recovery) wake the tasks
+    /// awaiting `signal` ([`RingSignal::wait`]). Give it to every writer of the ring: an
+    /// interrupt handler's handle as much as a task's.
+    #[cfg(feature = "critical-section")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "critical-section")))]
+    #[must_use]
+    pub const fn with_signal(mut self, signal: &'a RingSignal) -> Self {
+        self.signal = Some(signal);
+        self
     }
 
     /// Sets the ring kind stamped into published ids and required of read ones.

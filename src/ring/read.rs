@@ -444,6 +444,20 @@ where
         })
     }
 
+    /// True if a poll of `cursor` now would deliver or count something, or report a reset.
+    /// Reads only: it polls a copy of the cursor, at most one frame.
+    #[must_use]
+    pub fn has_news(&self, cursor: &Cursor) -> bool {
+        let poll = self.probe(cursor);
+        !poll.is_empty() || poll.rewound
+    }
+
+    /// What a patient poll of `cursor` would find now (at most one frame), without moving it.
+    pub(crate) fn probe(&self, cursor: &Cursor) -> Poll {
+        let mut probe = *cursor;
+        self.poll_limit(&mut probe, Patience::Wait, 1, |_| {})
+    }
+
     /// The newest committed, valid frame of the current generation still held by a slot, if
     /// any.
     ///

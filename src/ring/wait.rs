@@ -29,7 +29,7 @@
 use core::time::Duration;
 use std::time::Instant;
 
-use super::{Cursor, Patience, PayloadSize, Ring, SupportedPayload};
+use super::{Cursor, PayloadSize, Ring, SupportedPayload};
 use crate::park;
 use crate::sync::{Ordering, mutant, mutants};
 
@@ -51,7 +51,7 @@ where
     /// Wakes the ring's waiters if there are any: the writer's side, right after a commit (or a
     /// reset, or a recovered slot).
     #[inline(always)]
-    pub(crate) fn notify(&self) {
+    pub(crate) fn notify_waiters(&self) {
         if park::WAKES {
             park::light_barrier();
             if self.head.waiters.load(Ordering::Relaxed) != 0 {
@@ -61,7 +61,7 @@ where
     }
 
     /// Wakes every waiter of the ring, registered or about to sleep: after the ring's segment
-    /// was retired, and the slow path of [`notify`](Self::notify).
+    /// was retired, and the slow path of [`notify_waiters`](Self::notify_waiters).
     #[cold]
     #[inline(never)]
     pub(crate) fn wake_waiters(&self) {
@@ -71,20 +71,6 @@ where
         park::wake_all(&self.head.wake);
     }
 
-    /// True if a poll of `cursor` now would deliver or count something, or report a reset.
-    /// Reads only: it polls a copy of the cursor, at most one frame.
-    #[must_use]
-    pub fn has_news(&self, cursor: &Cursor) -> bool {
-        let poll = self.probe(cursor);
-        !poll.is_empty() || poll.rewound
-    }
-
-    /// What a patient poll of `cursor` would find now (at most one frame), without moving it.
-    pub(crate) fn probe(&self, cursor: &Cursor) -> super::Poll {
-        let mut probe = *cursor;
-        self.poll_limit(&mut probe, Patience::Wait, 1, |_| {})
-    }
-
     /// Blocks until [`has_news`](Self::has_news) for `cursor` — a frame it has not seen is
     /// committed, it fell behind, or the ring was reset — or until `timeout` passes; returns at
     /// once if there is news already. Between threads and, for a ring in shared memory,
@@ -92,7 +78,7 @@ where
     /// somebody waits.
     ///
     /// A counter whose writer stalled mid-write is not news: a reader that gives up on stuck
-    /// writers (see [`Patience`]) bounds the wait by its patience (fleet rings do that
+    /// writers (see [`Patience`](super::Patience)) bounds the wait by its patience (fleet rings do that
     /// themselves).
     ///
     /// # Examples

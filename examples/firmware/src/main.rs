@@ -9,6 +9,11 @@
 //! (`delivered + overwritten + unavailable == published`), the loss counts equal the gaps in the
 //! delivered sequence numbers, and no frame was torn or out of order.
 //!
+//! Then (feature `critical-section`, the default) an async phase: a task `.await`s the ring
+//! through a `RingSignal` that the interrupt's publishes wake, on a minimal executor that
+//! sleeps (`wfi`) while the task is pending. It must be woken, receive or count every one of
+//! `ASYNC_TOTAL` further frames, and never poll the ring without news.
+//!
 //! Run: `bash .ci/qemu.sh` from the repository root.
 #![no_std]
 #![no_main]
@@ -21,8 +26,14 @@ use cortex_m_semihosting::{debug, hprintln};
 use orbit_rs::{Cursor, FrameRef, Head, Ring, Slot};
 use panic_semihosting as _;
 
-/// Frames the interrupt publishes in all.
+/// Frames the interrupt publishes in the polling phase.
 const TOTAL: u32 = 20_000;
+/// Frames it publishes in the async phase, and its slower period then (the task sleeps
+/// between frames).
+#[cfg(feature = "critical-section")]
+const ASYNC_TOTAL: u32 = 200;
+#[cfg(feature = "critical-section")]
+const ASYNC_TICK: u32 = 20_000;
 /// SysTick period in core clock ticks.
 const TICK: u32 = 1_000;
 /// Every `PAUSE_EVERY`th poll, `main` "processes" while the interrupt publishes `PAUSE_FRAMES`
@@ -34,6 +45,11 @@ const PAYLOAD: usize = 64;
 
 static SLOTS: [Slot<PAYLOAD>; 16] = [Slot::EMPTY; 16];
 static HEAD: Head = Head::new();
+/// The tasks awaiting the ring; the interrupt's publishes wake them.
+#[cfg(feature = "critical-section")]
+static SIGNAL: orbit_rs::RingSignal = orbit_rs::RingSignal::new();
+/// Frames the interrupt publishes before it stops (raised for the async phase).
+static LIMIT: AtomicU32 = AtomicU32::new(TOTAL);
 
 // Written by the interrupt only (load + store: no CAS needed, thumbv6m has none).
 static PUBLISHED: AtomicU32 = AtomicU32::new(0);
@@ -43,7 +59,10 @@ static PREEMPTED_POLLS: AtomicU32 = AtomicU32::new(0);
 static IN_POLL: AtomicBool = AtomicBool::new(false);
 
 fn ring() -> Ring<'static, PAYLOAD> {
-    Ring::new(&SLOTS, &HEAD).expect("16 slots of 64 B is a valid ring")
+    let ring = Ring::new(&SLOTS, &HEAD).expect("16 slots of 64 B is a valid ring");
+    #[cfg(feature = "critical-section")]
+    let ring = ring.with_signal(&SIGNAL);
+    ring
 }
 
 /// A "sensor reading" derived from the sequence number and the sample index.
@@ -75,7 +94,7 @@ fn frame(seq: u32) -> [u8; PAYLOAD] {
 #[exception]
 fn SysTick() {
     let seq = PUBLISHED.load(Relaxed);
-    if seq >= TOTAL {
+    if seq >= LIMIT.load(Relaxed) {
         return;
     }
     if IN_POLL.load(Relaxed) {
@@ -192,6 +211,8 @@ fn main() -> ! {
         && stats.gaps == lost
         && errors == 0
         && cursor.next_counter() == u64::from(published);
+    #[cfg(feature = "critical-section")]
+    let ok = ok && async_phase(&mut core, &ring, &mut cursor, &mut stats);
     hprintln!("orbit-rs firmware: {}", if ok { "PASS" } else { "FAIL" });
     debug::exit(if ok {
         debug::EXIT_SUCCESS
@@ -201,4 +222,103 @@ fn main() -> ! {
     loop {
         cortex_m::asm::wfi();
     }
+}
+
+/// Set by the task's waker (the interrupt wakes it through `SIGNAL`); cleared by the executor
+/// before each poll of the task.
+#[cfg(feature = "critical-section")]
+static WOKEN: AtomicBool = AtomicBool::new(false);
+
+#[cfg(feature = "critical-section")]
+mod task_waker {
+    use core::sync::atomic::Ordering::Relaxed;
+    use core::task::{RawWaker, RawWakerVTable, Waker};
+
+    fn clone(_: *const ()) -> RawWaker {
+        RawWaker::new(core::ptr::null(), &VTABLE)
+    }
+    fn wake(_: *const ()) {
+        super::WOKEN.store(true, Relaxed);
+    }
+    fn drop(_: *const ()) {}
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake, drop);
+
+    pub(super) fn waker() -> Waker {
+        // SAFETY: the vtable's functions ignore the data pointer (null) and only store to an
+        // atomic, so they are sound to call from any context, any number of times; clone
+        // returns the same vtable, drop does nothing.
+        unsafe { Waker::from_raw(RawWaker::new(core::ptr::null(), &VTABLE)) }
+    }
+}
+
+/// The async phase: the interrupt publishes `ASYNC_TOTAL` more frames, slowly; a task awaits
+/// `SIGNAL` and polls only when woken with news. Returns whether it passed.
+#[cfg(feature = "critical-section")]
+fn async_phase(
+    core: &mut cortex_m::Peripherals,
+    ring: &Ring<'static, PAYLOAD>,
+    cursor: &mut Cursor,
+    stats: &mut Stats,
+) -> bool {
+    use core::future::Future;
+    use core::task::{Context, Poll as TaskPoll};
+
+    let start = PUBLISHED.load(Relaxed);
+    let before = stats.delivered + stats.overwritten + stats.unavailable;
+    let mut sleeps = 0u32;
+    let task = async {
+        let (mut accounted, mut polls_without_news) = (0u64, 0u32);
+        while accounted < u64::from(ASYNC_TOTAL) {
+            SIGNAL.wait(ring, cursor).await;
+            let (delivered_before, lost_before) =
+                (stats.delivered, stats.overwritten + stats.unavailable);
+            stats.poll(ring, cursor);
+            let got = stats.delivered - delivered_before + stats.overwritten + stats.unavailable
+                - lost_before;
+            if got == 0 {
+                polls_without_news += 1;
+            }
+            accounted += got;
+        }
+        polls_without_news
+    };
+    LIMIT.store(start + ASYNC_TOTAL, Relaxed);
+    core.SYST.set_reload(ASYNC_TICK - 1);
+    core.SYST.clear_current();
+    core.SYST.enable_interrupt();
+    core.SYST.enable_counter();
+    let waker = task_waker::waker();
+    let mut cx = Context::from_waker(&waker);
+    let mut task = core::pin::pin!(task);
+    let polls_without_news = loop {
+        WOKEN.store(false, Relaxed);
+        if let TaskPoll::Ready(polls_without_news) = task.as_mut().poll(&mut cx) {
+            break polls_without_news;
+        }
+        // Sleep until the waker runs (a SysTick that publishes wakes the task; one that does
+        // not just ends the `wfi`).
+        while !WOKEN.load(Relaxed) {
+            sleeps += 1;
+            cortex_m::asm::wfi();
+        }
+    };
+    core.SYST.disable_interrupt();
+    core.SYST.disable_counter();
+    let published = PUBLISHED.load(Relaxed) - start;
+    let accounted = stats.delivered + stats.overwritten + stats.unavailable - before;
+    hprintln!(
+        "orbit-rs firmware async: published={} accounted={} async_sleeps={} \
+         polls_without_news={} torn={}",
+        published,
+        accounted,
+        sleeps,
+        polls_without_news,
+        stats.torn,
+    );
+    published == ASYNC_TOTAL
+        && accounted == u64::from(ASYNC_TOTAL)
+        && sleeps > 0
+        && polls_without_news == 0
+        && stats.torn == 0
+        && stats.out_of_order == 0
 }
