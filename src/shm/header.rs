@@ -117,7 +117,7 @@ impl Layout {
     }
 
     /// Bytes before lane 0's first slot: the header and every lane's head, rounded up to 128
-    /// ([`PREFIX_BYTES`] for one lane); `None` if that overflows.
+    /// (256 bytes for one lane); `None` if that overflows.
     #[must_use]
     #[inline]
     pub fn prefix_bytes(&self) -> Option<u64> {
