@@ -232,7 +232,7 @@ impl Member {
     }
 
     /// Joins the fleet whose registry is `file` as node `node`: sizes an empty registry to
-    /// [`REGISTRY_BYTES`], takes the node's lock, draws a tag no live member holds, and writes
+    /// its 2 MiB, takes the node's lock, draws a tag no live member holds, and writes
     /// the entry.
     ///
     /// `file` must be opened read-write, without `O_APPEND`, by its own `open` (a `try_clone`
@@ -243,8 +243,8 @@ impl Member {
     ///
     /// - [`ShmError::NodeInUse`]: a live member holds `node`, with its pid and start time when
     ///   its entry is readable.
-    /// - [`ShmError::RegistrySize`]: the file is neither empty nor [`REGISTRY_BYTES`] long.
-    /// - [`ShmError::NoFreeTag`]: [`TAG_DRAWS`] random tags were all held.
+    /// - [`ShmError::RegistrySize`]: the file is neither empty nor a registry's 2 MiB long.
+    /// - [`ShmError::NoFreeTag`]: 16 random tags were all held.
     /// - [`ShmError::RegistryIo`]: `fstat`, `ftruncate`, `fcntl` or `pwrite` failed (`ENOSPC`
     ///   when the shared-memory filesystem is full, `EBADF` for a read-only descriptor).
     pub fn join(file: File, node: u16) -> Result<Self, ShmError> {
@@ -408,7 +408,7 @@ pub struct MemberInfo {
 /// # Errors
 ///
 /// The OS error of `fstat`, `pread` or `fcntl`; `InvalidData` if the file is neither empty nor
-/// [`REGISTRY_BYTES`] long.
+/// a registry's 2 MiB long.
 pub fn members(file: &File) -> io::Result<Vec<MemberInfo>> {
     let size = file.metadata()?.len();
     if size == 0 {
