@@ -9,6 +9,11 @@
 //! as soon as every publisher has attached, so nothing is left in /dev/shm however the demo
 //! ends (Ctrl-C included).
 //!
+//! Two subscribers read the same events: the main thread **spins** (polls, yields when empty)
+//! and a second thread **blocks** (`OrbitEventBus::wait`, a futex sleep until a publish wakes
+//! it). Each report line shows both one's CPU use; after the publishers stop, both stay one
+//! more second on the quiet ring: the spinning one burns a core, the blocking one sleeps.
+//!
 //! **Lagged events are expected here**, and are the point of the design: publishers never wait
 //! for the subscriber. When the one subscriber falls more than a ring (4096 events) behind the
 //! publishers together — on a 2-core machine running 4 busy processes, it will — the oldest
@@ -20,6 +25,7 @@ use std::env;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -91,6 +97,37 @@ fn publisher(args: &[String]) -> Res<()> {
     Ok(())
 }
 
+/// CPU time of the calling thread so far, in ns (Linux: the scheduler's own count).
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// What the blocking subscriber has done so far (it updates, the main thread reports).
+#[derive(Default)]
+struct Blocking {
+    events: AtomicU64,
+    lagged: AtomicU64,
+    cpu_ns: AtomicU64,
+    stop: AtomicBool,
+}
+
+/// The blocking subscriber: sleeps in `wait` until a publish wakes it, then polls.
+fn blocking_subscriber(bus: OrbitEventBus, stats: Arc<Blocking>) -> u64 {
+    let mut cursor = bus.cursor_from_start();
+    while !stats.stop.load(Relaxed) {
+        let _ = bus.wait(&cursor, Duration::from_millis(100));
+        let mut got = 0u64;
+        let (lost, _) = bus.poll_with(&mut cursor, |_, _| got += 1);
+        stats.events.fetch_add(got, Relaxed);
+        stats.lagged.fetch_add(lost, Relaxed);
+        stats.cpu_ns.store(thread_cpu_ns(), Relaxed);
+    }
+    cursor.next_counter()
+}
+
 fn percentile(sorted: &[u64], p: f64) -> u64 {
     if sorted.is_empty() {
         return 0;
@@ -140,6 +177,12 @@ fn subscriber(args: &[String]) -> Res<()> {
     fleet.remove_names()?;
     println!("all publishers attached; fleet names removed from /dev/shm\n");
 
+    let blocking = Arc::new(Blocking::default());
+    let blocker = {
+        let (bus, blocking) = (bus.clone(), blocking.clone());
+        thread::spawn(move || blocking_subscriber(bus, blocking))
+    };
+    let (mut spin_cpu, mut block_cpu, mut block_events) = (thread_cpu_ns(), 0u64, 0u64);
     let mut cursor = bus.cursor_from_start();
     let (mut delivered, mut lagged) = (0u64, 0u64);
     let mut window: Vec<u64> = Vec::with_capacity(1 << 20);
@@ -163,15 +206,21 @@ fn subscriber(args: &[String]) -> Res<()> {
         }
         if Instant::now() >= next_report {
             window.sort_unstable();
+            let (spin_now, block_now) = (thread_cpu_ns(), blocking.cpu_ns.load(Relaxed));
+            let block_seen = blocking.events.load(Relaxed);
             println!(
-                "t={:>3}s  {:>9} events/s  lagged {:>7} (total {:>8})  latency p50 {:>7.1} us  p99 {:>8.1} us",
+                "t={:>3}s  {:>9} events/s  lagged {:>7} (total {:>8})  latency p50 {:>7.1} us  p99 {:>8.1} us  | cpu: spinning {:>3}%  blocking {:>3}% ({} events/s)",
                 start.elapsed().as_secs(),
                 window_events,
                 window_lagged,
                 lagged,
                 percentile(&window, 0.50) as f64 / 1e3,
                 percentile(&window, 0.99) as f64 / 1e3,
+                (spin_now - spin_cpu) / 10_000_000,
+                block_now.saturating_sub(block_cpu) / 10_000_000,
+                block_seen - block_events,
             );
+            (spin_cpu, block_cpu, block_events) = (spin_now, block_now, block_seen);
             window.clear();
             (window_events, window_lagged) = (0, 0);
             next_report += Duration::from_secs(1);
@@ -183,6 +232,35 @@ fn subscriber(args: &[String]) -> Res<()> {
         {
             running = false;
         }
+    }
+
+    // One quiet second: the spinning subscriber keeps polling an idle ring, the blocking one
+    // sleeps until its wait times out.
+    let (spin_before, block_before) = (thread_cpu_ns(), blocking.cpu_ns.load(Relaxed));
+    let quiet_end = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < quiet_end {
+        let (lost, _) = bus.poll_with(&mut cursor, |_, _| delivered += 1);
+        lagged += lost;
+        thread::yield_now();
+    }
+    let spin_idle = (thread_cpu_ns() - spin_before) / 10_000_000;
+    blocking.stop.store(true, Relaxed);
+    let blocking_counters = blocker
+        .join()
+        .map_err(|_| "the blocking subscriber panicked")?;
+    let block_idle = blocking.cpu_ns.load(Relaxed).saturating_sub(block_before) / 10_000_000;
+    println!(
+        "quiet second after the publishers stopped: spinning subscriber {spin_idle}% of a core, \
+         blocking subscriber {block_idle}%"
+    );
+    let (block_events, block_lagged) =
+        (blocking.events.load(Relaxed), blocking.lagged.load(Relaxed));
+    println!(
+        "blocking subscriber: delivered {block_events} + lagged {block_lagged} = {} counters",
+        block_events + block_lagged
+    );
+    if block_events + block_lagged != blocking_counters {
+        return Err("blocking subscriber: accounting mismatch".into());
     }
 
     let mut published = 0u64;
