@@ -127,9 +127,8 @@ fn lanes_are_apart_from_the_ring_of_the_same_type() {
 #[cfg(all(feature = "shm", target_os = "linux"))]
 mod processes {
     use std::env;
-    use std::io::{BufRead, BufReader};
+
     use std::process::{Child, Stdio};
-    use std::sync::mpsc;
 
     use orbit_rs::shm::{ShmError, SpecField};
 
@@ -148,16 +147,9 @@ mod processes {
 
     /// The first line starting with "ORBIT " a child prints, within `wait`.
     fn first_line(child: &mut Child, wait: Duration) -> String {
-        let (tx, rx) = mpsc::channel();
-        let stdout = child.stdout.take().unwrap();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(at) = line.find("ORBIT ") {
-                    let _ = tx.send(line[at + "ORBIT ".len()..].to_string());
-                }
-            }
-        });
-        rx.recv_timeout(wait).expect("the child reports")
+        common::orbit_lines(child)
+            .recv_timeout(wait)
+            .expect("the child reports")
     }
 
     /// The child side (`--ignored --exact processes::child_entry`), run only in processes

@@ -4,34 +4,19 @@
 //! evicted tasks must register again. Every wait is bounded.
 #![cfg(feature = "critical-section")]
 
+mod common;
+
 use std::future::Future;
-use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use orbit_rs::{Cursor, Head, Ring, RingSignal, Slot};
 
 const BOUND: Duration = Duration::from_secs(20);
 
-/// Runs one future on this thread, parking between polls until its waker unparks it.
+/// Runs `future` to completion on this thread (bounded).
 fn block_on<F: Future>(future: F) -> F::Output {
-    struct Unpark(thread::Thread);
-    impl std::task::Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Arc::new(Unpark(thread::current())).into();
-    let mut cx = std::task::Context::from_waker(&waker);
-    let mut future = std::pin::pin!(future);
-    let deadline = Instant::now() + BOUND;
-    loop {
-        if let std::task::Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-            return out;
-        }
-        assert!(Instant::now() < deadline, "a task was never woken");
-        thread::park_timeout(BOUND);
-    }
+    common::block_on(future, BOUND)
 }
 
 #[test]

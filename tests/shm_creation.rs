@@ -9,7 +9,6 @@
 mod common;
 
 use std::env;
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Barrier, mpsc};
 use std::thread;
@@ -65,21 +64,6 @@ fn spawn(role: &str, fleet: &str, extra: &[(&str, String)]) -> Child {
         cmd.env(k, v);
     }
     cmd.spawn().expect("spawn child")
-}
-
-/// Lines starting with "ORBIT " from a child's stdout, delivered through a channel.
-fn orbit_lines(child: &mut Child) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            // The harness may print "test child_entry ... " on the same line first.
-            if let Some(at) = line.find("ORBIT ") {
-                let _ = tx.send(line[at + "ORBIT ".len()..].to_string());
-            }
-        }
-    });
-    rx
 }
 
 /// The next report of a child, or a failed test after `within`.
@@ -256,7 +240,7 @@ fn eight_processes_opening_one_name_agree_on_one_segment() {
                         ("ORBIT_NODE", node.to_string()),
                     ],
                 );
-                let lines = orbit_lines(&mut child);
+                let lines = common::orbit_lines(&mut child);
                 (child, lines)
             })
             .collect();
@@ -366,7 +350,7 @@ mod kills {
         let mut samples = Vec::new();
         for _ in 0..5 {
             let mut child = spawn("create", fleet, std::slice::from_ref(&capacity_env));
-            let lines = orbit_lines(&mut child);
+            let lines = common::orbit_lines(&mut child);
             next_line(&lines, Duration::from_secs(10), "go");
             let done = next_line(&lines, Duration::from_secs(10), "done");
             let micros: u64 = done.split_whitespace().nth(2).unwrap().parse().unwrap();
@@ -398,7 +382,7 @@ mod kills {
                     env.push(("ORBIT_KILL_AFTER_US", delay.to_string()));
                 }
                 let mut child = spawn("create", fleet, &env);
-                let lines = orbit_lines(&mut child);
+                let lines = common::orbit_lines(&mut child);
                 next_line(&lines, Duration::from_secs(10), "go");
                 if killer == Killer::Parent {
                     thread::sleep(Duration::from_micros(delay));
@@ -506,7 +490,7 @@ mod kills {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("spawn child");
-        let lines = orbit_lines(&mut child);
+        let lines = common::orbit_lines(&mut child);
         let status = wait_bounded(&mut child, Duration::from_secs(120));
         assert!(status.success(), "namespace child failed: {status}");
         let reports: Vec<String> = lines.try_iter().collect();
@@ -578,7 +562,7 @@ fn a_creator_under_ulimit_f_gets_an_error_not_sigxfsz() {
         ("ORBIT_FSIZE", LIMIT.to_string()),
     ];
     let mut child = spawn("fsize", &fleet, &extra);
-    let lines = orbit_lines(&mut child);
+    let lines = common::orbit_lines(&mut child);
     let status = wait_bounded(&mut child, Duration::from_secs(10));
     assert!(
         status.success(),
@@ -605,7 +589,7 @@ fn a_creator_under_ulimit_f_gets_an_error_not_sigxfsz() {
     let mut extra = extra.to_vec();
     extra.push(("ORBIT_ID", id.to_raw().to_string()));
     let mut child = spawn("fsize", &fleet, &extra);
-    let lines = orbit_lines(&mut child);
+    let lines = common::orbit_lines(&mut child);
     let status = wait_bounded(&mut child, Duration::from_secs(10));
     assert!(status.success(), "limited attacher failed: {status}");
     assert_eq!(

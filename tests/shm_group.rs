@@ -12,11 +12,10 @@ mod common;
 
 use std::env;
 use std::fs;
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, ExitStatus, Stdio};
-use std::sync::{Arc, mpsc};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -301,20 +300,6 @@ fn spawn(role: &str, fleet: &str, gid: u32, drop_to_other: bool) -> Child {
     cmd.spawn().expect("spawn child")
 }
 
-/// Lines after "ORBIT " from a child's stdout.
-fn orbit_lines(child: &mut Child) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(at) = line.find("ORBIT ") {
-                let _ = tx.send(line[at + "ORBIT ".len()..].to_string());
-            }
-        }
-    });
-    rx
-}
-
 /// Waits (bounded) for the child to exit; kills it past [`PATIENCE`].
 fn wait(child: &mut Child) -> ExitStatus {
     let start = Instant::now();
@@ -334,7 +319,7 @@ fn wait(child: &mut Child) -> ExitStatus {
 /// read-only mapping would end it with SIGSEGV instead).
 fn run_ok(role: &str, fleet: &str, gid: u32) {
     let mut child = spawn(role, fleet, gid, true);
-    let lines = orbit_lines(&mut child);
+    let lines = common::orbit_lines(&mut child);
     let status = wait(&mut child);
     assert!(
         status.success(),
@@ -604,7 +589,7 @@ fn read_policy_observer_of_another_user_reads_and_never_stores() {
 
     // Another process of the owner's user dies with a slot half-written.
     let mut staller = spawn("stall", &name, gid, false);
-    let stalled = orbit_lines(&mut staller);
+    let stalled = common::orbit_lines(&mut staller);
     assert!(wait(&mut staller).success());
     let line = stalled.recv_timeout(PATIENCE).unwrap();
     assert_eq!(line, "stalled 3");

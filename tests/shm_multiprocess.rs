@@ -6,10 +6,8 @@ mod common;
 
 use std::collections::HashMap;
 use std::env;
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 use std::sync::Arc;
-use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -261,21 +259,6 @@ fn spawn(role: &str, fleet: &str, node: u16, extra: &[(&str, String)]) -> Child 
     cmd.spawn().expect("spawn child")
 }
 
-/// Lines starting with "ORBIT " from a child's stdout, delivered through a channel.
-fn orbit_lines(child: &mut Child) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            // The harness may print "test child_entry ... " on the same line first.
-            if let Some(at) = line.find("ORBIT ") {
-                let _ = tx.send(line[at + "ORBIT ".len()..].to_string());
-            }
-        }
-    });
-    rx
-}
-
 fn wait_ok(mut child: Child) {
     let status = child.wait().unwrap();
     assert!(status.success(), "child failed: {status}");
@@ -315,7 +298,7 @@ fn parent_publishes_child_polls() {
         bus.publish("load", &payload(0, seq)).unwrap();
     }
     let mut child = spawn("poll", &name, 3, &[]);
-    let lines = orbit_lines(&mut child);
+    let lines = common::orbit_lines(&mut child);
     let line = lines
         .recv_timeout(Duration::from_secs(60))
         .expect("child report");
@@ -400,7 +383,7 @@ fn writer_killed_mid_write_does_not_stall_anyone() {
     let mut cursor = bus.cursor_at_head();
     bus.publish("load", &payload(0, 0)).unwrap();
     let mut child = spawn("stall", &name, 5, &[]);
-    let lines = orbit_lines(&mut child);
+    let lines = common::orbit_lines(&mut child);
     let line = lines
         .recv_timeout(Duration::from_secs(60))
         .expect("child stalled");
@@ -466,7 +449,7 @@ fn eight_processes_boot_race() {
         .collect();
     let mut created = 0;
     for mut child in children {
-        let lines = orbit_lines(&mut child);
+        let lines = common::orbit_lines(&mut child);
         let line = lines
             .recv_timeout(Duration::from_secs(60))
             .expect("child report");
@@ -497,7 +480,7 @@ fn orbital_values_cross_processes() {
         })
         .unwrap();
     let mut child = spawn("orbital", &name, 4, &[]);
-    let lines = orbit_lines(&mut child);
+    let lines = common::orbit_lines(&mut child);
     assert_eq!(
         lines.recv_timeout(Duration::from_secs(60)).unwrap(),
         "loaded 21.25 1"
@@ -522,7 +505,7 @@ fn a_dead_processs_writer_lease_is_broken_by_the_next_publisher() {
     let _c = Cleanup(fleet.clone());
     let ring = fleet.ring::<Leased>().unwrap();
     let mut child = spawn("lease", &name, 5, &[]);
-    let lines = orbit_lines(&mut child);
+    let lines = common::orbit_lines(&mut child);
     assert_eq!(
         lines.recv_timeout(Duration::from_secs(60)).unwrap(),
         "leased"
@@ -571,7 +554,7 @@ fn resets_during_traffic_between_processes() {
     let mut reports: Vec<_> = Vec::new();
     let mut readers = readers;
     for child in &mut readers {
-        reports.push(orbit_lines(child));
+        reports.push(common::orbit_lines(child));
     }
     let mut writers: Vec<Child> = (1..=2)
         .map(|node| {

@@ -161,25 +161,9 @@ fn a_reset_wakes_a_waiting_reader() {
     resetter.join().unwrap();
 }
 
-/// A minimal executor: runs one future on this thread, parking between polls.
+/// Runs `future` to completion on this thread (bounded).
 fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    struct Unpark(thread::Thread);
-    impl std::task::Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Arc::new(Unpark(thread::current())).into();
-    let mut cx = std::task::Context::from_waker(&waker);
-    let mut future = std::pin::pin!(future);
-    let deadline = Instant::now() + BOUND;
-    loop {
-        if let std::task::Poll::Ready(out) = future.as_mut().poll(&mut cx) {
-            return out;
-        }
-        assert!(Instant::now() < deadline, "a future was never woken");
-        thread::park_timeout(BOUND);
-    }
+    common::block_on(future, BOUND)
 }
 
 /// Three tasks on three threads await one ring; each wakes for each of 200 frames published
@@ -272,7 +256,6 @@ fn a_readiness_descriptor_becomes_readable_on_news() {
 #[cfg(all(feature = "shm", target_os = "linux"))]
 mod processes {
     use std::env;
-    use std::io::{BufRead, BufReader};
     use std::process::{Child, Stdio};
     use std::sync::mpsc;
 
@@ -317,15 +300,7 @@ mod processes {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn child");
-        let (tx, rx) = mpsc::channel();
-        let stdout = child.stdout.take().unwrap();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(at) = line.find("ORBIT ") {
-                    let _ = tx.send(line[at + "ORBIT ".len()..].to_string());
-                }
-            }
-        });
+        let rx = common::orbit_lines(&mut child);
         (child, rx)
     }
 

@@ -155,3 +155,50 @@ pub fn no_private_mount_namespace() -> Option<String> {
         Ok(_) => None,
     }
 }
+
+/// The text after "ORBIT " of each line a child prints on its stdout (which must be piped),
+/// delivered through a channel as the child prints it. libtest may print "test child_entry
+/// ... " on the same line first; anything else is ignored.
+pub fn orbit_lines(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().expect("the child's stdout is piped");
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(std::io::Result::ok)
+        {
+            if let Some(at) = line.find("ORBIT ")
+                && tx.send(line[at + "ORBIT ".len()..].to_string()).is_err()
+            {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// A minimal executor: runs `future` on this thread, parking between polls until its waker
+/// unparks it; fails the test if it is not done within `bound`.
+pub fn block_on<F: std::future::Future>(future: F, bound: std::time::Duration) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Arc::new(Unpark(std::thread::current())).into();
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    let deadline = std::time::Instant::now() + bound;
+    loop {
+        if let std::task::Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a future was never woken"
+        );
+        std::thread::park_timeout(bound);
+    }
+}
