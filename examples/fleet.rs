@@ -7,7 +7,9 @@
 //! as fast as it can). Every second the subscriber prints events/s, lagged events and the
 //! p50/p99 publish-to-receive latency. The fleet's names are removed (`Fleet::remove_names`)
 //! as soon as every publisher has attached, so nothing is left in /dev/shm however the demo
-//! ends (Ctrl-C included).
+//! ends (Ctrl-C included). To watch a fleet live from another shell, `orbit ls` and `orbit tail
+//! FLEET 220 --events` (feature `cli`, see the README) — for this demo only until its names are
+//! removed, so start them first or keep a fleet's names to follow it for its whole life.
 //!
 //! Two subscribers read the same events: the main thread **spins** (polls, yields when empty)
 //! and a second thread **blocks** (`OrbitEventBus::wait`, a futex sleep until a publish wakes

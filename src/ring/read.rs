@@ -581,4 +581,16 @@ where
             payload: words::bytes(buf.as_ref(), header.len),
         })
     }
+
+    /// [`lease_holder`](Ring::lease_holder) for a mapping that may be read-only (an
+    /// observer's): a relaxed load and an acquire fence, the only loads Rust documents as
+    /// allowed on read-only memory.
+    #[cfg(all(feature = "shm", target_os = "linux"))]
+    #[must_use]
+    pub(crate) fn lease_holder_read_only(&self) -> Option<super::LeaseToken> {
+        // SYNC: the fence pairs with the Release stores of the lease word in lease.rs, as the
+        // Acquire load of lease_holder() does.
+        let word = load_acquire(&self.head.lease);
+        (word != 0).then_some(super::LeaseToken(word))
+    }
 }

@@ -37,6 +37,8 @@ mod name;
 #[cfg(all(feature = "shm", unix))]
 pub(crate) mod object;
 #[cfg(all(feature = "shm", target_os = "linux"))]
+mod observe;
+#[cfg(all(feature = "shm", target_os = "linux"))]
 mod registry;
 #[cfg(all(feature = "shm", unix))]
 mod segment;
@@ -46,6 +48,12 @@ pub use header::Layout;
 #[cfg(all(feature = "shm", target_os = "linux"))]
 pub(crate) use liveness::{hold_tag, tag_alive};
 pub use name::{FLEET_NAME_MAX, GroupAccess, SegmentName, Sharing, check_fleet_name};
+#[cfg(all(feature = "shm", target_os = "linux"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "shm", target_os = "linux"))))]
+pub use observe::{
+    EntryProblem, FleetInfo, LaneInfo, LeaseInfo, NameScope, ObjectName, ObjectRole, ObservedRing,
+    Observer, ProblemKind, RingInfo, Survey, survey,
+};
 #[cfg(all(feature = "shm", target_os = "linux"))]
 #[cfg_attr(docsrs, doc(cfg(all(feature = "shm", target_os = "linux"))))]
 pub use registry::{Member, MemberInfo, members};
