@@ -1,15 +1,15 @@
 //! Live multi-process demo over shared memory.
 //!
-//! `cargo run --release --features shm --example fleet [-- PUBLISHERS SECONDS RATE]`
+//! `cargo run --release --features shm --example fleet [-- PUBLISHERS SECONDS RATE] [--keep-names]`
 //!
 //! Starts PUBLISHERS (default 3) publisher processes and polls their events in this process
 //! for SECONDS (default 10). Each publisher sends RATE events per second (default 200000; 0 =
 //! as fast as it can). Every second the subscriber prints events/s, lagged events and the
 //! p50/p99 publish-to-receive latency. The fleet's names are removed (`Fleet::remove_names`)
 //! as soon as every publisher has attached, so nothing is left in /dev/shm however the demo
-//! ends (Ctrl-C included). To watch a fleet live from another shell, `orbit ls` and `orbit tail
-//! FLEET 220 --events` (feature `cli`, see the README) — for this demo only until its names are
-//! removed, so start them first or keep a fleet's names to follow it for its whole life.
+//! ends (Ctrl-C included). With `--keep-names` they stay until the demo ends normally, so it
+//! can be watched live from another shell: `orbit ls` and `orbit tail demo-PID 220 --events`
+//! (feature `cli`, see the README); after a Ctrl-C, `orbit rm demo-PID` removes them.
 //!
 //! Two subscribers read the same events: the main thread **spins** (polls, yields when empty)
 //! and a second thread **blocks** (`OrbitEventBus::wait`, a futex sleep until a publish wakes
@@ -141,6 +141,13 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
 }
 
 fn subscriber(args: &[String]) -> Res<()> {
+    let keep_names = args.iter().any(|a| a == "--keep-names");
+    let args: Vec<String> = args
+        .iter()
+        .filter(|a| *a != "--keep-names")
+        .cloned()
+        .collect();
+    let args = &args[..];
     let publishers: u16 = arg(args, 0, 3)?;
     let seconds: u64 = arg(args, 1, 10)?;
     let rate: u64 = arg(args, 2, 200_000)?;
@@ -177,10 +184,17 @@ fn subscriber(args: &[String]) -> Res<()> {
         }
         children.push((child, Some(out)));
     }
-    // Everyone is attached: remove the names now so nothing outlives the demo (without
-    // retiring the rings, which `unlink` would: every member would move to fresh segments).
-    fleet.remove_names()?;
-    println!("all publishers attached; fleet names removed from /dev/shm\n");
+    if keep_names {
+        println!(
+            "all publishers attached; watch from another shell: orbit ls {fleet_name}; \
+             orbit tail {fleet_name} 220 --events\n"
+        );
+    } else {
+        // Everyone is attached: remove the names now so nothing outlives the demo (without
+        // retiring the rings, which `unlink` would: every member would move to fresh segments).
+        fleet.remove_names()?;
+        println!("all publishers attached; fleet names removed from /dev/shm\n");
+    }
 
     let blocking = Arc::new(Blocking::default());
     let blocker = {
@@ -288,6 +302,9 @@ fn subscriber(args: &[String]) -> Res<()> {
         "\nsubscriber: delivered {delivered} + lagged {lagged} = {} counters (head {counters}); publishers sent {published}",
         delivered + lagged
     );
+    if keep_names {
+        fleet.remove_names()?;
+    }
     if delivered + lagged != counters {
         return Err("accounting mismatch".into());
     }

@@ -18,7 +18,7 @@ use clap::{Parser, Subcommand};
 
 /// See and manage orbit-rs fleets in /dev/shm.
 #[derive(Parser, Debug)]
-#[command(name = "orbit", version, about, propagate_version = true)]
+#[command(name = "orbit", version, propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
