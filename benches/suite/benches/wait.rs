@@ -765,6 +765,8 @@ fn waiter_side(name: &str, calls: u64, busy_other_core: bool) -> Vec<CostRow> {
     let fleet = join(name, 0);
     let ring = fleet.ring::<Msg>().expect("ring");
     let cursor = ring.cursor_at_head();
+    // The flooder's ring too, so that this handle's `remove_names` removes its name.
+    let _noise = fleet.ring::<Noise>().expect("noise ring");
     let flooder = busy_other_core.then(|| {
         let mut child = spawn_child(ChildSpec::new("flooder", name));
         let mut out = BufReader::new(child.0.stdout.take().expect("piped"));
