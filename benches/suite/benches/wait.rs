@@ -899,9 +899,9 @@ fn publish_cost(cfg: &Config) {
             Some(mean_of(&waiter_stats[2])),
         ),
         hist_row("paced, the two clock reads alone", &timer_hist, None),
-        batch_row("flood (batches of 50 000), 0 waiting readers", flood0, None),
+        batch_row("flood, 0 waiting readers", flood0, None),
         batch_row(
-            "flood (batches of 50 000), 1 reader in a `wait` + `poll` loop",
+            "flood, 1 reader in a `wait` + `poll` loop",
             flood1,
             Some(mean_of(&waiter_stats[1])),
         ),
@@ -923,8 +923,9 @@ fn publish_cost(cfg: &Config) {
     println!(
         "\npublish cost through the fleet API (`FleetWriter::publish_frame`, 64 B, 64-slot shm \
          ring), ns per publish; paced: one publish every {} µs, {} timed per case (p50/p99 of \
-         single publishes, two clock reads included); flood: {} per case, p50/p99 of the \
-         batches' ns per publish; waiter side: each call timed, two clock reads included\n",
+         single publishes, two clock reads included); flood: {} per case in batches of {batch}, \
+         p50/p99 of the batches' ns per publish; waiter side: each call timed, two clock reads \
+         included\n",
         cfg.gap.as_micros(),
         paced_per_round * rounds,
         flood_per_round * rounds
