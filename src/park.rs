@@ -47,6 +47,28 @@ pub(crate) fn light_barrier() {
     crate::sync::fence(crate::sync::Ordering::SeqCst);
 }
 
+/// Registers this process for the waiters' barrier if it is not yet; true if it is registered
+/// (and stays so for its lifetime): a writer that got true may use
+/// [`light_barrier_registered`] instead of [`light_barrier`]. False under loom and Miri, and
+/// off Linux.
+pub(crate) fn register_writer() -> bool {
+    #[cfg(all(not(loom), target_os = "linux", not(miri)))]
+    {
+        membarrier::register()
+    }
+    #[cfg(not(all(not(loom), target_os = "linux", not(miri))))]
+    {
+        false
+    }
+}
+
+/// [`light_barrier`] for a writer that [`register_writer`] told it is registered: only the
+/// compiler must keep the commit before the load of the waiter count.
+#[inline(always)]
+pub(crate) fn light_barrier_registered() {
+    core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
+}
+
 /// The waiter's half, between its registration and its look at the ring. Returns false if it
 /// could not order itself against writers (`membarrier` refused): the waiter must then not
 /// rely on being woken, and re-check at least every [`POLL_SLICE`].
@@ -185,13 +207,21 @@ mod membarrier {
     fn light_slow() {
         // Unregistered (yet), or registration refused: a real fence pairs with the waiter's.
         fence(Ordering::SeqCst);
-        if WRITER.load(Ordering::Relaxed) == UNKNOWN {
-            let registered = supported() && call(CMD_REGISTER_GLOBAL_EXPEDITED) == 0;
-            WRITER.store(
-                if registered { REGISTERED } else { UNAVAILABLE },
-                Ordering::Relaxed,
-            );
-        }
+        register();
+    }
+
+    /// Registers the process if that was not tried yet; true if it is registered.
+    pub(super) fn register() -> bool {
+        let state = match WRITER.load(Ordering::Relaxed) {
+            UNKNOWN => {
+                let registered = supported() && call(CMD_REGISTER_GLOBAL_EXPEDITED) == 0;
+                let state = if registered { REGISTERED } else { UNAVAILABLE };
+                WRITER.store(state, Ordering::Relaxed);
+                state
+            }
+            state => state,
+        };
+        state == REGISTERED
     }
 
     pub(super) fn heavy() -> bool {

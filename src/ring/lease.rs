@@ -112,6 +112,10 @@ pub(crate) struct Lease {
     checked_until: u64,
     /// Set once the lease was found broken: releasing must leave everything alone.
     lost: bool,
+    /// This process is registered for the waiters' barrier (checked once, at the take): the
+    /// writer's side of waiting is then a compiler fence and one load per commit.
+    #[cfg(all(feature = "std", not(target_os = "none")))]
+    registered: bool,
 }
 
 impl<'a, const N: usize> Ring<'a, N>
@@ -165,6 +169,8 @@ where
             // The first lap, L..L + capacity: slots other writers held last.
             checked_until: first.saturating_add(self.capacity() as u64 - 1),
             lost: false,
+            #[cfg(all(feature = "std", not(target_os = "none")))]
+            registered: crate::park::register_writer(),
         })
     }
 
@@ -567,6 +573,9 @@ impl Lease {
             .word
             .store((counter + 1) | LEASED, Ordering::Relaxed);
         if NOTIFY {
+            #[cfg(all(feature = "std", not(target_os = "none")))]
+            ring.notify_as(self.registered);
+            #[cfg(not(all(feature = "std", not(target_os = "none"))))]
             ring.notify();
         }
         id

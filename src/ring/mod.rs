@@ -123,6 +123,13 @@ where
     /// tasks of the handle's [`RingSignal`] (feature `critical-section`: `signal.rs`).
     #[inline(always)]
     pub(crate) fn notify(&self) {
+        self.notify_as(false);
+    }
+
+    /// [`notify`](Self::notify) by a writer that knows (`registered`) whether its process is
+    /// registered for the waiters' barrier (see `park.rs`); false: look it up.
+    #[inline(always)]
+    pub(crate) fn notify_as(&self, registered: bool) {
         // The signal first: its own fence must order its load (the barrier of the threads'
         // protocol after it must not be what makes it correct).
         #[cfg(feature = "critical-section")]
@@ -130,7 +137,9 @@ where
             signal.wake();
         }
         #[cfg(all(feature = "std", not(target_os = "none")))]
-        self.notify_waiters();
+        self.notify_waiters(registered);
+        #[cfg(not(all(feature = "std", not(target_os = "none"))))]
+        let _ = registered;
     }
 }
 

@@ -51,9 +51,13 @@ where
     /// Wakes the ring's waiters if there are any: the writer's side, right after a commit (or a
     /// reset, or a recovered slot).
     #[inline(always)]
-    pub(crate) fn notify_waiters(&self) {
+    pub(crate) fn notify_waiters(&self, registered: bool) {
         if park::WAKES {
-            park::light_barrier();
+            if registered {
+                park::light_barrier_registered();
+            } else {
+                park::light_barrier();
+            }
             if self.head.waiters.load(Ordering::Relaxed) != 0 {
                 self.wake_waiters();
             }
@@ -117,6 +121,11 @@ where
         loop {
             if news() {
                 return Waited::Ready;
+            }
+            // A deadline already past ends here, before the registration and its barrier
+            // (`membarrier` can cost microseconds while a writer runs).
+            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                return Waited::TimedOut;
             }
             let registered = register.then(|| Registration::new(self));
             let woken = registered.is_some() && park::heavy_barrier();
