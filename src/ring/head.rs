@@ -5,14 +5,15 @@
 //! | 0    | `word`       | claims (CAS), the lease holder (plain stores) | writers; readers now and then |
 //! | 0    | `lease`      | lease take / close (CAS)                      | the lease holder, every publish |
 //! | 0    | `epochs`     | lease take (RMW)                              | nobody (a token source)     |
+//! | 0    | `waiters`    | waiters registering (RMW; hosted)             | writers, after each commit  |
 //! | 1    | `base`       | reset, under the lease                        | readers, every frame        |
 //! | 1    | `generation` | reset, under the lease                        | observers (display only)    |
-//! | 1    | `waiters`    | waiters registering (RMW; hosted)             | writers, after each commit  |
 //! | 1    | `wake`       | writers that found waiters (RMW; hosted)      | waiters (the futex word)    |
 //!
 //! The two lines keep readers off the writers' line: a caught-up reader checks `base` once per
 //! frame (a line only a reset writes) and loads `word` only when a slot does not hold the frame
-//! it wants.
+//! it wants. `waiters` sits on the writers' line, which every commit already has in its cache:
+//! only a waiter registering (not a spinning reader) touches it.
 
 #[cfg(not(target_os = "none"))]
 use crate::sync::AtomicU32;
@@ -57,19 +58,23 @@ pub struct Head {
     pub(crate) lease: AtomicU64,
     /// Leases taken so far: the source of token epochs.
     pub(crate) epochs: AtomicU64,
+    /// Readers registered as waiting (see `ring/wait.rs`); writers wake only while non-zero.
     #[cfg(not(target_os = "none"))]
-    _writers_line: [AtomicU64; 5],
+    pub(crate) waiters: AtomicU32,
+    #[cfg(not(target_os = "none"))]
+    _waiters_pad: AtomicU32,
+    #[cfg(not(target_os = "none"))]
+    _writers_line: [AtomicU64; 4],
     /// First counter of the current generation. Counters never restart: a reset moves the
     /// base to the head, and users see counters relative to it.
     pub(crate) base: AtomicU64,
     /// Resets so far (shown to users; the protocol keys generations on `base`).
     pub(crate) generation: AtomicU64,
-    /// Readers registered as waiting (see `ring/wait.rs`); writers wake only while non-zero.
-    #[cfg(not(target_os = "none"))]
-    pub(crate) waiters: AtomicU32,
     /// Bumped by every wake; the word waiters sleep on (`futex`).
     #[cfg(not(target_os = "none"))]
     pub(crate) wake: AtomicU32,
+    #[cfg(not(target_os = "none"))]
+    _wake_pad: AtomicU32,
     #[cfg(not(target_os = "none"))]
     _readers_line: [AtomicU64; 5],
 }
@@ -93,13 +98,17 @@ impl Head {
             lease: AtomicU64::new(0),
             epochs: AtomicU64::new(0),
             #[cfg(not(target_os = "none"))]
-            _writers_line: [const { AtomicU64::new(0) }; 5],
+            waiters: AtomicU32::new(0),
+            #[cfg(not(target_os = "none"))]
+            _waiters_pad: AtomicU32::new(0),
+            #[cfg(not(target_os = "none"))]
+            _writers_line: [const { AtomicU64::new(0) }; 4],
             base: AtomicU64::new(0),
             generation: AtomicU64::new(0),
             #[cfg(not(target_os = "none"))]
-            waiters: AtomicU32::new(0),
-            #[cfg(not(target_os = "none"))]
             wake: AtomicU32::new(0),
+            #[cfg(not(target_os = "none"))]
+            _wake_pad: AtomicU32::new(0),
             #[cfg(not(target_os = "none"))]
             _readers_line: [const { AtomicU64::new(0) }; 5],
         }
@@ -113,11 +122,13 @@ impl Head {
             word: AtomicU64::new(0),
             lease: AtomicU64::new(0),
             epochs: AtomicU64::new(0),
+            waiters: AtomicU32::new(0),
+            _waiters_pad: AtomicU32::new(0),
             _writers_line: core::array::from_fn(|_| AtomicU64::new(0)),
             base: AtomicU64::new(0),
             generation: AtomicU64::new(0),
-            waiters: AtomicU32::new(0),
             wake: AtomicU32::new(0),
+            _wake_pad: AtomicU32::new(0),
             _readers_line: core::array::from_fn(|_| AtomicU64::new(0)),
         }
     }
@@ -299,8 +310,8 @@ mod tests {
     fn head_is_two_lines() {
         assert_eq!(core::mem::size_of::<Head>(), 128);
         assert_eq!(core::mem::offset_of!(Head, base), 64);
-        assert_eq!(core::mem::offset_of!(Head, waiters), 80);
-        assert_eq!(core::mem::offset_of!(Head, wake), 84);
+        assert_eq!(core::mem::offset_of!(Head, waiters), 24);
+        assert_eq!(core::mem::offset_of!(Head, wake), 80);
     }
 
     #[test]

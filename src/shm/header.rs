@@ -2,9 +2,10 @@
 //!
 //! ```text
 //! offset 0    header: magic | layout version | kind | capacity | payload | stride | retired | lanes
-//! offset 64   lane 0's Head: head word (next counter | lease bit 63), lease token, lease epochs
-//! offset 128  lane 0's Head: generation base counter, reset count, waiter count and wake
-//!             word (u32 each)                                            (own cache line)
+//! offset 64   lane 0's Head: head word (next counter | lease bit 63), lease token, lease epochs,
+//!             waiter count (u32)
+//! offset 128  lane 0's Head: generation base counter, reset count, wake word (u32)
+//!                                                                        (own cache line)
 //! offset 192  lane 1's Head (128 bytes), ... up to lane `lanes - 1`'s
 //! prefix      the heads' end rounded up to 128 (256 for one lane: offset 192 is then reserved)
 //! prefix      lane 0's `capacity` × Slot<N>, `stride` bytes each; then lane 1's, ...
@@ -34,7 +35,7 @@ use crate::sync::{AtomicU64, Ordering};
 /// `b"ORBITRNG"` as a little-endian word.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"ORBITRNG");
 /// Version of the layout above; bumped on any incompatible change.
-pub const LAYOUT_VERSION: u64 = 6;
+pub const LAYOUT_VERSION: u64 = 7;
 /// Bytes before the first slot of a one-lane segment (header line, the head's two lines, one
 /// reserved line); also the least an attacher maps to read a header.
 pub const PREFIX_BYTES: usize = 256;
