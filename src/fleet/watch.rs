@@ -238,6 +238,10 @@ impl Drop for WaitAsync {
 /// The loop: poll the ring until it has nothing, [`arm`](Self::arm) with the cursor, wait
 /// for the descriptor to be readable, [`clear`](Self::clear) it, poll again.
 ///
+/// The descriptor is owned by the `Readiness` and stays open, the same descriptor, for its
+/// whole life (`as_fd` / `as_raw_fd` always return it): what `tokio::io::unix::AsyncFd::register`
+/// asks of its caller.
+///
 /// # Examples
 ///
 /// ```

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use orbit_rs::bytemuck::{Pod, Zeroable};
 use orbit_rs::{Fleet, OrbitTyped};
+use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
@@ -34,13 +35,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::thread::spawn(move || {
             for i in 0..5 {
                 std::thread::sleep(Duration::from_millis(50));
-                readings.publish(&Reading { celsius: 20.0 + i as f32 }).unwrap();
+                readings
+                    .publish(&Reading {
+                        celsius: 20.0 + i as f32,
+                    })
+                    .unwrap();
             }
         })
     };
 
     // A readiness descriptor in tokio's reactor: arm, await readable, clear, poll.
-    let ready = AsyncFd::new(readings.readiness()?)?;
+    // SAFETY: a `Readiness` owns its descriptor for its whole life and `as_raw_fd` always
+    // returns that same descriptor (documented on `Readiness`), as `register` requires.
+    let ready =
+        unsafe { AsyncFd::register_with_interest(readings.readiness()?, Interest::READABLE) }?;
     let mut seen = 0;
     while seen < 3 {
         ready.get_ref().arm(&cursor);
