@@ -41,6 +41,9 @@
 //! `ORBIT_WAIT_PARTS` (`wake,cost,publish`). Criterion arguments after `--` filter part 3.
 //! Tables go to stdout, CSV copies to `benches/suite/target/wait/{wake,publish}.csv`.
 
+#![allow(clippy::disallowed_types)] // std atomics in the shared bench code.
+mod common;
+
 use std::env;
 use std::fs::File;
 use std::hint::black_box;
@@ -84,11 +87,6 @@ impl OrbitTyped for Noise {
     const KIND: u8 = 73;
     const CAPACITY: usize = 64;
     const PAYLOAD: usize = 64;
-}
-
-/// Pins the calling thread to CPU `id` (by number: a child inherits its parent's mask).
-fn pin(id: usize) {
-    let _ = core_affinity::set_for_current(core_affinity::CoreId { id });
 }
 
 /// `CLOCK_MONOTONIC` in nanoseconds: one clock for every process of the machine.
@@ -216,7 +214,7 @@ impl Keeper {
         let stop = std::sync::Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::spawn(move || {
-            pin(cpu);
+            common::pin_cpu(cpu);
             let param = libc::sched_param { sched_priority: 0 };
             // SAFETY: sched_setscheduler reads the one sched_param behind the pointer during
             // the call; pid 0 is the calling thread.
@@ -363,7 +361,7 @@ impl WakeStats {
 
 /// Receives `warmup + count` messages from a paced publisher child, then its stop message.
 fn wake_round(mut rx: impl Receiver, child: Reap, warmup: u64, count: u64, into: &mut WakeStats) {
-    pin(PARENT_CPU);
+    common::pin_cpu(PARENT_CPU);
     let mut switches_at_start = voluntary_switches();
     for i in 0..warmup + count {
         let r = rx.recv();
@@ -395,7 +393,7 @@ fn wake_round(mut rx: impl Receiver, child: Reap, warmup: u64, count: u64, into:
 
 /// The publisher child: one message every `gap`, stamped just before the send.
 fn publish_paced(mut send: impl FnMut(u64, u64), count: u64, gap: Duration, cpu: usize) {
-    pin(cpu);
+    common::pin_cpu(cpu);
     for seq in 0..count {
         std::thread::sleep(gap);
         send(seq, now_ns());
@@ -582,7 +580,7 @@ impl WriterSession {
         fleet.remove_names().expect("remove the fleet's names");
         // Let the waiter fall asleep.
         std::thread::sleep(Duration::from_millis(20));
-        pin(PARENT_CPU);
+        common::pin_cpu(PARENT_CPU);
         Self {
             fleet,
             writer,
@@ -616,7 +614,7 @@ impl WriterSession {
 /// The waiter child: blocks in `wait`, drains, until the stop frame; prints its counts.
 /// `spin`: the control, a reader that busy-polls instead of waiting.
 fn reader_child(name: &str, spin: bool) {
-    pin(CHILD_CPU);
+    common::pin_cpu(CHILD_CPU);
     let fleet = join(name, 1);
     let ring = fleet.ring::<Msg>().expect("ring");
     let mut cursor = ring.cursor_at_head();
@@ -690,7 +688,7 @@ fn flood(s: &mut WriterSession, count: u64, batch: u64, into: &mut Vec<f64>) {
 /// The socket reference for the paced case: a reader child blocked in a socket `read`, for
 /// 64-byte messages until the stop message; prints its reads and sleeps.
 fn uds_sink(path: &str) {
-    pin(CHILD_CPU);
+    common::pin_cpu(CHILD_CPU);
     let mut stream = UnixStream::connect(path).expect("connect");
     println!("ready");
     std::io::stdout().flush().expect("flush");
@@ -719,7 +717,7 @@ fn uds_paced(name: &str, count: u64, gap: Duration, into: &mut Histogram<u64>) -
     let _ = std::fs::remove_file(&sock);
     assert_eq!(child_line(&mut out), "ready");
     std::thread::sleep(Duration::from_millis(20));
-    pin(PARENT_CPU);
+    common::pin_cpu(PARENT_CPU);
     let mut sent = 0u64;
     let mut send = |seq: u64, stamp: u64| {
         stream.write_all(&message(seq, stamp)).expect("uds write");
@@ -734,7 +732,7 @@ fn uds_paced(name: &str, count: u64, gap: Duration, into: &mut Histogram<u64>) -
 
 /// The flooder child: a registered writer publishing flat out on another ring until killed.
 fn flooder_child(name: &str) {
-    pin(CHILD_CPU);
+    common::pin_cpu(CHILD_CPU);
     let fleet = join(name, 1);
     let mut writer = fleet
         .ring::<Noise>()
@@ -774,7 +772,7 @@ fn waiter_side(name: &str, calls: u64, busy_other_core: bool) -> Vec<CostRow> {
         child
     });
     fleet.remove_names().expect("remove the fleet's names");
-    pin(PARENT_CPU);
+    common::pin_cpu(PARENT_CPU);
     let other = if busy_other_core {
         "other core: a registered writer publishing"
     } else {
@@ -1004,7 +1002,7 @@ mod exclusive {
     }
 
     pub(super) fn run(c: &mut Criterion, rounds: usize) {
-        super::pin(super::PARENT_CPU);
+        super::common::pin_cpu(super::PARENT_CPU);
         let slots: Vec<Slot<64>> = (0..1024).map(|_| Slot::new()).collect();
         let head = Head::new();
         let ring = Ring::new(&slots, &head).unwrap().with_kind(1);

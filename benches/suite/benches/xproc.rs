@@ -18,6 +18,8 @@
 //! that interleave the transports with fresh processes each).
 #![allow(clippy::disallowed_types)] // The floor uses std atomics directly.
 
+mod common;
+
 use std::env;
 use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
@@ -67,12 +69,6 @@ impl OrbitTyped for Pong1 {
     const KIND: u8 = 73;
     const CAPACITY: usize = 1;
     const PAYLOAD: usize = 64;
-}
-
-/// Pins the calling thread to CPU `id`. By number, not through `get_core_ids`: that lists only
-/// the CPUs of the current mask, which a child inherits from its already-pinned parent.
-fn pin(id: usize) {
-    let _ = core_affinity::set_for_current(core_affinity::CoreId { id });
 }
 
 fn message(seq: u64) -> [u8; 64] {
@@ -360,7 +356,7 @@ impl Transport for Uds {
 // ---- driver ----------------------------------------------------------------------------
 
 fn echo(mut t: impl Transport) {
-    pin(1);
+    common::pin_cpu(1);
     loop {
         let seq = t.recv();
         t.send(seq);
@@ -394,7 +390,7 @@ impl Drop for Reap {
 fn measure(name: &str, mut t: impl Transport, child: Child, iters: u64) -> Histogram<u64> {
     eprintln!("xproc: measuring {name} ({iters} round trips)");
     let mut child = Reap(child);
-    pin(0);
+    common::pin_cpu(0);
     let warmup = iters / 10;
     let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("histogram");
     for seq in 0..warmup + iters {

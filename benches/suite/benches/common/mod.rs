@@ -1,8 +1,7 @@
 //! Shared pieces of the benches: the "floor" ring, thread pinning, the idle strategy every
 //! reader uses, and a session runner that times writer and reader threads.
 //!
-//! Not a bench target of its own: `ring.rs`, `peers.rs` and `memory.rs` include it with
-//! `mod common;`. Each uses a subset, hence the `dead_code` allowance.
+//! Not a bench target of its own: every bench includes it with `mod common;`. Each uses a subset, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
 use std::hint::black_box;
@@ -81,6 +80,13 @@ pub fn pin(index: usize) -> bool {
         Some(ids) if !ids.is_empty() => core_affinity::set_for_current(ids[index % ids.len()]),
         _ => false,
     }
+}
+
+/// Pins the calling thread to CPU `id` by number, not through `get_core_ids`: that lists only
+/// the CPUs of the current mask, which a child process inherits from its already-pinned
+/// parent (the cross-process benches pin parent and child to different CPUs).
+pub fn pin_cpu(id: usize) {
+    let _ = core_affinity::set_for_current(core_affinity::CoreId { id });
 }
 
 /// The core writers use (the criterion thread runs there too).
