@@ -5,7 +5,7 @@
 //! |---|---|---|---|
 //! | Linux | `futex` on the word itself (not private: across processes) | compiler fence in a process registered for `membarrier`, else a SeqCst fence | `membarrier(GLOBAL_EXPEDITED)` |
 //! | Linux, `membarrier` refused | as above | SeqCst fence | none: the waiter re-checks at least every [`POLL_SLICE`] |
-//! | other hosts | none: the waiter re-checks with backoff up to [`POLL_SLICE`] | none | none |
+//! | other hosts | none: the waiter re-checks every [`POLL_SLICE`] | none | none |
 //! | loom | a Mutex/Condvar model of the futex | SeqCst fence | SeqCst fence |
 //! | Miri | `futex` (Miri implements it) | SeqCst fence | SeqCst fence |
 //!
