@@ -202,17 +202,26 @@ fn async_waits_wake_every_task() {
     }
 }
 
-/// A pending future that is dropped withdraws its interest: the watcher goes idle and a later
-/// future still wakes.
+/// A pending future that is dropped withdraws its interest: when news comes, its waker is not
+/// called (the watcher signals only pending interests), and a later future still wakes.
 #[test]
 fn a_dropped_future_withdraws() {
+    #[allow(clippy::disallowed_types)] // Test scaffolding: std's atomics.
+    struct Count(std::sync::atomic::AtomicUsize);
+    impl std::task::Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
     let fleet = Fleet::join(&common::unique_name("wait-drop"), 1).unwrap();
     let beats = fleet.ring::<Beat>().unwrap();
     let cursor = beats.cursor_at_head();
+    #[allow(clippy::disallowed_types)]
+    let dropped = Arc::new(Count(std::sync::atomic::AtomicUsize::new(0)));
     {
         let mut pending = std::pin::pin!(beats.wait_async(&cursor));
-        let waker = std::task::Waker::noop();
-        let mut cx = std::task::Context::from_waker(waker);
+        let waker = std::task::Waker::from(dropped.clone());
+        let mut cx = std::task::Context::from_waker(&waker);
         assert!(pending.as_mut().poll(&mut cx).is_pending());
     }
     let publisher = {
@@ -224,6 +233,13 @@ fn a_dropped_future_withdraws() {
     };
     block_on(beats.wait_async(&cursor));
     publisher.join().unwrap();
+    // The watcher signals everything ready in one pass: give a stale interest time to fire.
+    thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        dropped.0.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "a dropped future's waker was called"
+    );
 }
 
 #[test]
@@ -373,6 +389,33 @@ mod processes {
         env::var(ROLE).expect("runs only inside a spawned child");
         let fleet = Fleet::join_shm_as(&env::var("ORBIT_FLEET").unwrap(), 4, 2u16).unwrap();
         fleet.ring::<Beat>().unwrap().publish(&Beat(44)).unwrap();
+    }
+
+    /// A reader killed (SIGKILL) while it sleeps in a wait leaves its registration behind: the
+    /// ring's writers then pay a wake per publish, but nothing else changes — publishing works
+    /// and a new waiter is woken as before.
+    #[test]
+    fn a_waiter_killed_in_its_sleep_breaks_nothing() {
+        let name = common::unique_name("wait-kill");
+        let fleet = Fleet::join_shm_as(&name, 4, 0u16).unwrap();
+        let beats = fleet.ring::<Beat>().unwrap();
+        let (mut child, lines) = spawn("killed", &name, 60_000);
+        assert_eq!(lines.recv_timeout(BOUND).expect("child joined"), "waiting");
+        thread::sleep(Duration::from_millis(100)); // Asleep in the futex by now.
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let mut cursor = beats.cursor_at_head();
+        let publisher = {
+            let beats = beats.clone();
+            thread::spawn(move || {
+                thread::sleep(Duration::from_millis(50));
+                beats.publish(&Beat(7)).unwrap();
+            })
+        };
+        assert_eq!(beats.wait(&cursor, BOUND), Waited::Ready);
+        assert_eq!(beats.poll(&mut cursor).values[0].value, Beat(7));
+        publisher.join().unwrap();
+        fleet.unlink().unwrap();
     }
 
     #[test]
