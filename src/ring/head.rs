@@ -14,6 +14,11 @@
 //! frame (a line only a reset writes) and loads `word` only when a slot does not hold the frame
 //! it wants. `waiters` sits on the writers' line, which every commit already has in its cache:
 //! only a waiter registering (not a spinning reader) touches it.
+//!
+//! Bare-metal targets (`target_os = "none"`) have no cache lines to keep apart and no futex:
+//! their `Head` is the four words `word`, `lease`, `counts` and `base` (32 bytes), where
+//! `counts` packs the lease epochs (low half) and the generation (high half), each wrapping at
+//! 2^32 on its own. The shared-memory layout (hosts) is unchanged.
 
 #[cfg(not(target_os = "none"))]
 use crate::sync::AtomicU32;
@@ -25,7 +30,7 @@ use crate::sync::{AtomicU64, Ordering};
 /// Like [`Slot`](crate::Slot), it may live in a `static`, on the heap or inside a shared
 /// mapping; any bit pattern is a valid `Head` (hostile values are survived, not trusted).
 ///
-/// 128 bytes on hosted targets (two cache lines, the shared-memory layout); 40 bytes on
+/// 128 bytes on hosted targets (two cache lines, the shared-memory layout); 32 bytes on
 /// bare-metal ones (`target_os = "none"`), which have no cache lines to keep apart.
 ///
 /// # Examples
@@ -57,7 +62,11 @@ pub struct Head {
     /// The lease token ([`LeaseToken`]); `0` when nobody holds or closes a lease.
     pub(crate) lease: AtomicU64,
     /// Leases taken so far: the source of token epochs.
+    #[cfg(not(target_os = "none"))]
     pub(crate) epochs: AtomicU64,
+    /// Bare metal: the lease epochs (low half) and the generation (high half), one word.
+    #[cfg(target_os = "none")]
+    counts: AtomicU64,
     /// Readers registered as waiting (see `ring/wait.rs`); writers wake only while non-zero.
     #[cfg(not(target_os = "none"))]
     pub(crate) waiters: AtomicU32,
@@ -69,6 +78,7 @@ pub struct Head {
     /// base to the head, and users see counters relative to it.
     pub(crate) base: AtomicU64,
     /// Resets so far (shown to users; the protocol keys generations on `base`).
+    #[cfg(not(target_os = "none"))]
     pub(crate) generation: AtomicU64,
     /// Bumped by every wake; the word waiters sleep on (`futex`).
     #[cfg(not(target_os = "none"))]
@@ -96,7 +106,10 @@ impl Head {
         Self {
             word: AtomicU64::new(0),
             lease: AtomicU64::new(0),
+            #[cfg(not(target_os = "none"))]
             epochs: AtomicU64::new(0),
+            #[cfg(target_os = "none")]
+            counts: AtomicU64::new(0),
             #[cfg(not(target_os = "none"))]
             waiters: AtomicU32::new(0),
             #[cfg(not(target_os = "none"))]
@@ -104,6 +117,7 @@ impl Head {
             #[cfg(not(target_os = "none"))]
             _writers_line: [const { AtomicU64::new(0) }; 4],
             base: AtomicU64::new(0),
+            #[cfg(not(target_os = "none"))]
             generation: AtomicU64::new(0),
             #[cfg(not(target_os = "none"))]
             wake: AtomicU32::new(0),
@@ -144,6 +158,77 @@ impl Head {
 }
 
 /// Test hook (feature `__test-hooks`): any values shared memory could hold.
+/// The two counters only lease holders move: token epochs and the generation.
+impl Head {
+    /// Takes the next lease epoch (a token source; only its low 30 bits are used).
+    #[cfg(not(target_os = "none"))]
+    pub(crate) fn next_epoch(&self) -> u64 {
+        self.epochs.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Counts a reset. Called by a lease holder only.
+    #[cfg(not(target_os = "none"))]
+    pub(crate) fn bump_generation(&self) {
+        self.generation.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Resets so far.
+    #[cfg(not(target_os = "none"))]
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Relaxed)
+    }
+
+    /// Takes the next lease epoch: the low half of `counts`, wrapping on its own.
+    #[cfg(target_os = "none")]
+    pub(crate) fn next_epoch(&self) -> u64 {
+        self.update_counts(counts::next_epoch) & u64::from(u32::MAX)
+    }
+
+    /// Counts a reset: the high half of `counts`, wrapping on its own.
+    #[cfg(target_os = "none")]
+    pub(crate) fn bump_generation(&self) {
+        self.update_counts(counts::next_generation);
+    }
+
+    /// Resets so far, modulo 2^32 on bare metal.
+    #[cfg(target_os = "none")]
+    pub(crate) fn generation(&self) -> u64 {
+        self.counts.load(Ordering::Relaxed) >> 32
+    }
+
+    /// Replaces `counts` by `f(counts)` atomically; returns the old word.
+    #[cfg(target_os = "none")]
+    fn update_counts(&self, f: fn(u64) -> u64) -> u64 {
+        let mut old = self.counts.load(Ordering::Relaxed);
+        loop {
+            match self.counts.compare_exchange_weak(
+                old,
+                f(old),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return old,
+                Err(now) => old = now,
+            }
+        }
+    }
+}
+
+/// The bare-metal `counts` word: lease epochs in the low half, the generation in the high
+/// half, each wrapping at 2^32 without touching the other.
+#[cfg_attr(not(any(target_os = "none", test)), allow(dead_code))]
+mod counts {
+    /// `counts` with the epoch half advanced by one.
+    pub(super) const fn next_epoch(word: u64) -> u64 {
+        (word & !(u32::MAX as u64)) | ((word as u32).wrapping_add(1) as u64)
+    }
+
+    /// `counts` with the generation half advanced by one.
+    pub(super) const fn next_generation(word: u64) -> u64 {
+        (word & u32::MAX as u64) | ((((word >> 32) as u32).wrapping_add(1) as u64) << 32)
+    }
+}
+
 #[cfg(feature = "__test-hooks")]
 impl Head {
     /// Stores raw values into the head word (counter and lease bit) and the generation base,
@@ -186,7 +271,7 @@ impl core::fmt::Debug for Head {
             .field("counter", &counter_of(word))
             .field("leased", &(word & LEASED != 0))
             .field("base", &self.base.load(Ordering::Relaxed))
-            .field("generation", &self.generation.load(Ordering::Relaxed))
+            .field("generation", &self.generation())
             .finish()
     }
 }
@@ -309,6 +394,18 @@ mod tests {
     #[test]
     fn head_is_two_lines() {
         assert_eq!(core::mem::size_of::<Head>(), 128);
+    }
+
+    #[test]
+    fn bare_metal_counts_wrap_each_half_on_its_own() {
+        assert_eq!(counts::next_epoch(0), 1);
+        assert_eq!(counts::next_generation(0), 1 << 32);
+        assert_eq!(counts::next_epoch(7 << 32 | 0xFFFF_FFFF), 7 << 32);
+        assert_eq!(counts::next_generation(0xFFFF_FFFF_0000_0005), 5);
+        assert_eq!(
+            counts::next_generation(counts::next_epoch(41 << 32 | 9)),
+            42 << 32 | 10
+        );
         assert_eq!(core::mem::offset_of!(Head, base), 64);
         assert_eq!(core::mem::offset_of!(Head, waiters), 24);
         assert_eq!(core::mem::offset_of!(Head, wake), 80);
@@ -330,3 +427,7 @@ mod tests {
         );
     }
 }
+
+// The compact bare-metal layout (issue #14): four words, no padding.
+#[cfg(target_os = "none")]
+const _: () = assert!(core::mem::size_of::<Head>() == 32);

@@ -144,7 +144,7 @@ where
 
     /// Takes a lease for `owner` in `state` ([`HELD`] or [`RESETTING`]).
     pub(crate) fn take_lease(&self, owner: u32, state: u64) -> Result<Lease, PublishError> {
-        let epoch = self.head.epochs.fetch_add(1, Ordering::Relaxed);
+        let epoch = self.head.next_epoch();
         let token = LeaseToken::new(state, epoch, owner);
         // SYNC: Acquire pairs with the Release that freed the lease word (close()): the
         // previous holder's stores happen before ours.
@@ -284,7 +284,7 @@ where
         // Frames of the new generation reach readers through commits that happen after this
         // store: claims after the lease's close (Acquire CAS), or the holder's own commits.
         self.head.base.store(base, Ordering::Release);
-        self.head.generation.fetch_add(1, Ordering::Relaxed);
+        self.head.bump_generation();
     }
 
     /// Closes the lease `from` on behalf of `by`; see "Releasing and breaking" on

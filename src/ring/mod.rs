@@ -492,7 +492,7 @@ where
     /// Resets so far (the generation number).
     #[must_use]
     pub fn generation(&self) -> u64 {
-        self.head.generation.load(Ordering::Relaxed)
+        self.head.generation()
     }
 
     /// A cursor that sees only frames claimed after this call.
