@@ -35,6 +35,20 @@ pub(crate) type AtomicBool = core::sync::atomic::AtomicBool;
 #[cfg(all(not(loom), not(target_os = "none")))]
 pub(crate) type AtomicU32 = core::sync::atomic::AtomicU32;
 
+/// The atomic word slot payloads move in: `AtomicU64` where the target has 64-bit atomics
+/// (and under loom), the native `AtomicU32` elsewhere (MCUs: plain word loads and stores, no
+/// critical section per word). A copy is whole because the seq protocol brackets it (odd seq
+/// and a Release fence before the first word, Acquire fence and seq recheck after the last),
+/// whatever the width of the words in between. With feature `critical-section` the seq word
+/// lives in a critical section, which the `critical-section` contract makes an Acquire on
+/// entry and a Release on exit of one location all critical sections share: the payload stores
+/// before a commit happen before the loads after a reader's seq load that saw it.
+#[cfg(any(loom, target_has_atomic = "64"))]
+pub(crate) type PayloadWord = AtomicU64;
+/// The atomic word slot payloads move in (see the hosted definition).
+#[cfg(not(any(loom, target_has_atomic = "64")))]
+pub(crate) type PayloadWord = core::sync::atomic::AtomicU32;
+
 // An alias, not a `use`: clippy's `disallowed-types` then flags only direct uses of core's type.
 #[cfg(all(not(loom), target_has_atomic = "64"))]
 pub(crate) type AtomicU64 = core::sync::atomic::AtomicU64;
@@ -96,7 +110,7 @@ mod critical {
 
     /// A drop-in for `AtomicU64`: each operation is one `critical_section::with`. Every
     /// operation is therefore sequentially consistent, whatever `Ordering` it is given.
-    pub struct AtomicU64(Mutex<Cell<u64>>);
+    pub(crate) struct AtomicU64(Mutex<Cell<u64>>);
 
     impl AtomicU64 {
         pub(crate) const fn new(value: u64) -> Self {
@@ -152,11 +166,6 @@ mod critical {
             failure: Ordering,
         ) -> Result<u64, u64> {
             self.compare_exchange(current, new, success, failure)
-        }
-
-        #[inline]
-        pub(crate) fn fetch_add(&self, value: u64, _order: Ordering) -> u64 {
-            self.update(|old| old.wrapping_add(value))
         }
 
         #[inline]

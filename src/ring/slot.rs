@@ -11,7 +11,7 @@
 //! | 8      | `meta`    | frame kind (bits 0..8), publishing node (8..24), payload length (32..64) |
 //! | 16     | `version` | caller's version / timestamp word                              |
 //! | 24     | `writer`  | hosted only: `tag << 32 \| (c mod 2^32)` while a tagged multi-writer writes counter `c`, else `0` |
-//! | 24/32  | payload   | `N / 8` words, bytes in native order                           |
+//! | 24/32  | payload   | `N / 8` 64-bit words (MCUs without 64-bit atomics: `N / 4` 32-bit words), bytes in native order |
 //!
 //! The `writer` word is how a reader that finds a slot stuck odd learns *who* holds it, so that
 //! a writer proven dead (by the `std` layer's kernel-backed liveness) can have its slot
@@ -25,9 +25,9 @@
 //! in a generic type, so [`PayloadSize<N>`] implements [`SupportedPayload`] for exactly those
 //! sizes, and `Slot<65>` is a compile error rather than a silent rounding.
 
-use crate::sync::AtomicU64;
 #[cfg(not(target_os = "none"))]
 use crate::sync::Ordering;
+use crate::sync::{AtomicU64, PayloadWord};
 
 /// Type-level payload size; see [`SupportedPayload`].
 ///
@@ -77,8 +77,9 @@ mod sealed {
 /// assert_eq!(Slot::<4096>::PAYLOAD, 4096);
 /// ```
 pub trait SupportedPayload: sealed::Sealed {
-    /// The payload as atomic words (`[AtomicU64; N / 8]`).
-    type Words: AsRef<[AtomicU64]> + Send + Sync;
+    /// The payload as atomic words (`[AtomicU64; N / 8]`; `[AtomicU32; N / 4]` on MCUs
+    /// without 64-bit atomics).
+    type Words: AsRef<[PayloadWord]> + Send + Sync;
     /// A reader's plain copy of the payload words (`[u64; N / 8]`).
     type Buf: AsRef<[u64]> + AsMut<[u64]> + Copy;
     /// All-zero payload words.
@@ -95,14 +96,14 @@ macro_rules! supported_payloads {
     ($($n:literal)*) => {$(
         impl sealed::Sealed for PayloadSize<$n> {}
         impl SupportedPayload for PayloadSize<$n> {
-            type Words = [AtomicU64; $n / 8];
+            type Words = [PayloadWord; $n / super::words::WORD_BYTES];
             type Buf = [u64; $n / 8];
             #[cfg(not(loom))]
             #[allow(clippy::declare_interior_mutable_const)] // Template for new slots.
-            const EMPTY: Self::Words = [const { AtomicU64::new(0) }; $n / 8];
+            const EMPTY: Self::Words = [const { PayloadWord::new(0) }; $n / super::words::WORD_BYTES];
             const ZERO_BUF: Self::Buf = [0; $n / 8];
             fn new_words() -> Self::Words {
-                core::array::from_fn(|_| AtomicU64::new(0))
+                core::array::from_fn(|_| PayloadWord::new(0))
             }
         }
     )*};
@@ -195,7 +196,7 @@ where
         }
     }
 
-    pub(crate) fn words(&self) -> &[AtomicU64] {
+    pub(crate) fn words(&self) -> &[PayloadWord] {
         self.words.as_ref()
     }
 
@@ -352,3 +353,10 @@ mod tests {
         assert_eq!(unpack_meta(u64::MAX), (255, u16::MAX, u64::from(u32::MAX)));
     }
 }
+
+// The compact bare-metal layout: a 24-byte header (seq, meta, version), no cache-line padding.
+#[cfg(target_os = "none")]
+const _: () = {
+    assert!(core::mem::offset_of!(Slot<64>, words) == 24);
+    assert!(core::mem::size_of::<Slot<64>>() == 88);
+};

@@ -226,7 +226,13 @@ where
         words: usize,
     ) -> Result<u64, PublishError> {
         let (counter, base, slot) = self.claim(payload)?;
-        self.write_words(slot, frame_kind, version, payload, words.saturating_mul(8));
+        self.write_words(
+            slot,
+            frame_kind,
+            version,
+            payload,
+            words.saturating_mul(words::WORD_BYTES),
+        );
         Ok(counter - base)
     }
 
