@@ -159,7 +159,62 @@ fn too_large(topic: &str, payload: &[u8], max_payload: usize) -> EncodeError {
 }
 
 /// Decodes one event frame; the frame must fill `bytes` exactly.
+///
+/// [`decode_raw`] and a UTF-8 check of the topic: the same errors, plus
+/// [`DecodeError::InvalidUtf8`].
+///
+/// # Examples
+///
+/// ```
+/// use orbit_rs::codec::{self, DecodeError};
+///
+/// let mut buf = [0u8; 32];
+/// let len = codec::encode_into(&mut buf, "door", b"open", 7)?;
+/// let event = codec::decode(&buf[..len])?;
+/// assert_eq!((event.topic, event.payload, event.timestamp_ms), ("door", &b"open"[..], 7));
+/// assert_eq!(codec::decode(&buf[..len - 1]), Err(DecodeError::LengthPastEnd { needed: len, available: len - 1 }));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn decode(bytes: &[u8]) -> Result<EventRef<'_>, DecodeError> {
+    let raw = decode_raw(bytes)?;
+    Ok(EventRef {
+        topic: core::str::from_utf8(raw.topic).map_err(|_| DecodeError::InvalidUtf8)?,
+        payload: raw.payload,
+        timestamp_ms: raw.timestamp_ms,
+    })
+}
+
+/// An event frame's fields with the topic left as bytes: what [`decode_raw`] returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct RawEventRef<'a> {
+    /// The topic's bytes, not checked for UTF-8.
+    pub topic: &'a [u8],
+    /// The payload.
+    pub payload: &'a [u8],
+    /// The publisher's timestamp, milliseconds.
+    pub timestamp_ms: u64,
+}
+
+/// Decodes one event frame without checking that its topic is UTF-8; the frame must fill
+/// `bytes` exactly.
+///
+/// For callers that compare topics as bytes or only want the payload: on firmware it leaves out
+/// the UTF-8 validator and its 256-byte table (about 600 bytes of flash on thumbv7em; see
+/// `BENCHMARKS.md`). Errors as [`decode`], except that no topic is [`DecodeError::InvalidUtf8`].
+///
+/// # Examples
+///
+/// ```
+/// use orbit_rs::codec;
+///
+/// let mut buf = [0u8; 32];
+/// let len = codec::encode_into(&mut buf, "door", b"open", 7)?;
+/// let raw = codec::decode_raw(&buf[..len])?;
+/// assert!(raw.topic == b"door" && raw.payload == b"open");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn decode_raw(bytes: &[u8]) -> Result<RawEventRef<'_>, DecodeError> {
     let Some((header, body)) = bytes.split_first_chunk::<HEADER_LEN>() else {
         return Err(DecodeError::ShortHeader { len: bytes.len() });
     };
@@ -186,8 +241,7 @@ pub fn decode(bytes: &[u8]) -> Result<EventRef<'_>, DecodeError> {
         });
     }
     let (topic, payload) = body.split_at(topic_len);
-    let topic = core::str::from_utf8(topic).map_err(|_| DecodeError::InvalidUtf8)?;
-    Ok(EventRef {
+    Ok(RawEventRef {
         topic,
         payload,
         timestamp_ms: u64::from_le_bytes(timestamp),

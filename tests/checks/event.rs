@@ -6,7 +6,9 @@
 //!   and whose topic is UTF-8 (each error variant is the one the header predicts);
 //! * an accepted frame re-encodes, into a buffer of exactly `encoded_len` bytes, to the very
 //!   same bytes, and decodes again to the same `EventRef`; one byte less is refused untouched;
-//! * `Event::<T, P>::decode` agrees with the borrowed decode, or reports the capacity error.
+//! * `Event::<T, P>::decode` agrees with the borrowed decode, or reports the capacity error;
+//! * `decode_raw` agrees with `decode` on every field and error, except that it accepts a topic
+//!   that is not UTF-8 (as the same bytes).
 
 use orbit_rs::codec::{self, DecodeError, EncodeError, Event, EventRef, HEADER_LEN};
 
@@ -14,6 +16,7 @@ use orbit_rs::codec::{self, DecodeError, EncodeError, Event, EventRef, HEADER_LE
 pub fn check(bytes: &[u8]) {
     let decoded = codec::decode(bytes);
     assert_eq!(decoded, expected_decode(bytes), "decode of {bytes:02x?}");
+    check_raw(bytes, decoded);
     if let Ok(event) = decoded {
         check_reencode(bytes, event);
     }
@@ -52,6 +55,29 @@ fn expected_decode(bytes: &[u8]) -> Result<EventRef<'_>, DecodeError> {
         payload: &bytes[HEADER_LEN + topic_len..],
         timestamp_ms: u64::from_le_bytes(timestamp),
     })
+}
+
+fn check_raw(bytes: &[u8], decoded: Result<EventRef<'_>, DecodeError>) {
+    let raw = codec::decode_raw(bytes);
+    match (decoded, raw) {
+        (Ok(event), Ok(raw)) => assert_eq!(
+            (event.topic.as_bytes(), event.payload, event.timestamp_ms),
+            (raw.topic, raw.payload, raw.timestamp_ms),
+            "decode_raw of {bytes:02x?}"
+        ),
+        (Err(DecodeError::InvalidUtf8), Ok(raw)) => {
+            assert!(
+                core::str::from_utf8(raw.topic).is_err(),
+                "raw topic of {bytes:02x?}"
+            );
+            assert_eq!(
+                HEADER_LEN + raw.topic.len() + raw.payload.len(),
+                bytes.len()
+            );
+        }
+        (Err(error), Err(raw_error)) => assert_eq!(error, raw_error, "errors of {bytes:02x?}"),
+        (decoded, raw) => panic!("decode {decoded:?} but decode_raw {raw:?} for {bytes:02x?}"),
+    }
 }
 
 fn check_reencode(bytes: &[u8], event: EventRef<'_>) {
