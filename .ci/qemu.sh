@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs examples/firmware under QEMU: a SysTick interrupt publishes 20 000 frames into a static
-# ring while main polls and checks them. Each (machine, atomics configuration) pair must exit
-# with semihosting status 0 (every frame delivered or counted lost, none torn) and must really
-# have exercised the protocol (frames overwritten, polls preempted by the interrupt).
+# ring while main polls and checks them and publishes frames of its own. Each (machine, atomics
+# configuration) pair must exit with semihosting status 0 (every frame delivered or counted
+# lost, none torn) and must really have exercised the protocol (frames overwritten, polls and
+# main's publishes preempted by the interrupt's publishes).
 # `-icount` ties QEMU's clocks to the instruction count: the numbers repeat run to run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,8 +30,9 @@ run() {
     if [ "$status" -ne 0 ]; then
         echo "FAIL: exit status $status" >&2
         failed=1
-    elif ! grep -q "overwritten=[1-9]" <<<"$out" || ! grep -q "preempted_polls=[1-9]" <<<"$out"; then
-        echo "FAIL: the run did not exercise overwrites and mid-poll preemption" >&2
+    elif ! grep -q "overwritten=[1-9]" <<<"$out" || ! grep -q "preempted_polls=[1-9]" <<<"$out" \
+        || ! grep -q "preempted_publishes=[1-9]" <<<"$out"; then
+        echo "FAIL: the run did not exercise overwrites, mid-poll and mid-publish preemption" >&2
         failed=1
     elif [ "$config" = critical-section ] && ! grep -q "async_sleeps=[1-9]" <<<"$out"; then
         echo "FAIL: the async phase (a task awaiting a RingSignal) did not run or never slept" >&2

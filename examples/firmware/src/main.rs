@@ -1,13 +1,15 @@
 //! orbit-rs on a Cortex-M under QEMU: the SysTick interrupt publishes sensor-like frames into a
 //! `static` ring (16 slots × 64 B) while `main` polls it with a `Cursor`, checks every delivered
-//! frame and counts loss. SysTick fires every few thousand instructions, so it preempts `main`
-//! in the middle of polls (counted), and `main` sometimes "processes" while more frames arrive
-//! than the ring holds, so frames really are overwritten.
+//! frame and counts loss, and every few polls publishes a frame of its own into the same ring.
+//! SysTick fires every thousand-odd instructions, so it preempts `main` in the middle of polls
+//! and in the middle of `main`'s publishes (both counted), and `main` sometimes "processes"
+//! while more frames arrive than the ring holds, so frames really are overwritten.
 //!
-//! After `TOTAL` frames `main` stops the timer, polls once more, prints a summary over
+//! After `TOTAL` interrupt frames `main` stops the timer, polls once more, prints a summary over
 //! semihosting and exits with success iff every published frame was delivered or counted lost
-//! (`delivered + overwritten + unavailable == published`), the loss counts equal the gaps in the
-//! delivered sequence numbers, and no frame was torn or out of order.
+//! (`delivered + overwritten + unavailable == published`, both writers together), the loss
+//! counts equal the gaps in the delivered sequence numbers of the two writers, and no frame was
+//! torn or out of order.
 //!
 //! Then (feature `critical-section`, the default) an async phase: a task `.await`s the ring
 //! through a `RingSignal` that the interrupt's publishes wake, on a minimal executor that
@@ -41,6 +43,11 @@ const TICK: u32 = 1_000;
 const PAUSE_FRAMES: u32 = 24;
 const PAUSE_EVERY: u32 = 64;
 const KIND: u8 = 7;
+/// `main`'s own frames: their kind, and the bit that marks their sequence numbers.
+const MAIN_KIND: u8 = 8;
+const MAIN_BIT: u32 = 1 << 31;
+/// `main` publishes one frame every `MAIN_EVERY` polls.
+const MAIN_EVERY: u32 = 3;
 const PAYLOAD: usize = 64;
 
 static SLOTS: [Slot<PAYLOAD>; 16] = [Slot::EMPTY; 16];
@@ -55,8 +62,10 @@ static LIMIT: AtomicU32 = AtomicU32::new(TOTAL);
 static PUBLISHED: AtomicU32 = AtomicU32::new(0);
 static PUBLISH_ERRORS: AtomicU32 = AtomicU32::new(0);
 static PREEMPTED_POLLS: AtomicU32 = AtomicU32::new(0);
-// Written by main only: true while main is inside `Ring::poll`.
+static PREEMPTED_PUBLISHES: AtomicU32 = AtomicU32::new(0);
+// Written by main only: true while main is inside `Ring::poll`, or inside `Ring::publish`.
 static IN_POLL: AtomicBool = AtomicBool::new(false);
+static IN_PUBLISH: AtomicBool = AtomicBool::new(false);
 
 fn ring() -> Ring<'static, PAYLOAD> {
     let ring = Ring::new(&SLOTS, &HEAD).expect("16 slots of 64 B is a valid ring");
@@ -100,9 +109,38 @@ fn SysTick() {
     if IN_POLL.load(Relaxed) {
         PREEMPTED_POLLS.store(PREEMPTED_POLLS.load(Relaxed) + 1, Relaxed);
     }
+    if IN_PUBLISH.load(Relaxed) {
+        PREEMPTED_PUBLISHES.store(PREEMPTED_PUBLISHES.load(Relaxed) + 1, Relaxed);
+    }
     match ring().publish(KIND, u64::from(seq), &frame(seq)) {
         Ok(_) => PUBLISHED.store(seq + 1, Relaxed),
         Err(_) => PUBLISH_ERRORS.store(PUBLISH_ERRORS.load(Relaxed) + 1, Relaxed),
+    }
+}
+
+/// One writer's frames as `main` received them.
+#[derive(Default)]
+struct Stream {
+    /// The sequence number expected next.
+    next: u32,
+    /// Sequence numbers skipped between delivered frames.
+    gaps: u64,
+}
+
+impl Stream {
+    /// Takes delivered sequence number `seq`; false if it is not after the previous one.
+    fn take(&mut self, seq: u32) -> bool {
+        if seq < self.next {
+            return false;
+        }
+        self.gaps += u64::from(seq - self.next);
+        self.next = seq + 1;
+        true
+    }
+
+    /// Gaps including the sequence numbers after the last delivered one, of `published`.
+    fn gaps_of(&self, published: u32) -> u64 {
+        self.gaps + u64::from(published.saturating_sub(self.next))
     }
 }
 
@@ -114,11 +152,13 @@ struct Stats {
     unavailable: u64,
     /// Frames whose bytes do not match what was published for their sequence number.
     torn: u32,
-    /// Frames not after the previous one.
+    /// Frames not after the previous one (by counter, or by their writer's sequence number).
     out_of_order: u32,
-    /// Sequence numbers skipped between delivered frames (must equal the loss counts).
-    gaps: u64,
-    next_seq: u32,
+    /// The interrupt's frames and `main`'s own.
+    isr: Stream,
+    main: Stream,
+    /// The counter of the last delivered frame, plus one.
+    next_counter: u64,
 }
 
 impl Stats {
@@ -128,21 +168,24 @@ impl Stats {
             Some(b) => u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
             None => u32::MAX,
         };
+        let (kind, stream) = if seq & MAIN_BIT != 0 {
+            (MAIN_KIND, &mut self.main)
+        } else {
+            (KIND, &mut self.isr)
+        };
         if p.len() != PAYLOAD
             || p[..] != frame(seq)[..]
-            || got.counter != u64::from(seq)
             || got.version != u64::from(seq)
-            || got.kind != KIND
+            || got.kind != kind
         {
             self.torn += 1;
             return;
         }
-        if seq < self.next_seq {
+        if got.counter < self.next_counter || !stream.take(seq & !MAIN_BIT) {
             self.out_of_order += 1;
             return;
         }
-        self.gaps += u64::from(seq - self.next_seq);
-        self.next_seq = seq + 1;
+        self.next_counter = got.counter + 1;
     }
 
     fn poll(&mut self, ring: &Ring<'_, PAYLOAD>, cursor: &mut Cursor) {
@@ -162,6 +205,7 @@ fn main() -> ! {
     let ring = ring();
     let mut cursor = Cursor::from_start();
     let mut stats = Stats::default();
+    let (mut main_published, mut main_errors) = (0u32, 0u32);
 
     core.SYST.set_clock_source(SystClkSource::Core);
     core.SYST.set_reload(TICK - 1);
@@ -171,6 +215,17 @@ fn main() -> ! {
 
     while PUBLISHED.load(Relaxed) < TOTAL {
         stats.poll(&ring, &mut cursor);
+        if stats.polls % MAIN_EVERY == 0 {
+            let seq = main_published | MAIN_BIT;
+            let payload = frame(seq);
+            IN_PUBLISH.store(true, Relaxed);
+            let published = ring.publish(MAIN_KIND, u64::from(seq), &payload);
+            IN_PUBLISH.store(false, Relaxed);
+            match published {
+                Ok(_) => main_published += 1,
+                Err(_) => main_errors += 1,
+            }
+        }
         if stats.polls % PAUSE_EVERY == 0 {
             let until = PUBLISHED
                 .load(Relaxed)
@@ -184,33 +239,38 @@ fn main() -> ! {
     core.SYST.disable_interrupt();
     core.SYST.disable_counter();
     stats.poll(&ring, &mut cursor);
-    // Sequence numbers never delivered after the last delivered one are gaps too.
-    stats.gaps += u64::from(TOTAL - stats.next_seq);
 
-    let published = PUBLISHED.load(Relaxed);
-    let errors = PUBLISH_ERRORS.load(Relaxed);
+    let isr_published = PUBLISHED.load(Relaxed);
+    let published = u64::from(isr_published) + u64::from(main_published);
+    let errors = PUBLISH_ERRORS.load(Relaxed) + main_errors;
     let lost = stats.overwritten + stats.unavailable;
+    // Sequence numbers never delivered after the last delivered one are gaps too.
+    let gaps = stats.isr.gaps_of(isr_published) + stats.main.gaps_of(main_published);
     hprintln!(
-        "orbit-rs firmware: published={} delivered={} overwritten={} unavailable={} torn={} \
-         out_of_order={} gaps={} publish_errors={} polls={} preempted_polls={} cursor={}",
+        "orbit-rs firmware: published={} (interrupt {}, main {}) delivered={} overwritten={} \
+         unavailable={} torn={} out_of_order={} gaps={} publish_errors={} polls={} \
+         preempted_polls={} preempted_publishes={} cursor={}",
         published,
+        isr_published,
+        main_published,
         stats.delivered,
         stats.overwritten,
         stats.unavailable,
         stats.torn,
         stats.out_of_order,
-        stats.gaps,
+        gaps,
         errors,
         stats.polls,
         PREEMPTED_POLLS.load(Relaxed),
+        PREEMPTED_PUBLISHES.load(Relaxed),
         cursor.next_counter(),
     );
-    let ok = stats.delivered + lost == u64::from(published)
+    let ok = stats.delivered + lost == published
         && stats.torn == 0
         && stats.out_of_order == 0
-        && stats.gaps == lost
+        && gaps == lost
         && errors == 0
-        && cursor.next_counter() == u64::from(published);
+        && cursor.next_counter() == published;
     #[cfg(feature = "critical-section")]
     let ok = ok && async_phase(&mut core, &ring, &mut cursor, &mut stats);
     hprintln!("orbit-rs firmware: {}", if ok { "PASS" } else { "FAIL" });
