@@ -240,6 +240,14 @@ pub mod mutants {
     /// A writer loads a `RingSignal`'s armed flag right after its commit with no fence between.
     #[cfg_attr(not(feature = "critical-section"), allow(dead_code))]
     pub const NO_SIGNAL_FENCE: u32 = 14;
+    /// A waiter reads the wake word after registering (and its barrier) instead of before: a
+    /// writer can then clear a registration whose waiter sleeps past the bump that cleared it.
+    #[cfg_attr(not(all(feature = "std", not(target_os = "none"))), allow(dead_code))]
+    pub const WAKE_WORD_AFTER_REGISTER: u32 = 15;
+    /// A waking writer leaves the `waiters` flag set (the registration of a waiter that died
+    /// then costs every later publish a wake).
+    #[cfg_attr(not(all(feature = "std", not(target_os = "none"))), allow(dead_code))]
+    pub const WAKE_KEEPS_REGISTRATIONS: u32 = 16;
 }
 
 /// An acquire load made of a relaxed load and an acquire fence: it synchronises with the

@@ -716,6 +716,66 @@ fn waiting_for_a_publish() {
     });
     writer.join().unwrap();
     assert_eq!(reader.join().unwrap(), 1);
+    one_more_commit_clears_the_flag(&s);
+}
+
+/// The waiters are gone: one more commit must leave no registration behind (a waiter that died
+/// registered costs one wake, not one per publish for ever).
+fn one_more_commit_clears_the_flag(s: &Shared) {
+    publish(s, 3).unwrap();
+    assert_eq!(
+        ring(s, 0).waiting_flag_for_test(),
+        0,
+        "a registration outlived its waiter"
+    );
+}
+
+/// Two multi-writers, one waiter that waits until both frames are accounted for. A commit is
+/// not always news: counter 1 committed while counter 0 is still being written is not (the
+/// reader cannot deliver past it), so the first writer's wake can come and go without
+/// waking the reader for good — the second writer's commit must still reach it.
+fn waiting_for_two_writers() {
+    let s = shared(2);
+    let r = s.clone();
+    let reader = thread::spawn(move || {
+        let reader = ring(&r, 0);
+        let mut cursor = Cursor::from_start();
+        let mut accounted = 0;
+        while accounted < 2 {
+            assert_eq!(
+                reader.wait(&cursor, std::time::Duration::MAX),
+                orbit_rs::Waited::Ready
+            );
+            let poll = reader.poll_with(&mut cursor, Patience::Wait, |f| {
+                check(&f);
+            });
+            assert!(
+                !poll.is_empty() || poll.rewound,
+                "woken without news: {poll:?}"
+            );
+            accounted += poll.accounted();
+        }
+    });
+    let writers: Vec<_> = [1u8, 2]
+        .into_iter()
+        .map(|tag| {
+            let w = s.clone();
+            thread::spawn(move || {
+                publish(&w, tag).unwrap();
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().unwrap();
+    }
+    orbit_rs::loom_wakers_done();
+    reader.join().unwrap();
+    one_more_commit_clears_the_flag(&s);
+}
+
+#[test]
+fn waiting_for_two_writers_model() {
+    explore("waiting_for_two_writers", 2, 1_000, waiting_for_two_writers);
 }
 
 #[test]
@@ -806,6 +866,28 @@ fn control_waiting_without_the_recheck() {
         mutants::NO_RECHECK_AFTER_REGISTER,
         3,
         "lost wake-up",
+        waiting_for_a_publish,
+    );
+}
+
+#[test]
+fn control_waiting_reading_the_wake_word_after_registering() {
+    must_fail(
+        "wake word read after the registration",
+        mutants::WAKE_WORD_AFTER_REGISTER,
+        2,
+        "lost wake-up",
+        waiting_for_two_writers,
+    );
+}
+
+#[test]
+fn control_waking_without_clearing_the_registration() {
+    must_fail(
+        "waking writer leaves the registration",
+        mutants::WAKE_KEEPS_REGISTRATIONS,
+        3,
+        "a registration outlived its waiter",
         waiting_for_a_publish,
     );
 }

@@ -392,10 +392,10 @@ mod processes {
     }
 
     /// A reader killed (SIGKILL) while it sleeps in a wait leaves its registration behind: the
-    /// ring's writers then pay a wake per publish, but nothing else changes — publishing works
-    /// and a new waiter is woken as before.
+    /// next publish pays one wake and clears it, later publishes pay none, and a new waiter is
+    /// woken as before.
     #[test]
-    fn a_waiter_killed_in_its_sleep_breaks_nothing() {
+    fn a_waiter_killed_in_its_sleep_costs_one_wake() {
         let name = common::unique_name("wait-kill");
         let fleet = Fleet::join_shm_as(&name, 4, 0u16).unwrap();
         let beats = fleet.ring::<Beat>().unwrap();
@@ -404,6 +404,14 @@ mod processes {
         thread::sleep(Duration::from_millis(100)); // Asleep in the futex by now.
         child.kill().unwrap();
         child.wait().unwrap();
+        let flag = || beats.ring::<32>().unwrap().waiting_flag_for_test();
+        assert_eq!(flag(), 1, "the killed waiter was registered");
+        beats.publish(&Beat(6)).unwrap();
+        assert_eq!(
+            flag(),
+            0,
+            "the next publish cleared the dead waiter's registration"
+        );
         let mut cursor = beats.cursor_at_head();
         let publisher = {
             let beats = beats.clone();

@@ -5,7 +5,7 @@
 //! | 0    | `word`       | claims (CAS), the lease holder (plain stores) | writers; readers now and then |
 //! | 0    | `lease`      | lease take / close (CAS)                      | the lease holder, every publish |
 //! | 0    | `epochs`     | lease take (RMW)                              | nobody (a token source)     |
-//! | 0    | `waiters`    | waiters registering (RMW; hosted)             | writers, after each commit  |
+//! | 0    | `waiters`    | waiters set it, waking writers clear it (RMW; hosted) | writers, after each commit |
 //! | 1    | `base`       | reset, under the lease                        | readers, every frame        |
 //! | 1    | `generation` | reset, under the lease                        | observers (display only)    |
 //! | 1    | `wake`       | writers that found waiters (RMW; hosted)      | waiters (the futex word)    |
@@ -67,7 +67,8 @@ pub struct Head {
     /// Bare metal: the lease epochs (low half) and the generation (high half), one word.
     #[cfg(target_os = "none")]
     counts: AtomicU64,
-    /// Readers registered as waiting (see `ring/wait.rs`); writers wake only while non-zero.
+    /// Set by a reader about to sleep, cleared by the writer that wakes the sleepers (see
+    /// `ring/wait.rs`); writers wake only while it is set.
     #[cfg(not(target_os = "none"))]
     pub(crate) waiters: AtomicU32,
     #[cfg(not(target_os = "none"))]

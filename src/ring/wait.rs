@@ -1,26 +1,32 @@
 //! Waiting for news instead of spinning (hosted targets with `std`).
 //!
-//! Two words of the [`Head`](super::Head)'s second line carry the protocol: `waiters`, how many
-//! readers are registered as waiting, and `wake`, the word they sleep on (a `futex` on Linux,
-//! across processes). The parts, each proven in `tests/loom_ring.rs` (`waiting_*` models and
-//! their must-fail controls):
+//! Two words of the [`Head`](super::Head)'s second line carry the protocol: `waiters`, a flag
+//! a reader sets before it sleeps and the writer that wakes it clears, and `wake`, the word
+//! they sleep on (a `futex` on Linux, across processes). The parts, each proven in
+//! `tests/loom_ring.rs` (`waiting_*` models and their must-fail controls):
 //!
 //! ```text
 //! writer (every commit, reset, recovery)        waiter
 //!   commit (Release store of the even seq)        news?  ── yes → Ready
-//!   light barrier                                 waiters += 1
-//!   if waiters != 0:                              heavy barrier
-//!       wake += 1                                 seen = wake
-//!       futex wake all on `wake`                  news?  ── yes → waiters -= 1, Ready
-//!                                                 sleep while wake == seen (≤ deadline)
-//!                                                 waiters -= 1, loop
+//!   light barrier                                 seen = wake
+//!   if waiters != 0:                              waiters = 1
+//!       waiters = 0                               heavy barrier
+//!       wake += 1                                 news?  ── yes → Ready
+//!       futex wake all on `wake`                  sleep while wake == seen (≤ deadline), loop
 //! ```
 //!
 //! * **No lost wake-up.** Either the writer's load of `waiters` sees the registration — then it
-//!   bumps `wake`, and the waiter either read `seen` before the bump (the kernel refuses to
-//!   sleep on a changed word, or the wake finds it queued) or after it (its second look, which
-//!   comes after, sees the commit) — or it does not, and then the barrier pair (see
-//!   [`park`](crate::park)) guarantees the waiter's second look sees the commit.
+//!   clears it and bumps `wake`, and the waiter either read `seen` before the bump (the kernel
+//!   refuses to sleep on a changed word, or the wake finds it queued) or after it, which puts
+//!   the clear before the registration: the flag stays set for the next writer — or it does
+//!   not, and then the barrier pair (see [`park`](crate::park)) guarantees the waiter's second
+//!   look sees the commit. Reading `seen` before registering is what makes the clear safe: read
+//!   after it, a writer could clear a registration whose waiter then sleeps on the bumped value
+//!   past a later writer that finds the flag clear (`control_waiting_reading_the_wake_word_after_registering`).
+//! * **A waiter that dies costs one wake, not one per publish for ever.** The flag is not a
+//!   count a waiter must give back: the next writer clears what a SIGKILLed waiter left, pays
+//!   one `futex` wake, and publishes stay syscall-free after it. A waiter woken without news
+//!   sets the flag again before it sleeps again.
 //! * **Writers pay nothing while nobody waits:** a compiler fence and one load of `waiters` on
 //!   a line readers only read; the wake path is out of line.
 //! * **News** is exactly "a poll now would deliver or count something, or report a reset": the
@@ -69,6 +75,13 @@ where
     #[cold]
     #[inline(never)]
     pub(crate) fn wake_waiters(&self) {
+        // Take the registrations: a waiter this wakes registers again before it sleeps again.
+        // SYNC: no ordering needed of its own: the bump below is sequenced after it, so a
+        // waiter whose `seen` (Acquire) reads the bump registers after this clear, and its flag
+        // stays set for the next writer.
+        if !mutant(mutants::WAKE_KEEPS_REGISTRATIONS) {
+            self.head.waiters.swap(0, Ordering::Relaxed);
+        }
         // SYNC: Release: a waiter that sees the new value (and so does not sleep) sees the
         // commit that came before it.
         self.head.wake.fetch_add(1, Ordering::Release);
@@ -127,11 +140,19 @@ where
             if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
                 return Waited::TimedOut;
             }
-            let registered = register.then(|| Registration::new(self));
-            let woken = registered.is_some() && park::heavy_barrier();
-            // SYNC: Acquire pairs with the Release bump in wake_waiters().
+            // SYNC: Acquire pairs with the Release bump in wake_waiters(). Read before the
+            // registration, never after it (see the module docs).
             let read_seen = || self.head.wake.load(Ordering::Acquire);
-            let mut seen = (!mutant(mutants::WAKE_WORD_AFTER_RECHECK)).then(read_seen);
+            let mut seen = (!mutant(mutants::WAKE_WORD_AFTER_RECHECK)
+                && !mutant(mutants::WAKE_WORD_AFTER_REGISTER))
+            .then(read_seen);
+            if register {
+                register_waiter(self);
+            }
+            let woken = register && park::heavy_barrier();
+            if mutant(mutants::WAKE_WORD_AFTER_REGISTER) {
+                seen = Some(read_seen());
+            }
             if !mutant(mutants::NO_RECHECK_AFTER_REGISTER) && news() {
                 return Waited::Ready;
             }
@@ -150,32 +171,29 @@ where
                 Some(left.map_or(park::POLL_SLICE, |l| l.min(park::POLL_SLICE)))
             };
             park::sleep(&self.head.wake, seen, slice);
-            drop(registered);
         }
     }
 }
 
-/// A waiter's place in the ring's `waiters` count, for as long as it lives.
-struct Registration<'h> {
-    waiters: &'h crate::sync::AtomicU32,
-}
-
-impl<'h> Registration<'h> {
-    fn new<const N: usize>(ring: &Ring<'h, N>) -> Self
-    where
-        PayloadSize<N>: SupportedPayload,
-    {
-        // SYNC: SeqCst RMW, then the heavy barrier: the first half of the store→load pairing
-        // with the writer's commit and light barrier.
-        ring.head.waiters.fetch_add(1, Ordering::SeqCst);
-        Self {
-            waiters: &ring.head.waiters,
-        }
+#[cfg(any(loom, feature = "__test-hooks"))]
+impl<const N: usize> Ring<'_, N>
+where
+    PayloadSize<N>: SupportedPayload,
+{
+    /// The ring's `waiters` flag (tests: a registration must not outlive its waiter past the
+    /// next commit).
+    #[doc(hidden)]
+    pub fn waiting_flag_for_test(&self) -> u32 {
+        self.head.waiters.load(Ordering::Relaxed)
     }
 }
 
-impl Drop for Registration<'_> {
-    fn drop(&mut self) {
-        self.waiters.fetch_sub(1, Ordering::Relaxed);
-    }
+/// Sets the ring's `waiters` flag: the next writer wakes the ring's sleepers (and clears it).
+fn register_waiter<const N: usize>(ring: &Ring<'_, N>)
+where
+    PayloadSize<N>: SupportedPayload,
+{
+    // SYNC: SeqCst RMW, then the heavy barrier: the first half of the store→load pairing with
+    // the writer's commit and light barrier.
+    ring.head.waiters.fetch_or(1, Ordering::SeqCst);
 }

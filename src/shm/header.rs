@@ -35,7 +35,7 @@ use crate::sync::{AtomicU64, Ordering};
 /// `b"ORBITRNG"` as a little-endian word.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"ORBITRNG");
 /// Version of the layout above; bumped on any incompatible change.
-pub const LAYOUT_VERSION: u64 = 7;
+pub const LAYOUT_VERSION: u64 = 8;
 /// Bytes before the first slot of a one-lane segment (header line, the head's two lines, one
 /// reserved line); also the least an attacher maps to read a header.
 pub const PREFIX_BYTES: usize = 256;
