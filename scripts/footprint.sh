@@ -10,19 +10,23 @@
 # separately from the rest of the flash. orbit-rs is measured with feature critical-section (as
 # embassy-sync's CriticalSectionRawMutex) and, on thumbv7em, with portable-atomic single-core.
 #
-# usage: scripts/footprint.sh [--check | --check-ram]
-#   --check      exit 1 unless, on thumbv7em, orbit-rs (publish + poll + decode) needs at most
-#                1.25 × embassy-sync's RAM and at most embassy-sync's flash.
-#   --check-ram  the RAM budget only (what CI enforces while the flash budget is open, #14).
+# usage: scripts/footprint.sh [--check | --ci]
+#   --check  exit 1 unless, on thumbv7em, orbit-rs (publish + poll + decode) needs at most
+#            1.25 × embassy-sync's RAM and at most embassy-sync's flash (the #14 budgets).
+#   --ci     what CI enforces: the RAM budget, and flash at most FLASH_CEILING (the flash budget
+#            is not met; the ceiling, today's size plus 5 %, only lets it shrink toward it).
 # Needs llvm-size and llvm-nm (Debian package `llvm`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-check_ram=0 check_flash=0
+# Flash of orbit-rs publish + poll + decode on thumbv7em that CI lets through (2750 B measured
+# 2026-12-01, plus 5 %).
+FLASH_CEILING=2890
+check_ram=0 check_flash=0 check_ceiling=0
 case "${1:-}" in
     --check) check_ram=1 check_flash=1 ;;
-    --check-ram) check_ram=1 ;;
+    --ci) check_ram=1 check_ceiling=1 ;;
     "") ;;
-    *) echo "usage: $0 [--check | --check-ram]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--check | --ci]" >&2; exit 2 ;;
 esac
 for tool in llvm-size llvm-nm; do
     command -v "$tool" >/dev/null || { echo "$tool not found (apt-get install llvm)" >&2; exit 2; }
@@ -111,12 +115,17 @@ verdict() { if [ "$1" -le "$2" ]; then echo ok; else echo OVER; fi; }
 # RAM: orbit <= 1.25 × embassy, in integers: 4 × orbit <= 5 × embassy.
 echo "  RAM   $o_ram B <= 1.25 × $e_ram B = $((e_ram * 5 / 4)) B: $(verdict $((o_ram * 4)) $((e_ram * 5)))"
 echo "  flash $o_flash B <= $e_flash B: $(verdict "$o_flash" "$e_flash")"
+echo "  flash $o_flash B <= ceiling $FLASH_CEILING B (CI): $(verdict "$o_flash" "$FLASH_CEILING")"
 if [ "$check_ram" = 1 ] && [ $((o_ram * 4)) -gt $((e_ram * 5)) ]; then
     echo "RAM budget exceeded" >&2
     status=1
 fi
 if [ "$check_flash" = 1 ] && [ "$o_flash" -gt "$e_flash" ]; then
     echo "flash budget exceeded" >&2
+    status=1
+fi
+if [ "$check_ceiling" = 1 ] && [ "$o_flash" -gt "$FLASH_CEILING" ]; then
+    echo "flash grew past the ceiling: $o_flash B > $FLASH_CEILING B" >&2
     status=1
 fi
 exit "$status"
