@@ -688,20 +688,23 @@ fn control_recover_trusting_a_stale_writer_word() {
 /// end (a lost wake-up leaves it asleep after the writers finished, which loom's futex model in
 /// `park.rs` reports) and only with news.
 fn wait_then_poll(s: &Shared) -> u64 {
-    let reader = ring(s, 0);
-    let mut cursor = Cursor::from_start();
+    wait_and_poll(&ring(s, 0), &mut Cursor::from_start()).delivered
+}
+
+/// One wait of `reader` for news after `cursor`, then the poll it promised.
+fn wait_and_poll(reader: &Ring<'_, 16>, cursor: &mut Cursor) -> orbit_rs::Poll {
     assert_eq!(
-        reader.wait(&cursor, std::time::Duration::MAX),
+        reader.wait(cursor, std::time::Duration::MAX),
         orbit_rs::Waited::Ready
     );
-    let poll = reader.poll_with(&mut cursor, Patience::Wait, |f| {
+    let poll = reader.poll_with(cursor, Patience::Wait, |f| {
         check(&f);
     });
     assert!(
         !poll.is_empty() || poll.rewound,
         "woken without news: {poll:?}"
     );
-    poll.delivered
+    poll
 }
 
 /// One multi-writer publish against one waiting reader.
@@ -742,18 +745,7 @@ fn waiting_for_two_writers() {
         let mut cursor = Cursor::from_start();
         let mut accounted = 0;
         while accounted < 2 {
-            assert_eq!(
-                reader.wait(&cursor, std::time::Duration::MAX),
-                orbit_rs::Waited::Ready
-            );
-            let poll = reader.poll_with(&mut cursor, Patience::Wait, |f| {
-                check(&f);
-            });
-            assert!(
-                !poll.is_empty() || poll.rewound,
-                "woken without news: {poll:?}"
-            );
-            accounted += poll.accounted();
+            accounted += wait_and_poll(&reader, &mut cursor).accounted();
         }
     });
     let writers: Vec<_> = [1u8, 2]

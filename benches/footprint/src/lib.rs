@@ -27,6 +27,33 @@ pub fn sink<T>(value: T) {
     black_box(value);
 }
 
+/// Defines `_start` for an orbit-rs binary: a `static` ring of `DEPTH` slots × `PAYLOAD` B, and
+/// a loop that publishes one message, then runs `$read` with the ring and a cursor in scope
+/// (each binary's reader; `()` for none). The baseline does not expand it, so none of orbit-rs
+/// is in the baseline.
+#[macro_export]
+macro_rules! orbit_start {
+    (|$ring:ident, $cursor:ident| $read:expr) => {
+        static SLOTS: [orbit_rs::Slot<{ $crate::PAYLOAD }>; $crate::DEPTH] =
+            [orbit_rs::Slot::EMPTY; $crate::DEPTH];
+        static HEAD: orbit_rs::Head = orbit_rs::Head::new();
+
+        // SAFETY (no_mangle): `_start` is the entry symbol of footprint.x; nothing else
+        // defines it.
+        #[unsafe(no_mangle)]
+        pub extern "C" fn _start() -> ! {
+            let $ring = orbit_rs::Ring::new(&SLOTS, &HEAD).unwrap_or_else(|_| panic!());
+            #[allow(unused_mut, unused_variables)]
+            let mut $cursor = orbit_rs::Cursor::from_start();
+            loop {
+                let m = $crate::message();
+                $crate::sink($ring.publish(1, 0, &m));
+                $read;
+            }
+        }
+    };
+}
+
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     loop {
