@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Runs examples/firmware under QEMU: a SysTick interrupt publishes 20 000 frames into a static
-# ring while main polls and checks them and publishes frames of its own. Each (machine, atomics
-# configuration) pair must exit with semihosting status 0 (every frame delivered or counted
-# lost, none torn) and must really have exercised the protocol (frames overwritten, polls and
-# main's publishes preempted by the interrupt's publishes).
+# Runs examples/firmware (Cortex-M) and examples/firmware-riscv (riscv32imc; the same test, its
+# check.rs) under QEMU: a timer interrupt publishes 20 000 frames into a static ring while main
+# polls and checks them and publishes frames of its own. Each (machine, atomics configuration)
+# pair must exit with semihosting status 0 (every frame delivered or counted lost, none torn) and
+# must really have exercised the protocol (frames overwritten, polls and main's publishes
+# preempted by the interrupt's publishes).
 # `-icount` ties QEMU's clocks to the instruction count: the numbers repeat run to run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,17 +15,23 @@ failed=0
 
 run() {
     local machine=$1 target=$2 config=$3
-    local dir="${CARGO_TARGET_DIR:-$root/target}/firmware-qemu/$config"
+    local example=firmware bin=orbit-firmware-qemu qemu=(qemu-system-arm -machine "$machine")
+    if [[ $target == riscv* ]]; then
+        example=firmware-riscv bin=orbit-firmware-qemu-riscv
+        # No firmware: QEMU loads the ELF into RAM at 0x8000_0000 and the hart starts there.
+        qemu=(qemu-system-riscv32 -machine "$machine" -bios none)
+    fi
+    local dir="${CARGO_TARGET_DIR:-$root/target}/$example-qemu/$config"
     local flags=()
     [ "$config" = portable-atomic ] && flags=(--no-default-features --features portable-atomic)
     echo "--- $machine ($target), atomics: $config"
     (
-        cd examples/firmware
+        cd "examples/$example"
         if [ "$config" = portable-atomic ]; then export RUSTFLAGS="$single_core"; fi
         CARGO_TARGET_DIR="$dir" cargo build --quiet --release --locked --target "$target" "${flags[@]}"
     )
-    local elf="$dir/$target/release/orbit-firmware-qemu" out status=0
-    out=$(timeout 60 qemu-system-arm -machine "$machine" -nographic -icount shift=3 \
+    local elf="$dir/$target/release/$bin" out status=0
+    out=$(timeout 60 "${qemu[@]}" -nographic -icount shift=3 \
         -semihosting-config enable=on,target=native -kernel "$elf" 2>&1) || status=$?
     echo "$out"
     if [ "$status" -ne 0 ]; then
@@ -43,5 +50,6 @@ run() {
 for config in critical-section portable-atomic; do
     run mps2-an386 thumbv7em-none-eabihf "$config" # Cortex-M4
     run microbit thumbv6m-none-eabi "$config"      # Cortex-M0 (nRF51)
+    run virt riscv32imc-unknown-none-elf "$config" # RISC-V RV32IMC, CLINT machine timer
 done
 exit "$failed"

@@ -7,6 +7,7 @@ for target in thumbv6m-none-eabi thumbv7em-none-eabihf riscv32imc-unknown-none-e
 done
 missing=()
 command -v qemu-system-arm >/dev/null 2>&1 || missing+=(qemu-system-arm)
+command -v qemu-system-riscv32 >/dev/null 2>&1 || missing+=(qemu-system-misc)
 command -v llvm-size >/dev/null 2>&1 && command -v llvm-nm >/dev/null 2>&1 || missing+=(llvm)
 if [ "${#missing[@]}" -gt 0 ]; then
     apt-get update && apt-get install -y "${missing[@]}"
