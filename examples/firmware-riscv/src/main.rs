@@ -74,9 +74,9 @@ impl check::Platform for Virt {
     fn start_timer(&mut self, period: u32) {
         PERIOD.store(period, Relaxed);
         set_mtimecmp(mtime() + u64::from(period));
-        // SAFETY: the timer's handler only touches atomics and the ring (lock-free, and its
-        // critical sections nest: the handler runs with interrupts disabled), so enabling it
-        // breaks no critical section of `main`'s.
+        // SAFETY: `check::run` calls this outside any critical section, so enabling the timer
+        // interrupt breaks none; its handler touches only atomics, the CLINT and the ring, whose
+        // own critical sections mask it (they clear `mstatus.MIE`).
         unsafe { riscv::interrupt::enable_interrupt(Interrupt::MachineTimer) };
     }
 
