@@ -1,0 +1,306 @@
+//! The importer: subscribes to a key expression and republishes every batch into a local
+//! fleet, turning every counter the stream lost on the way into a loss marker.
+//!
+//! **Origins.** Each origin (exporting host) is republished as its own node of the local fleet:
+//! the importer joins the fleet once per origin, as node `origin` ([`Fleet::join_shm_as`]), so
+//! a local reader tells hosts apart by `frame.id.node()` (`event.id.node()`). Those node ids
+//! are the bridge's: no local member may use them, and they must be below the fleet's size.
+//!
+//! **Streams.** Batches are tracked per stream — origin, exporter session, ring kind — and
+//! per epoch (resets of the exported ring). Within a stream every counter is accounted for:
+//! the frames, the exporter's loss (counters inside a batch that no record names), and the
+//! network's loss (counters between one batch's end and the next batch's start). Each lost
+//! counter becomes one [`publish_lost`](orbit_rs::FleetRing::publish_lost) marker in its
+//! place, so local readers count it [unavailable](orbit_rs::Loss::unavailable), in order,
+//! beside whatever the local ring itself overwrites for them.
+//!
+//! **What is not counted.** A stream's first batch starts wherever the importer met it: what
+//! the exporter sent before (the importer was down, or had not started) is not known here. A
+//! new exporter session (a restarted exporter) starts a new stream the same way, and a new
+//! epoch restarts counting at the reset ring's counter 0, as a local reader's cursor does.
+//! Nothing is replayed: an exporter starts at its ring's head.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use orbit_rs::{Fleet, FleetRing};
+use zenoh::Wait;
+
+use crate::envelope::{self, Batch};
+use crate::export::STOP_CHECK;
+use crate::{BridgeError, Frames, RingSource};
+
+/// What an importer did so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ImportStats {
+    /// Batches republished.
+    pub batches: u64,
+    /// Frames republished.
+    pub frames: u64,
+    /// Counters the exporters reported overwritten on their rings (republished as markers).
+    pub upstream_overwritten: u64,
+    /// Counters the exporters reported unavailable on their rings (republished as markers).
+    pub upstream_unavailable: u64,
+    /// Counters lost between exporter and importer: gaps between batches of one stream
+    /// (republished as markers).
+    pub network_lost: u64,
+    /// Streams met: one per origin, exporter session and ring kind (a restarted exporter
+    /// starts a new one).
+    pub streams: u64,
+    /// Resets of exported rings seen (new epochs of a stream).
+    pub resets: u64,
+    /// Samples that were not valid batches (dropped, reported).
+    pub malformed: u64,
+    /// Batches of another ring kind than the imported one (ignored).
+    pub foreign: u64,
+    /// Frames or markers the local fleet refused (reported; see [`ImportStats`] docs).
+    pub publish_errors: u64,
+}
+
+impl ImportStats {
+    /// Every counter accounted for in the local ring: frames plus every kind of loss marker.
+    #[must_use]
+    pub fn counters(&self) -> u64 {
+        self.frames + self.upstream_overwritten + self.upstream_unavailable + self.network_lost
+    }
+}
+
+/// Where a stream stands.
+#[derive(Clone, Copy, Debug)]
+struct Stream {
+    epoch: u32,
+    /// The next counter expected from the exporter.
+    next: u64,
+}
+
+/// What the importer tells its caller while it runs.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ImportEvent<'a> {
+    /// A new stream: an exporter session met for the first time.
+    NewStream {
+        /// Its origin id.
+        origin: u16,
+        /// The exporter's session id.
+        session: u64,
+    },
+    /// A batch was republished; the stats so far.
+    Batch(&'a ImportStats),
+    /// Something went wrong with one sample; the importer goes on.
+    Error(&'a BridgeError),
+}
+
+/// Whether the importer joins the local fleet in shared memory or in-process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backing {
+    /// `Fleet::join_shm_as`: the fleet's other processes see the frames.
+    SharedMemory,
+    /// `Fleet::join_as`: only this process sees them (tests, embedding).
+    InProcess,
+}
+
+/// Republishes batches into a local fleet.
+#[derive(Debug)]
+pub struct Importer {
+    fleet: String,
+    size: u16,
+    backing: Backing,
+    source: RingSource,
+    /// Per origin: the fleet handle joined as node `origin`, and its ring.
+    origins: HashMap<u16, (Arc<Fleet>, FleetRing<Frames>)>,
+    streams: HashMap<(u16, u64), Stream>,
+    stats: ImportStats,
+}
+
+impl Importer {
+    /// An importer into ring `source` of fleet `fleet` (of `size` nodes), joined lazily as
+    /// one node per origin.
+    #[must_use]
+    pub fn new(fleet: &str, size: u16, backing: Backing, source: RingSource) -> Self {
+        Self {
+            fleet: fleet.to_string(),
+            size,
+            backing,
+            source,
+            origins: HashMap::new(),
+            streams: HashMap::new(),
+            stats: ImportStats::default(),
+        }
+    }
+
+    /// What the importer did so far.
+    #[must_use]
+    pub fn stats(&self) -> ImportStats {
+        self.stats
+    }
+
+    /// The local ring origin `origin` is republished into (joining the fleet as node `origin`
+    /// on first use).
+    ///
+    /// # Errors
+    ///
+    /// [`BridgeError::Fleet`] if the fleet cannot be joined as that node (in use by a live
+    /// member, outside the fleet) or the ring not opened.
+    pub fn ring_of(&mut self, origin: u16) -> Result<&FleetRing<Frames>, BridgeError> {
+        if !self.origins.contains_key(&origin) {
+            let builder = Fleet::builder(&self.fleet).size(self.size).node(origin);
+            let fleet = match self.backing {
+                Backing::SharedMemory => builder.join_shm(),
+                Backing::InProcess => builder.join(),
+            }
+            .map_err(|e| BridgeError::Fleet(format!("joining as origin node {origin}: {e}")))?;
+            let fleet = Arc::new(fleet);
+            let ring = self.source.open(&fleet)?;
+            self.origins.insert(origin, (fleet, ring));
+        }
+        Ok(&self.origins[&origin].1)
+    }
+
+    /// Republishes one sample's bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`BridgeError::Decode`] for bytes that are not a batch (nothing republished);
+    /// [`BridgeError::Protocol`] for a gap no stream can have (over 2^32 counters);
+    /// [`BridgeError::Fleet`] if the local fleet refused a frame or marker.
+    pub fn handle(&mut self, bytes: &[u8]) -> Result<(), BridgeError> {
+        let batch = envelope::decode(bytes).map_err(|e| {
+            self.stats.malformed += 1;
+            BridgeError::Decode(e)
+        })?;
+        self.republish(&batch)
+    }
+
+    /// Republishes one decoded batch.
+    fn republish(&mut self, batch: &Batch<'_>) -> Result<(), BridgeError> {
+        let h = batch.header;
+        if h.ring_kind != self.source.kind() {
+            self.stats.foreign += 1;
+            return Ok(());
+        }
+        let ring = self.ring_of(h.origin)?.clone();
+        let stream = self
+            .streams
+            .entry((h.origin, h.session))
+            .or_insert_with(|| {
+                self.stats.streams += 1;
+                Stream {
+                    epoch: h.epoch,
+                    next: h.first,
+                }
+            });
+        if stream.epoch != h.epoch {
+            // The exported ring was reset: its counters restarted; nothing between is counted
+            // (a local reader's cursor does the same across a reset).
+            self.stats.resets += 1;
+            *stream = Stream {
+                epoch: h.epoch,
+                next: h.first,
+            };
+        }
+        let mut errors = Errors::default();
+        // Counters between the previous batch's end and this one's start never arrived.
+        let gap = h.first.saturating_sub(stream.next);
+        let mut pos = h.first.max(stream.next);
+        stream.next = h.end.max(stream.next);
+        if gap > 0 {
+            errors.add(&mut self.stats, markers(&ring, gap));
+            self.stats.network_lost += gap;
+        }
+        // A batch that starts before `next` repeats counters already accounted for (no Zenoh
+        // route should do that): its repeats are skipped, never republished twice.
+        for record in &batch.records {
+            let counter = h.first + u64::from(record.offset);
+            if counter < pos {
+                continue;
+            }
+            if counter > pos {
+                errors.add(&mut self.stats, markers(&ring, counter - pos));
+            }
+            let published = ring
+                .publish_frame(record.frame_kind, record.version, record.payload)
+                .map(drop)
+                .map_err(|e| BridgeError::Fleet(e.to_string()));
+            errors.add(&mut self.stats, published);
+            self.stats.frames += 1;
+            pos = counter + 1;
+        }
+        if h.end > pos {
+            errors.add(&mut self.stats, markers(&ring, h.end - pos));
+        }
+        self.stats.upstream_overwritten += h.overwritten;
+        self.stats.upstream_unavailable += h.unavailable;
+        self.stats.batches += 1;
+        errors.first.map_or(Ok(()), Err)
+    }
+
+    /// Imports from `key` until `stop` is set (checked at least every [`STOP_CHECK`]),
+    /// telling `report` about new streams, batches and errors.
+    ///
+    /// # Errors
+    ///
+    /// [`BridgeError::Zenoh`] if the subscriber cannot be declared or its channel closes.
+    pub fn run(
+        &mut self,
+        session: &zenoh::Session,
+        key: &str,
+        stop: &AtomicBool,
+        mut report: impl FnMut(ImportEvent<'_>),
+    ) -> Result<ImportStats, BridgeError> {
+        let subscriber = session
+            .declare_subscriber(key.to_string())
+            .wait()
+            .map_err(|e| BridgeError::Zenoh(e.to_string()))?;
+        while !stop.load(Ordering::Relaxed) {
+            let sample = match subscriber.recv_timeout(STOP_CHECK) {
+                Ok(Some(sample)) => sample,
+                Ok(None) => continue,
+                Err(e) => return Err(BridgeError::Zenoh(e.to_string())),
+            };
+            let streams = self.stats.streams;
+            let bytes = sample.payload().to_bytes();
+            match self.handle(&bytes) {
+                Ok(()) => {
+                    if self.stats.streams != streams
+                        && let Ok(batch) = envelope::decode(&bytes)
+                    {
+                        report(ImportEvent::NewStream {
+                            origin: batch.header.origin,
+                            session: batch.header.session,
+                        });
+                    }
+                    report(ImportEvent::Batch(&self.stats));
+                }
+                Err(e) => report(ImportEvent::Error(&e)),
+            }
+        }
+        Ok(self.stats)
+    }
+}
+
+/// Commits `count` markers, refusing a count no real stream produces.
+fn markers(ring: &FleetRing<Frames>, count: u64) -> Result<(), BridgeError> {
+    let count = u32::try_from(count).map_err(|_| {
+        BridgeError::Protocol(format!(
+            "a gap of {count} counters in one stream (more than 2^32: a broken stream)"
+        ))
+    })?;
+    ring.publish_lost(count)
+        .map_err(|e| BridgeError::Fleet(e.to_string()))
+}
+
+/// The first error of a batch, and a count of all of them.
+#[derive(Default)]
+struct Errors {
+    first: Option<BridgeError>,
+}
+
+impl Errors {
+    fn add(&mut self, stats: &mut ImportStats, result: Result<(), BridgeError>) {
+        if let Err(e) = result {
+            stats.publish_errors += 1;
+            self.first.get_or_insert(e);
+        }
+    }
+}
