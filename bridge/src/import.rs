@@ -54,8 +54,11 @@ pub struct ImportStats {
     pub malformed: u64,
     /// Batches of another ring kind than the imported one (ignored).
     pub foreign: u64,
-    /// Frames or markers the local fleet refused (reported; see [`ImportStats`] docs).
+    /// Frames or markers the local fleet refused (reported).
     pub publish_errors: u64,
+    /// Batches that decode but cannot belong to a real stream: a gap or loss of more than
+    /// 2^32 counters (reported; the stream goes on from the batch's end).
+    pub protocol_errors: u64,
 }
 
 impl ImportStats {
@@ -205,8 +208,11 @@ impl Importer {
         let mut pos = h.first.max(stream.next);
         stream.next = h.end.max(stream.next);
         if gap > 0 {
-            errors.add(&mut self.stats, markers(&ring, gap));
-            self.stats.network_lost += gap;
+            let marked = markers(&ring, gap);
+            if marked.is_ok() {
+                self.stats.network_lost += gap;
+            }
+            errors.add(&mut self.stats, marked);
         }
         // A batch that starts before `next` repeats counters already accounted for (no Zenoh
         // route should do that): its repeats are skipped, never republished twice.
@@ -299,7 +305,10 @@ struct Errors {
 impl Errors {
     fn add(&mut self, stats: &mut ImportStats, result: Result<(), BridgeError>) {
         if let Err(e) = result {
-            stats.publish_errors += 1;
+            match e {
+                BridgeError::Protocol(_) => stats.protocol_errors += 1,
+                _ => stats.publish_errors += 1,
+            }
             self.first.get_or_insert(e);
         }
     }

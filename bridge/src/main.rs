@@ -200,7 +200,8 @@ fn import(common: &Common, from: Option<&str>, stop: &AtomicBool) -> Result<(), 
 fn import_line(s: &ImportStats) -> String {
     format!(
         "import stats batches={} frames={} upstream_overwritten={} upstream_unavailable={} \
-         network_lost={} streams={} resets={} malformed={} foreign={} publish_errors={}",
+         network_lost={} streams={} resets={} malformed={} foreign={} publish_errors={} \
+         protocol_errors={}",
         s.batches,
         s.frames,
         s.upstream_overwritten,
@@ -210,6 +211,7 @@ fn import_line(s: &ImportStats) -> String {
         s.resets,
         s.malformed,
         s.foreign,
-        s.publish_errors
+        s.publish_errors,
+        s.protocol_errors
     )
 }

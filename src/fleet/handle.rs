@@ -427,7 +427,8 @@ impl Fleet {
     /// # Errors
     ///
     /// As [`ring`](Fleet::ring), and [`Error::SpecMismatch`] / [`Error::PayloadMismatch`] if
-    /// this handle already opened the kind with another capacity or class.
+    /// this handle already opened the kind with another capacity or class. (Opening the kind
+    /// by its type *after* this call compares the type's declared capacity with `capacity`.)
     ///
     /// # Examples
     ///
@@ -456,9 +457,17 @@ impl Fleet {
         capacity: usize,
         payload: usize,
     ) -> Result<FleetRing<T>> {
+        // A kind this handle opened already (by its type, say) keeps the capacity its type
+        // declared: only the actual capacity and class must match.
+        let declared = self
+            .rings
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&(kind, false))
+            .map_or(capacity, AnyStore::declared);
         Ok(FleetRing::new(self.open(
             kind,
-            capacity,
+            declared,
             payload,
             Some(capacity),
             false,
