@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use orbit_rs::{Fleet, FleetRing, Waited};
 use zenoh::Wait;
+use zenoh::qos::CongestionControl;
 
 use crate::envelope::{BatchHeader, BatchWriter};
 use crate::{BridgeError, Frames, RingSource, new_session_id};
@@ -61,6 +62,7 @@ pub struct Exporter {
     source: RingSource,
     origin: u16,
     session: u64,
+    congestion: CongestionControl,
     stats: ExportStats,
     _fleet: Arc<Fleet>,
 }
@@ -79,9 +81,21 @@ impl Exporter {
             source,
             origin,
             session: new_session_id(),
+            congestion: CongestionControl::Block,
             stats: ExportStats::default(),
             _fleet: fleet,
         })
+    }
+
+    /// What the exporter's Zenoh publisher does when the network cannot take a batch right
+    /// now (default [`CongestionControl::Block`]): `Block` waits, so the ring keeps filling
+    /// and the next batch carries more frames — what the ring overwrites meanwhile is counted
+    /// as the exporter's loss, overwritten; `Drop` drops the batch, and the importer counts
+    /// its counters as the network's loss. Either way the loss is counted.
+    #[must_use]
+    pub fn with_congestion_control(mut self, congestion: CongestionControl) -> Self {
+        self.congestion = congestion;
+        self
     }
 
     /// This run's session id (random, new for every exporter).
@@ -125,6 +139,7 @@ impl Exporter {
     ) -> Result<ExportStats, BridgeError> {
         let publisher = session
             .declare_publisher(key.to_string())
+            .congestion_control(self.congestion)
             .wait()
             .map_err(|e| BridgeError::Zenoh(e.to_string()))?;
         let mut cursor = self.ring.cursor_at_head();

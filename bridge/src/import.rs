@@ -21,8 +21,8 @@
 //! Nothing is replayed: an exporter starts at its ring's head.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use orbit_rs::{Fleet, FleetRing};
 use zenoh::Wait;
@@ -113,6 +113,8 @@ pub struct Importer {
     /// Per origin: the fleet handle joined as node `origin`, and its ring.
     origins: HashMap<u16, (Arc<Fleet>, FleetRing<Frames>)>,
     streams: HashMap<(u16, u64), Stream>,
+    /// Streams met since the run loop last reported them: (origin, session).
+    new_streams: Vec<(u16, u64)>,
     stats: ImportStats,
 }
 
@@ -128,6 +130,7 @@ impl Importer {
             source,
             origins: HashMap::new(),
             streams: HashMap::new(),
+            new_streams: Vec::new(),
             stats: ImportStats::default(),
         }
     }
@@ -188,6 +191,9 @@ impl Importer {
             .entry((h.origin, h.session))
             .or_insert_with(|| {
                 self.stats.streams += 1;
+                if self.new_streams.len() < MAX_PENDING_ERRORS {
+                    self.new_streams.push((h.origin, h.session));
+                }
                 Stream {
                     epoch: h.epoch,
                     next: h.first,
@@ -242,11 +248,16 @@ impl Importer {
     }
 
     /// Imports from `key` until `stop` is set (checked at least every [`STOP_CHECK`]),
-    /// telling `report` about new streams, batches and errors.
+    /// telling `report` about new streams, batches and errors (from this thread, at most
+    /// every [`STOP_CHECK`]).
+    ///
+    /// Batches are republished on Zenoh's own receive thread, in a subscriber callback: a
+    /// publish into a ring never blocks, so nothing waits on it, and a frame reaches the local
+    /// ring without a hop through a channel and another thread.
     ///
     /// # Errors
     ///
-    /// [`BridgeError::Zenoh`] if the subscriber cannot be declared or its channel closes.
+    /// [`BridgeError::Zenoh`] if the subscriber cannot be declared.
     pub fn run(
         &mut self,
         session: &zenoh::Session,
@@ -254,35 +265,68 @@ impl Importer {
         stop: &AtomicBool,
         mut report: impl FnMut(ImportEvent<'_>),
     ) -> Result<ImportStats, BridgeError> {
-        let subscriber = session
-            .declare_subscriber(key.to_string())
-            .wait()
-            .map_err(|e| BridgeError::Zenoh(e.to_string()))?;
-        while !stop.load(Ordering::Relaxed) {
-            let sample = match subscriber.recv_timeout(STOP_CHECK) {
-                Ok(Some(sample)) => sample,
-                Ok(None) => continue,
-                Err(e) => return Err(BridgeError::Zenoh(e.to_string())),
-            };
-            let streams = self.stats.streams;
-            let bytes = sample.payload().to_bytes();
-            match self.handle(&bytes) {
-                Ok(()) => {
-                    if self.stats.streams != streams
-                        && let Ok(batch) = envelope::decode(&bytes)
-                    {
-                        report(ImportEvent::NewStream {
-                            origin: batch.header.origin,
-                            session: batch.header.session,
-                        });
+        let placeholder = Importer::new(&self.fleet, self.size, self.backing, self.source);
+        let shared = Arc::new(Mutex::new(Shared {
+            importer: std::mem::replace(self, placeholder),
+            errors: Vec::new(),
+            batches: 0,
+        }));
+        let subscriber = {
+            let shared = shared.clone();
+            session
+                .declare_subscriber(key.to_string())
+                .callback(move |sample| {
+                    let bytes = sample.payload().to_bytes();
+                    let mut shared = shared.lock().unwrap_or_else(PoisonError::into_inner);
+                    match shared.importer.handle(&bytes) {
+                        Ok(()) => shared.batches += 1,
+                        Err(e) if shared.errors.len() < MAX_PENDING_ERRORS => shared.errors.push(e),
+                        Err(_) => {}
                     }
-                    report(ImportEvent::Batch(&self.stats));
-                }
-                Err(e) => report(ImportEvent::Error(&e)),
+                })
+                .wait()
+                .map_err(|e| BridgeError::Zenoh(e.to_string()))
+        };
+        let mut reported = 0;
+        let mut drain = |report: &mut dyn FnMut(ImportEvent<'_>)| {
+            let mut shared = shared.lock().unwrap_or_else(PoisonError::into_inner);
+            let shared = &mut *shared;
+            for (origin, session) in shared.importer.new_streams.drain(..) {
+                report(ImportEvent::NewStream { origin, session });
             }
-        }
-        Ok(self.stats)
+            for e in shared.errors.drain(..) {
+                report(ImportEvent::Error(&e));
+            }
+            if shared.batches != reported {
+                reported = shared.batches;
+                report(ImportEvent::Batch(&shared.importer.stats));
+            }
+        };
+        let result = subscriber.map(|subscriber| {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(STOP_CHECK);
+                drain(&mut report);
+            }
+            // No callback runs after the undeclaration returns.
+            let _ = subscriber.undeclare().wait();
+            drain(&mut report);
+        });
+        let mut shared = shared.lock().unwrap_or_else(PoisonError::into_inner);
+        let placeholder = Importer::new(&self.fleet, self.size, self.backing, self.source);
+        *self = std::mem::replace(&mut shared.importer, placeholder);
+        result.map(|()| self.stats)
     }
+}
+
+/// Errors held for the run loop to report, at most (a flood of bad samples is still counted
+/// in the stats).
+const MAX_PENDING_ERRORS: usize = 64;
+
+/// What the subscriber callback and the run loop share.
+struct Shared {
+    importer: Importer,
+    errors: Vec<BridgeError>,
+    batches: u64,
 }
 
 /// Commits `count` markers, refusing a count no real stream produces.
