@@ -16,6 +16,7 @@ use orbit_rs::Fleet;
 use orbit_rs::event::EVENT_RING_CAPACITY;
 use orbit_rs::fleet::{DEFAULT_FLEET_SIZE, PAYLOAD_MAX};
 use zenoh::Wait;
+use zenoh::qos::CongestionControl;
 
 /// Bridges one ring of an orbit-rs fleet to other hosts over Zenoh.
 #[derive(Parser, Debug)]
@@ -38,6 +39,11 @@ enum Command {
         /// The node id the exporter joins its fleet as (it only reads).
         #[arg(long, default_value_t = DEFAULT_FLEET_SIZE - 1)]
         node: u16,
+        /// When the network is full: `block` (the ring overwrites meanwhile, counted as the
+        /// exporter's loss) or `drop` (the batch is dropped, counted by the importer as the
+        /// network's loss).
+        #[arg(long, default_value = "block", value_parser = ["block", "drop"])]
+        congestion: String,
     },
     /// Subscribe to Zenoh and republish into a local fleet, one node per origin.
     Import {
@@ -107,7 +113,14 @@ fn main() -> ExitCode {
             common,
             origin,
             node,
-        } => export(&common, origin, node, &stop),
+            congestion,
+        } => {
+            let congestion = match congestion.as_str() {
+                "drop" => CongestionControl::Drop,
+                _ => CongestionControl::Block,
+            };
+            export(&common, origin, node, congestion, &stop)
+        }
         Command::Import { common, from } => import(&common, from.as_deref(), &stop),
     };
     match result {
@@ -126,11 +139,18 @@ fn say(line: &str) {
     let _ = out.flush();
 }
 
-fn export(common: &Common, origin: u16, node: u16, stop: &AtomicBool) -> Result<(), BridgeError> {
+fn export(
+    common: &Common,
+    origin: u16,
+    node: u16,
+    congestion: CongestionControl,
+    stop: &AtomicBool,
+) -> Result<(), BridgeError> {
     let source = common.source();
     let fleet = Fleet::join_shm_as(&common.fleet, common.size, node)
         .map_err(|e| BridgeError::Fleet(format!("joining {} as node {node}: {e}", common.fleet)))?;
-    let mut exporter = Exporter::new(Arc::new(fleet), source, origin)?;
+    let mut exporter =
+        Exporter::new(Arc::new(fleet), source, origin)?.with_congestion_control(congestion);
     let session = open_session(common.zenoh_config.as_deref())?;
     let key = common
         .key
