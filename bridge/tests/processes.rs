@@ -383,3 +383,85 @@ fn two_exporters_into_one_importer_keep_their_origins_apart() {
     );
     assert_eq!(field(&stats, "streams"), 2);
 }
+
+/// A typed ring (`--kind`, its capacity and payload class given), and a reset of the exported
+/// ring mid-stream: frames keep their kind byte, version word and payload; the reset starts a
+/// new epoch (counted in the stats, nothing counted as lost), and the stream goes on.
+#[test]
+fn a_typed_ring_and_a_reset_of_the_exported_ring() {
+    use common::Raw;
+    let (a_name, b_name) = (unique_name("typed-a"), unique_name("typed-b"));
+    let join = |name: &str| {
+        let fleet = std::sync::Arc::new(orbit_rs::Fleet::join_shm_as(name, 256, 0).expect("join"));
+        let names = common::RemoveNames(fleet.clone());
+        let ring = fleet.ring_by_kind::<Raw>(42, 64, 32).expect("ring");
+        (names, ring)
+    };
+    let (_a_names, a) = join(&a_name);
+    let (_b_names, b) = join(&b_name);
+    let port = free_port();
+    let imp_cfg = zenoh_config("typed-imp", Some(port), &[]);
+    let exp_cfg = zenoh_config("typed-exp", None, &[port]);
+    let ring_args = ["--kind", "42", "--capacity", "64", "--payload", "32"];
+    let mut importer = Bridge::spawn(&{
+        let mut args = import_args(&b_name, &a_name, &imp_cfg, &ring_args);
+        args.retain(|a| a != "--events");
+        args
+    });
+    importer.expect("import ready", Duration::from_secs(30));
+    let mut exporter = Bridge::spawn(&{
+        let mut args = export_args(&a_name, &exp_cfg, ORIGIN, &ring_args);
+        args.retain(|a| a != "--events");
+        args
+    });
+    exporter.expect("export ready", Duration::from_secs(30));
+
+    // Until the route is up: frames of kind 1 (warm-up) until one arrives.
+    let mut cursor = RingCursor::from_start();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the bridge never carried a frame"
+        );
+        a.publish_frame(1, 0, b"warm").expect("publish");
+        let _ = b.wait(&cursor, Duration::from_millis(200));
+        if !b.poll_frames(&mut cursor).frames.is_empty() {
+            break;
+        }
+    }
+    let _ = b.wait(&cursor, Duration::from_millis(300));
+    let _ = b.poll_frames(&mut cursor); // Late warm-ups.
+
+    let mut got = Vec::new();
+    let mut lost = 0;
+    let mut publish_and_read = |range: std::ops::Range<u64>| {
+        for i in range.clone() {
+            a.publish_frame(7, 1000 + i, &i.to_le_bytes())
+                .expect("publish");
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while got.len() as u64 + lost < range.end && std::time::Instant::now() < deadline {
+            let _ = b.wait(&cursor, Duration::from_millis(200));
+            let poll = b.poll_frames(&mut cursor);
+            lost += poll.loss.total();
+            for f in poll.frames {
+                assert_eq!((f.kind, f.id.node().get(), f.id.kind()), (7, ORIGIN, 42));
+                let i = u64::from_le_bytes(f.payload[..].try_into().expect("8 bytes"));
+                assert_eq!(f.version, 1000 + i, "the version word crossed unchanged");
+                got.push(i);
+            }
+        }
+    };
+    publish_and_read(0..40);
+    a.reset().expect("reset A's ring");
+    publish_and_read(40..80);
+    let stats = importer.interrupt("import stats");
+    let export_stats = exporter.interrupt("export stats");
+    println!("importer: {stats}\nexporter: {export_stats}");
+    assert_eq!(got, (0..80).collect::<Vec<_>>());
+    assert_eq!(lost, 0);
+    assert_eq!(field(&export_stats, "resets"), 1);
+    assert_eq!(field(&stats, "resets"), 1);
+    assert_eq!(field(&stats, "network_lost"), 0);
+}

@@ -212,6 +212,15 @@ impl Drop for TestFleet {
     }
 }
 
+/// Removes a fleet's shared-memory names when dropped (also when a test fails).
+pub struct RemoveNames(pub Arc<Fleet>);
+
+impl Drop for RemoveNames {
+    fn drop(&mut self) {
+        let _ = self.0.remove_names();
+    }
+}
+
 /// What a reader of the importing fleet's event ring saw, per origin node.
 #[derive(Debug, Default)]
 pub struct Tally {
