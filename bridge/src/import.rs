@@ -62,6 +62,22 @@ pub struct ImportStats {
 }
 
 impl ImportStats {
+    /// Adds `after - before`, field by field.
+    fn add_difference(&mut self, after: &Self, before: &Self) {
+        let d = |a: u64, b: u64| a.saturating_sub(b);
+        self.batches += d(after.batches, before.batches);
+        self.frames += d(after.frames, before.frames);
+        self.upstream_overwritten += d(after.upstream_overwritten, before.upstream_overwritten);
+        self.upstream_unavailable += d(after.upstream_unavailable, before.upstream_unavailable);
+        self.network_lost += d(after.network_lost, before.network_lost);
+        self.streams += d(after.streams, before.streams);
+        self.resets += d(after.resets, before.resets);
+        self.malformed += d(after.malformed, before.malformed);
+        self.foreign += d(after.foreign, before.foreign);
+        self.publish_errors += d(after.publish_errors, before.publish_errors);
+        self.protocol_errors += d(after.protocol_errors, before.protocol_errors);
+    }
+
     /// Every counter accounted for in the local ring: frames plus every kind of loss marker.
     #[must_use]
     pub fn counters(&self) -> u64 {
@@ -116,6 +132,7 @@ pub struct Importer {
     /// Streams met since the run loop last reported them: (origin, session).
     new_streams: Vec<(u16, u64)>,
     stats: ImportStats,
+    per_origin: HashMap<u16, ImportStats>,
 }
 
 impl Importer {
@@ -132,13 +149,23 @@ impl Importer {
             streams: HashMap::new(),
             new_streams: Vec::new(),
             stats: ImportStats::default(),
+            per_origin: HashMap::new(),
         }
     }
 
-    /// What the importer did so far.
+    /// What the importer did so far, all origins together.
     #[must_use]
     pub fn stats(&self) -> ImportStats {
         self.stats
+    }
+
+    /// What the importer did so far for each origin it met (batches that were not valid
+    /// batches have no origin: they count only in [`stats`](Self::stats)).
+    #[must_use]
+    pub fn origin_stats(&self) -> Vec<(u16, ImportStats)> {
+        let mut all: Vec<_> = self.per_origin.iter().map(|(&o, &s)| (o, s)).collect();
+        all.sort_unstable_by_key(|&(o, _)| o);
+        all
     }
 
     /// The local ring origin `origin` is republished into (joining the fleet as node `origin`
@@ -178,8 +205,16 @@ impl Importer {
         self.republish(&batch)
     }
 
-    /// Republishes one decoded batch.
+    /// Republishes one decoded batch, counting it in the totals and in its origin's stats.
     fn republish(&mut self, batch: &Batch<'_>) -> Result<(), BridgeError> {
+        let before = self.stats;
+        let result = self.republish_counted(batch);
+        let origin = self.per_origin.entry(batch.header.origin).or_default();
+        origin.add_difference(&self.stats, &before);
+        result
+    }
+
+    fn republish_counted(&mut self, batch: &Batch<'_>) -> Result<(), BridgeError> {
         let h = batch.header;
         if h.ring_kind != self.source.kind() {
             self.stats.foreign += 1;

@@ -212,6 +212,9 @@ fn import(common: &Common, from: Option<&str>, stop: &AtomicBool) -> Result<(), 
     });
     let _ = session.close().wait();
     let stats = stats?;
+    for (origin, stats) in importer.origin_stats() {
+        say(&format!("origin={origin} {}", import_line(&stats)));
+    }
     say(&import_line(&stats));
     say("import stopped");
     Ok(())

@@ -141,6 +141,25 @@ fn origins_are_kept_apart() {
     assert_eq!(of(2), [0, 1, 3]);
     assert_eq!(unavailable, 1);
     assert_eq!(importer.stats().network_lost, 1);
+    // Which origin lost it: its own stats say.
+    let per_origin = importer.origin_stats();
+    assert_eq!(per_origin.len(), 2);
+    assert_eq!(
+        (
+            per_origin[0].0,
+            per_origin[0].1.network_lost,
+            per_origin[0].1.frames
+        ),
+        (1, 0, 3)
+    );
+    assert_eq!(
+        (
+            per_origin[1].0,
+            per_origin[1].1.network_lost,
+            per_origin[1].1.frames
+        ),
+        (2, 1, 3)
+    );
 }
 
 #[test]

@@ -382,6 +382,16 @@ fn two_exporters_into_one_importer_keep_their_origins_apart() {
         2 * n
     );
     assert_eq!(field(&stats, "streams"), 2);
+    // Per origin: one stream each, and between them every frame the importer republished.
+    let per_origin: Vec<&String> = importer
+        .seen
+        .iter()
+        .filter(|l| l.contains("origin=") && l.contains("import stats"))
+        .collect();
+    assert_eq!(per_origin.len(), 2, "{per_origin:?}");
+    assert!(per_origin.iter().all(|l| field(l, "streams") == 1));
+    let frames: u64 = per_origin.iter().map(|l| field(l, "frames")).sum();
+    assert_eq!(frames, field(&stats, "frames"));
 }
 
 /// A typed ring (`--kind`, its capacity and payload class given), and a reset of the exported
