@@ -116,6 +116,71 @@ fn exact_with_a_live_reader(kind: Kind) {
     );
 }
 
+/// Two writer threads publish frames and markers at once while a reader keeps up: every
+/// counter the ring handed out is delivered or counted, each writer's frames arrive in its
+/// order, nothing twice, and no marker is ever delivered.
+fn two_writers_with_markers(kind: Kind) {
+    let fleet = join(kind, "lost-two", 0).unwrap();
+    let ring = fleet.0.ring::<Stream>().unwrap();
+    let writers: Vec<_> = (0..2u64)
+        .map(|w| {
+            let ring = ring.clone();
+            std::thread::spawn(move || {
+                for (n, step) in schedule(2000, 0xF00D + w).into_iter().enumerate() {
+                    match step {
+                        None => {
+                            let payload = (w << 32 | n as u64).to_le_bytes();
+                            ring.publish_frame(1, w, &payload).unwrap();
+                        }
+                        Some(count) => ring.publish_lost(count).unwrap(),
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut cursor = RingCursor::from_start();
+    let mut last = [None::<u64>; 2];
+    let (mut delivered, mut lost) = (0u64, 0u64);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let done = writers.iter().all(|w| w.is_finished());
+        let poll = ring.poll_frames(&mut cursor);
+        for frame in &poll.frames {
+            let bytes: [u8; 8] = frame.payload[..].try_into().expect("no marker");
+            let (w, n) = (
+                u64::from_le_bytes(bytes) >> 32,
+                u64::from_le_bytes(bytes) as u32,
+            );
+            let n = u64::from(n);
+            assert!(
+                last[w as usize].is_none_or(|l| n > l),
+                "writer {w}: order kept"
+            );
+            last[w as usize] = Some(n);
+        }
+        delivered += poll.frames.len() as u64;
+        lost += poll.loss.total();
+        if done && cursor.next_counter() == ring.head() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the reader never caught up");
+        let _ = ring.wait(&cursor, Duration::from_millis(10));
+    }
+    for w in writers {
+        w.join().unwrap();
+    }
+    assert_eq!(delivered + lost, ring.head());
+    let markers: u64 = (0..2)
+        .flat_map(|w| schedule(2000, 0xF00D + w))
+        .flatten()
+        .map(u64::from)
+        .sum();
+    assert!(
+        lost >= markers,
+        "every marker counted ({lost} lost, {markers} markers)"
+    );
+}
+
 /// A reader that polls only at the end, after the ring lapped many times: the tail it finds is
 /// exactly the last `capacity` counters, markers among them counted unavailable.
 fn exact_after_laps(kind: Kind) {
@@ -230,6 +295,7 @@ fn child_publishes_markers() {
 
 on_both_backings!(
     exact_with_a_live_reader,
+    two_writers_with_markers,
     exact_after_laps,
     events_count_markers,
     markers_wake_waiters
