@@ -270,6 +270,30 @@ impl OrbitEventBus {
             .publish(EVENT_FRAME_KIND, timestamp_ms, &frame[..len])
     }
 
+    /// Commits `count` loss markers in the event ring: every subscriber counts them in
+    /// [`lagged`](OrbitEventPoll::lagged), in order with the events around them, and none is
+    /// delivered. For events lost before they reached this fleet (a bridge importing another
+    /// host's stream); see [`FleetRing::publish_lost`](crate::FleetRing::publish_lost).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use orbit_rs::{Fleet, OrbitEventBus};
+    ///
+    /// let bus = OrbitEventBus::new(Arc::new(Fleet::join("doc-event-lost", 1)?))?;
+    /// let mut cursor = bus.cursor_from_start();
+    /// bus.publish("door", b"open")?;
+    /// bus.publish_lost(2)?;
+    /// bus.publish("door", b"closed")?;
+    /// let poll = bus.poll(&mut cursor);
+    /// assert_eq!((poll.events.len(), poll.lagged), (2, 2));
+    /// # Ok::<(), orbit_rs::Error>(())
+    /// ```
+    pub fn publish_lost(&self, count: u32) -> Result<()> {
+        self.ring.publish_lost(count)
+    }
+
     /// Test hook: leaves one event frame half-written, as a writer killed mid-write would.
     /// Returns its counter.
     #[cfg(feature = "__test-hooks")]

@@ -182,6 +182,36 @@ impl<T: OrbitTyped> FleetRing<T> {
         with_store!(&self.store, s => s.publish(frame_kind, version, payload))
     }
 
+    /// Commits `count` loss markers: counters every reader of the ring counts
+    /// [unavailable](crate::Loss::unavailable), in order with the frames around them, and that
+    /// are never delivered. For frames lost before they reached this ring — a bridge
+    /// republishing another host's stream turns that stream's loss into these, so its local
+    /// readers count it like their own. See [`Ring::publish_lost`].
+    ///
+    /// # Errors
+    ///
+    /// As [`publish_frame`](Self::publish_frame): the markers committed before the error stay.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use orbit_rs::{Fleet, OrbitTyped, RingCursor};
+    /// # struct Log;
+    /// # impl OrbitTyped for Log { const KIND: u8 = 17; const CAPACITY: usize = 8; }
+    /// let logs = Fleet::join("publish-lost-doc", 1)?.ring::<Log>()?;
+    /// let mut cursor = RingCursor::from_start();
+    /// logs.publish_frame(1, 0, b"a")?;
+    /// logs.publish_lost(3)?; // three frames that never arrived
+    /// logs.publish_frame(1, 0, b"e")?;
+    /// let poll = logs.poll_frames(&mut cursor);
+    /// assert_eq!(poll.frames.len(), 2);
+    /// assert_eq!((poll.loss.unavailable, poll.loss.overwritten), (3, 0));
+    /// # Ok::<(), orbit_rs::Error>(())
+    /// ```
+    pub fn publish_lost(&self, count: u32) -> Result<()> {
+        with_store!(&self.store, s => s.publish_lost(count))
+    }
+
     /// Takes the ring's writer lease for this handle: the one-writer publish path (see
     /// [`ExclusiveWriter`](crate::ExclusiveWriter)), for every process of the fleet, until the
     /// returned writer is dropped. A lease whose holder's process is gone is broken first.
@@ -383,6 +413,65 @@ impl<T: OrbitTyped> FleetRing<T> {
     #[must_use]
     pub fn payload(&self) -> usize {
         self.store.payload()
+    }
+}
+
+impl Fleet {
+    /// Opens (or returns) the ring of `kind` — a kind known only at run time — with `capacity`
+    /// slots holding `payload` bytes (rounded up to its class, one of [`PAYLOAD_CLASSES`]):
+    /// for tools that carry frames of types they do not know, such as a bridge to another
+    /// host or a recorder. `T` only names the handle's type; its consts are not used. The
+    /// capacity and class must match the ring's (on shared memory, what every process opened
+    /// it with: `T::CAPACITY`, `T::PAYLOAD` of the type that owns the kind).
+    ///
+    /// # Errors
+    ///
+    /// As [`ring`](Fleet::ring), and [`Error::SpecMismatch`] / [`Error::PayloadMismatch`] if
+    /// this handle already opened the kind with another capacity or class. (Opening the kind
+    /// by its type *after* this call compares the type's declared capacity with `capacity`.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use orbit_rs::event::{EVENT_RING_CAPACITY, EVENT_RING_KIND};
+    /// use orbit_rs::fleet::PAYLOAD_MAX;
+    /// use orbit_rs::{Fleet, OrbitEventBus, OrbitTyped, RingCursor};
+    ///
+    /// enum Frames {} // a name for handles of rings opened by kind
+    /// impl OrbitTyped for Frames {
+    ///     const KIND: u8 = 0;
+    /// }
+    ///
+    /// let fleet = std::sync::Arc::new(Fleet::join("ring-by-kind-doc", 1)?);
+    /// let bus = OrbitEventBus::new(fleet.clone())?;
+    /// bus.publish("door", b"open")?;
+    /// let events =
+    ///     fleet.ring_by_kind::<Frames>(EVENT_RING_KIND, EVENT_RING_CAPACITY, PAYLOAD_MAX)?;
+    /// let poll = events.poll_frames(&mut RingCursor::from_start());
+    /// assert_eq!(poll.frames[0].id, bus.poll(&mut bus.cursor_from_start()).events[0].id);
+    /// # Ok::<(), orbit_rs::Error>(())
+    /// ```
+    pub fn ring_by_kind<T: OrbitTyped>(
+        &self,
+        kind: u8,
+        capacity: usize,
+        payload: usize,
+    ) -> Result<FleetRing<T>> {
+        // A kind this handle opened already (by its type, say) keeps the capacity its type
+        // declared: only the actual capacity and class must match.
+        let declared = self
+            .rings
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&(kind, false))
+            .map_or(capacity, AnyStore::declared);
+        Ok(FleetRing::new(self.open(
+            kind,
+            declared,
+            payload,
+            Some(capacity),
+            false,
+        )?))
     }
 }
 

@@ -336,6 +336,23 @@ where
         self.publish_in(0, frame_kind, version, payload)
     }
 
+    /// Commits `count` loss markers (see [`Ring::publish_lost`]), each retried like a publish.
+    pub(crate) fn publish_lost(&self, count: u32) -> Result<()> {
+        self.check_writable()?;
+        let view = self.view();
+        for _ in 0..count {
+            let mut retry = Retry::default();
+            loop {
+                match view.ring.publish_void() {
+                    Ok(()) => break,
+                    Err(e) if retry.again(&view, e) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// [`publish`](Self::publish) into lane `lane`.
     pub(super) fn publish_in(
         &self,

@@ -85,6 +85,7 @@ mod cursor;
 mod error;
 mod head;
 mod lease;
+mod lost;
 mod read;
 mod recover;
 #[cfg(feature = "critical-section")]
