@@ -9,7 +9,7 @@
 //! protocol changes: every step is the publish path's own (`write.rs`), only the `meta` word
 //! differs and no payload word is written.
 
-use super::slot::{VOID_META, seq};
+use super::slot::VOID_META;
 use super::{PayloadSize, PublishError, Ring, SupportedPayload};
 use crate::sync::Ordering;
 
@@ -73,14 +73,9 @@ where
         };
         slot.meta.store(VOID_META, Ordering::Relaxed);
         slot.version.store(0, Ordering::Relaxed);
-        slot.unmark_writer(self.owner());
-        // Cannot fail: claim() checked the counter.
-        let committed = seq::committed(counter).unwrap_or(u64::MAX);
-        // SYNC: Release pairs with the Acquire seq load in inspect(), as publish()'s commit
-        // does: a reader that sees the even seq sees the void meta and counts the counter
+        // A reader that sees the commit's even seq sees the void meta and counts the counter
         // unavailable.
-        slot.seq.store(committed, Ordering::Release);
-        self.notify();
+        self.commit_claimed(slot, counter);
         Ok(())
     }
 }

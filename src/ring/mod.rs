@@ -9,6 +9,8 @@
 //! * `read.rs` — inspect a slot, the poll walk, `read_head` / `read`;
 //! * `lease.rs` — [`ExclusiveWriter`], lease identity, breaking a dead holder's lease, reset;
 //! * `recover.rs` — returning a slot stuck mid-write by a dead multi-writer to service;
+//! * `lost.rs` — loss markers: counters committed void, for frames lost upstream (a bridge);
+//! * `wait.rs`, `signal.rs` — waiting for news: blocking (`std`), async (firmware);
 //! * `cursor.rs` — [`Cursor`], [`Poll`], [`Loss`], [`Patience`];
 //! * `error.rs` — [`SpecError`], [`PublishError`].
 //!

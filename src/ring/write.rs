@@ -22,14 +22,20 @@ where
     ) -> Result<NetId64, PublishError> {
         let (counter, base, slot) = self.claim(payload)?;
         let id = self.write(slot, counter, base, frame_kind, version, payload);
+        self.commit_claimed(slot, counter);
+        Ok(id)
+    }
+
+    /// Commits `counter`, claimed by this handle and written into `slot`, and wakes waiters.
+    #[inline]
+    pub(super) fn commit_claimed(&self, slot: &Slot<N>, counter: u64) {
         slot.unmark_writer(self.owner);
         // Cannot fail: claim() checked the counter.
         let committed = seq::committed(counter).unwrap_or(u64::MAX);
         // SYNC: Release pairs with the Acquire seq load in inspect(): a reader that sees the
-        // even seq sees every word stored above.
+        // even seq sees every word stored before it.
         slot.seq.store(committed, Ordering::Release);
         self.notify();
-        Ok(id)
     }
 
     /// Claims a counter and takes its slot exclusively (seq odd); returns the counter and the
@@ -261,10 +267,7 @@ where
         pause();
         let (counter, base, slot) = self.take_claimed(counter)?;
         let id = self.write(slot, counter, base, frame_kind, version, payload);
-        slot.unmark_writer(self.owner);
-        let committed = seq::committed(counter).unwrap_or(u64::MAX);
-        slot.seq.store(committed, Ordering::Release);
-        self.notify();
+        self.commit_claimed(slot, counter);
         Ok(id)
     }
 }
