@@ -242,8 +242,29 @@ def ring_seeds():
     return seeds
 
 
+def batch(first, records, overwritten=0, unavailable=0, origin=1, session=7, epoch=0, kind=220):
+    """A bridge envelope (bridge/src/envelope.rs): header, then (offset, id, version, kind,
+    payload) records; `end` accounts for every counter."""
+    end = first + len(records) + overwritten + unavailable
+    out = b"ORBB" + struct.pack("<BBHQIIQQQQ", 1, kind, origin, session, epoch, len(records),
+                                first, end, overwritten, unavailable)
+    for offset, netid, version, frame_kind, payload in records:
+        out += struct.pack("<QIQBH", netid, offset, version, frame_kind, len(payload)) + payload
+    return out
+
+
+def bridge_seeds():
+    return {
+        "two_frames": batch(10, [(0, (220 << 56) | (1 << 40) | 10, 99, 1, b"hello"),
+                                 (2, (220 << 56) | (1 << 40) | 12, 100, 2, b"")], overwritten=1),
+        "loss_only": batch(1 << 40, [], overwritten=3, unavailable=2),
+        "event": batch(0, [(0, 0, 1_700_000_000_000, 220, event("door", b"open", 1))]),
+    }
+
+
 def main():
     for target, seeds in [
+        ("bridge_envelope", bridge_seeds()),
         ("event_decode", event_seeds()),
         ("netid_parse", netid_seeds()),
         ("ring_hostile", ring_seeds()),

@@ -14,7 +14,7 @@ esac
 FUZZ_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$FUZZ_DIR"
 
-TARGETS=(event_decode ring_hostile netid_parse segment_header)
+TARGETS=(event_decode ring_hostile netid_parse segment_header bridge_envelope)
 
 SCRATCH="$(mktemp -d "${TMPDIR:-/tmp}/orbit-fuzz.XXXXXX")"
 trap 'rm -rf "$SCRATCH"' EXIT

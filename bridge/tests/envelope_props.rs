@@ -153,3 +153,28 @@ fn a_header_announcing_more_records_than_bytes_is_short_not_an_allocation() {
         Err(DecodeError::Short { .. })
     ));
 }
+
+/// The fuzz target's seed batches (`fuzz/corpus/bridge_envelope/`, written by
+/// `fuzz/make_seeds.py` from the layout in `envelope.rs`) are batches the decoder accepts, so
+/// the fuzzer starts from the accepting paths; a layout change that breaks them fails here.
+#[test]
+fn fuzz_seeds_are_valid_batches() {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/bridge_envelope");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).expect("the seed corpus") {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        let batch = envelope::decode(&bytes)
+            .unwrap_or_else(|e| panic!("seed {} does not decode: {e}", path.display()));
+        let h = batch.header;
+        assert_eq!(
+            h.end - h.first,
+            batch.records.len() as u64 + h.overwritten + h.unavailable,
+            "{}",
+            path.display()
+        );
+        seen += 1;
+    }
+    assert!(seen >= 3, "seeds found: {seen}");
+}
