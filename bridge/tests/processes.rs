@@ -8,7 +8,8 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    Bridge, Tally, TestFleet, align, field, free_port, read_until, unique_name, zenoh_config,
+    Bridge, Link, Tally, TestFleet, align, field, free_port, link, read_until, unique_name,
+    zenoh_config,
 };
 use orbit_rs::RingCursor;
 
@@ -51,20 +52,58 @@ fn strictly_increasing(v: &[u64]) -> bool {
     v.windows(2).all(|w| w[0] < w[1])
 }
 
+/// Reads B until `target` counters are accounted for (60 s at most), then 300 ms more, so a
+/// counter accounted twice would show: every counter of A maps to exactly one of B. True if
+/// the target was reached.
+fn read_exactly(b: &TestFleet, cursor: &mut RingCursor, tally: &mut Tally, target: u64) -> bool {
+    let complete = read_until(b, cursor, tally, Duration::from_secs(60), |t| {
+        t.accounted() >= target
+    });
+    read_until(b, cursor, tally, Duration::from_millis(300), |_| false);
+    complete
+}
+
+/// One bridge's setting: fleet A's name (exported), fleet B's (imported into) and the loopback
+/// link's Zenoh configs, all named after `label`.
+struct Scene {
+    a_name: String,
+    b_name: String,
+    link: Link,
+}
+
+impl Scene {
+    fn new(label: &str) -> Self {
+        Self {
+            a_name: unique_name(&format!("{label}-a")),
+            b_name: unique_name(&format!("{label}-b")),
+            link: link(label),
+        }
+    }
+
+    /// `orbit-bridge import` of A's events into B, ready.
+    fn importer(&self, extra: &[&str]) -> Bridge {
+        let args = import_args(&self.b_name, &self.a_name, &self.link.importer, extra);
+        Bridge::ready(&args, "import")
+    }
+
+    /// `orbit-bridge export` of A's events as origin `ORIGIN`, ready.
+    fn exporter(&self) -> Bridge {
+        Bridge::ready(
+            &export_args(&self.a_name, &self.link.exporter, ORIGIN, &[]),
+            "export",
+        )
+    }
+}
+
 /// Fleet A's events arrive on fleet B, in order; frames lost on A (loss markers there, which
 /// the exporter reads as unavailable) arrive as counted loss; the sum is exact.
 #[test]
 fn events_arrive_in_order_with_exact_loss() {
-    let (a_name, b_name) = (unique_name("order-a"), unique_name("order-b"));
-    let a = TestFleet::join_default(&a_name, 0);
-    let b = TestFleet::join_default(&b_name, 0);
-    let port = free_port();
-    let imp_cfg = zenoh_config("order-imp", Some(port), &[]);
-    let exp_cfg = zenoh_config("order-exp", None, &[port]);
-    let mut importer = Bridge::spawn(&import_args(&b_name, &a_name, &imp_cfg, &[]));
-    importer.expect("import ready", Duration::from_secs(30));
-    let mut exporter = Bridge::spawn(&export_args(&a_name, &exp_cfg, ORIGIN, &[]));
-    exporter.expect("export ready", Duration::from_secs(30));
+    let scene = Scene::new("order");
+    let a = TestFleet::join_default(&scene.a_name, 0);
+    let b = TestFleet::join_default(&scene.b_name, 0);
+    let mut importer = scene.importer(&[]);
+    let mut exporter = scene.exporter();
 
     let mut cursor = RingCursor::from_start();
     align(&a, &b, ORIGIN, &mut cursor);
@@ -88,17 +127,7 @@ fn events_arrive_in_order_with_exact_loss() {
     let published = a.ring.head() - start;
     let lost = n / lost_every * u64::from(lost_each);
     assert_eq!(published, n + lost);
-    let complete = read_until(&b, &mut cursor, &mut tally, Duration::from_secs(60), |t| {
-        t.accounted() >= published
-    });
-    // Nothing more may come: every counter of A maps to exactly one of B.
-    read_until(
-        &b,
-        &mut cursor,
-        &mut tally,
-        Duration::from_millis(300),
-        |_| false,
-    );
+    let complete = read_exactly(&b, &mut cursor, &mut tally, published);
     let stats = importer.interrupt("import stats");
     let export_stats = exporter.interrupt("export stats");
     println!("B saw {tally:?}\nimporter: {stats}\nexporter: {export_stats}");
@@ -135,21 +164,11 @@ fn events_arrive_in_order_with_exact_loss() {
 /// never hidden: delivered + lost == published on A, exactly.
 #[test]
 fn a_flood_that_overruns_the_importer_is_counted() {
-    let (a_name, b_name) = (unique_name("flood-a"), unique_name("flood-b"));
-    let a = TestFleet::join_default(&a_name, 0);
-    let b = TestFleet::join(&b_name, 0, 64);
-    let port = free_port();
-    let imp_cfg = zenoh_config("flood-imp", Some(port), &[]);
-    let exp_cfg = zenoh_config("flood-exp", None, &[port]);
-    let mut importer = Bridge::spawn(&import_args(
-        &b_name,
-        &a_name,
-        &imp_cfg,
-        &["--capacity", "64"],
-    ));
-    importer.expect("import ready", Duration::from_secs(30));
-    let mut exporter = Bridge::spawn(&export_args(&a_name, &exp_cfg, ORIGIN, &[]));
-    exporter.expect("export ready", Duration::from_secs(30));
+    let scene = Scene::new("flood");
+    let a = TestFleet::join_default(&scene.a_name, 0);
+    let b = TestFleet::join(&scene.b_name, 0, 64);
+    let mut importer = scene.importer(&["--capacity", "64"]);
+    let mut exporter = scene.exporter();
 
     let mut cursor = RingCursor::from_start();
     align(&a, &b, ORIGIN, &mut cursor);
@@ -199,22 +218,11 @@ fn a_flood_that_overruns_the_importer_is_counted() {
 /// arrives with exact accounting.
 #[test]
 fn killing_and_restarting_either_side() {
-    let (a_name, b_name) = (unique_name("restart-a"), unique_name("restart-b"));
-    let a = TestFleet::join_default(&a_name, 0);
-    let b = TestFleet::join_default(&b_name, 0);
-    let port = free_port();
-    let imp_cfg = zenoh_config("restart-imp", Some(port), &[]);
-    let exp_cfg = zenoh_config("restart-exp", None, &[port]);
-    let spawn_importer = || {
-        let mut importer = Bridge::spawn(&import_args(&b_name, &a_name, &imp_cfg, &[]));
-        importer.expect("import ready", Duration::from_secs(30));
-        importer
-    };
-    let spawn_exporter = || {
-        let mut exporter = Bridge::spawn(&export_args(&a_name, &exp_cfg, ORIGIN, &[]));
-        exporter.expect("export ready", Duration::from_secs(30));
-        exporter
-    };
+    let scene = Scene::new("restart");
+    let a = TestFleet::join_default(&scene.a_name, 0);
+    let b = TestFleet::join_default(&scene.b_name, 0);
+    let spawn_importer = || scene.importer(&[]);
+    let spawn_exporter = || scene.exporter();
     let mut importer = spawn_importer();
     let mut exporter = spawn_exporter();
     let mut run = Run {
@@ -311,15 +319,18 @@ fn two_exporters_into_one_importer_keep_their_origins_apart() {
     let key = format!("orbit/{}/events", unique_name("plant"));
     let port = free_port();
     let imp_cfg = zenoh_config("two-imp", Some(port), &[]);
-    let mut importer = Bridge::spawn(&import_args(&b_name, "-", &imp_cfg, &["--key", &key]));
-    importer.expect("import ready", Duration::from_secs(30));
+    let mut importer = Bridge::ready(
+        &import_args(&b_name, "-", &imp_cfg, &["--key", &key]),
+        "import",
+    );
     let mut exporters: Vec<Bridge> = (0..2)
         .map(|h| {
             let cfg = zenoh_config(&format!("two-exp{h}"), None, &[port]);
             let origin = h as u16 + 1;
-            let mut e = Bridge::spawn(&export_args(&names[h], &cfg, origin, &["--key", &key]));
-            e.expect("export ready", Duration::from_secs(30));
-            e
+            Bridge::ready(
+                &export_args(&names[h], &cfg, origin, &["--key", &key]),
+                "export",
+            )
         })
         .collect();
     let mut cursor = RingCursor::from_start();
@@ -338,16 +349,7 @@ fn two_exporters_into_one_importer_keep_their_origins_apart() {
             read_until(&b, &mut cursor, &mut tally, Duration::ZERO, |_| true);
         }
     }
-    let complete = read_until(&b, &mut cursor, &mut tally, Duration::from_secs(60), |t| {
-        t.accounted() >= 2 * n
-    });
-    read_until(
-        &b,
-        &mut cursor,
-        &mut tally,
-        Duration::from_millis(300),
-        |_| false,
-    );
+    let complete = read_exactly(&b, &mut cursor, &mut tally, 2 * n);
     let stats = importer.interrupt("import stats");
     for e in &mut exporters {
         e.interrupt("export stats");
@@ -409,22 +411,28 @@ fn a_typed_ring_and_a_reset_of_the_exported_ring() {
     };
     let (_a_names, a) = join(&a_name);
     let (_b_names, b) = join(&b_name);
-    let port = free_port();
-    let imp_cfg = zenoh_config("typed-imp", Some(port), &[]);
-    let exp_cfg = zenoh_config("typed-exp", None, &[port]);
+    let Link {
+        importer: imp_cfg,
+        exporter: exp_cfg,
+        ..
+    } = link("typed");
     let ring_args = ["--kind", "42", "--capacity", "64", "--payload", "32"];
-    let mut importer = Bridge::spawn(&{
-        let mut args = import_args(&b_name, &a_name, &imp_cfg, &ring_args);
-        args.retain(|a| a != "--events");
-        args
-    });
-    importer.expect("import ready", Duration::from_secs(30));
-    let mut exporter = Bridge::spawn(&{
-        let mut args = export_args(&a_name, &exp_cfg, ORIGIN, &ring_args);
-        args.retain(|a| a != "--events");
-        args
-    });
-    exporter.expect("export ready", Duration::from_secs(30));
+    let mut importer = Bridge::ready(
+        &{
+            let mut args = import_args(&b_name, &a_name, &imp_cfg, &ring_args);
+            args.retain(|a| a != "--events");
+            args
+        },
+        "import",
+    );
+    let mut exporter = Bridge::ready(
+        &{
+            let mut args = export_args(&a_name, &exp_cfg, ORIGIN, &ring_args);
+            args.retain(|a| a != "--events");
+            args
+        },
+        "export",
+    );
 
     // Until the route is up: frames of kind 1 (warm-up) until one arrives.
     let mut cursor = RingCursor::from_start();

@@ -19,6 +19,27 @@ pub fn unique_name(label: &str) -> String {
     format!("bt{}-{label}", std::process::id())
 }
 
+/// How long an `orbit-bridge` child may take to say it is ready.
+pub const READY: Duration = Duration::from_secs(30);
+
+/// The Zenoh configs of one link over loopback: an importer listening on a free port, and
+/// exporters connecting to it.
+pub struct Link {
+    pub port: u16,
+    pub importer: TempFile,
+    pub exporter: TempFile,
+}
+
+/// A [`Link`] on a fresh port; `label` names its config files.
+pub fn link(label: &str) -> Link {
+    let port = free_port();
+    Link {
+        port,
+        importer: zenoh_config(&format!("{label}-imp"), Some(port), &[]),
+        exporter: zenoh_config(&format!("{label}-exp"), None, &[port]),
+    }
+}
+
 /// A loopback port nobody listens on right now.
 pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
@@ -99,6 +120,13 @@ impl Bridge {
             lines,
             seen: Vec::new(),
         }
+    }
+
+    /// `orbit-bridge` with `args`, once it printed `{role} ready` (`role`: import or export).
+    pub fn ready(args: &[String], role: &str) -> Self {
+        let mut bridge = Self::spawn(args);
+        bridge.expect(&format!("{role} ready"), READY);
+        bridge
     }
 
     /// The next line containing `needle`, within `bound`.
