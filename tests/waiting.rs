@@ -51,6 +51,53 @@ fn news_already_there_returns_at_once() {
     assert_eq!(ring.wait(&behind, Duration::ZERO), Waited::Ready);
 }
 
+/// A half-written slot (its writer crashed mid-write) with a later frame behind it: the
+/// stuck-writer clock starts on the second poll that stalls there, not the first (a spinning
+/// reader finds live writers mid-write all the time and must not read the clock then), so the
+/// first poll's wait returns at once, the second's after `stuck_after`, and the third poll
+/// counts the counter lost and delivers the frame behind it.
+#[cfg(feature = "__test-hooks")]
+#[test]
+fn the_stuck_writer_clock_starts_on_the_second_stalled_poll() {
+    let stuck = Duration::from_millis(150);
+    let fleet = Fleet::builder("wait-stall-clock")
+        .size(1)
+        .stuck_after(stuck)
+        .join()
+        .unwrap();
+    let beats = fleet.ring::<Beat>().unwrap();
+    let mut cursor = beats.cursor_at_head();
+    assert_eq!(fleet.stall_mid_write_for_test::<Beat>(&[0; 8]).unwrap(), 0);
+    beats.publish(&Beat(1)).unwrap();
+
+    let first = beats.poll(&mut cursor);
+    assert_eq!((first.values.len(), first.loss.total()), (0, 0));
+    let start = Instant::now();
+    assert_eq!(beats.wait(&cursor, BOUND), Waited::Ready);
+    assert!(
+        start.elapsed() < stuck,
+        "the clock had not started: {:?}",
+        start.elapsed()
+    );
+
+    let second = beats.poll(&mut cursor);
+    assert_eq!((second.values.len(), second.loss.total()), (0, 0));
+    let start = Instant::now();
+    assert_eq!(beats.wait(&cursor, BOUND), Waited::Ready);
+    let waited = start.elapsed();
+    assert!(
+        waited >= stuck * 9 / 10 && waited < BOUND,
+        "waited {waited:?}"
+    );
+
+    let third = beats.poll(&mut cursor);
+    assert_eq!(third.loss.unavailable, 1);
+    assert_eq!(
+        third.values.iter().map(|s| s.value).collect::<Vec<_>>(),
+        [Beat(1)]
+    );
+}
+
 /// Many readers wait while two writers publish: every reader wakes for every batch and ends
 /// with every frame delivered or counted, never stuck.
 #[test]

@@ -35,7 +35,22 @@ use crate::ring::{Frame, PayloadSize, SupportedPayload};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RingCursor {
     pub(super) cursor: Cursor,
-    pub(super) stalled: Option<(u64, Instant)>,
+    pub(super) stalled: Option<Stall>,
+}
+
+/// What a cursor knows of the stalled counter its polls stop at (a writer mid-write there).
+///
+/// The stuck-writer clock starts on the second poll in a row that stalls on the counter, not
+/// the first: a busy-polling reader finds a live writer mid-write all the time, for the few
+/// nanoseconds its write takes, and reading the clock then would delay the very poll that
+/// delivers the frame. A reader that polls rarely gives up one poll later than the clock
+/// alone would say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Stall {
+    /// One poll stalled on this counter; the clock has not started.
+    Seen(u64),
+    /// Polls have stalled on this counter since this instant.
+    Since(u64, Instant),
 }
 
 impl RingCursor {

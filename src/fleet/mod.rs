@@ -236,7 +236,9 @@ impl FleetBuilder {
 
     /// The stuck-writer deadline (default [`DEFAULT_STUCK_AFTER`]): how long a reader waits on
     /// a counter whose writer stopped before counting it lost. The wait starts once the reader
-    /// sees the stall: at once for a slot left half-written, within
+    /// sees the stall: on its second poll in a row that finds the slot half-written (the
+    /// first may have caught a live writer mid-write, which a spinning reader does all the
+    /// time: it does not read the clock for that), within
     /// [`Ring::DEFAULT_HEAD_CHECK_POLLS`] polls for a counter whose writer stopped before
     /// taking its slot.
     #[must_use]

@@ -2,6 +2,7 @@
 //! operation takes of it, and the policy that decides when a refused write is retried, a dead
 //! writer's lease broken or its slot returned to service.
 
+use super::handle::Stall;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -412,6 +413,7 @@ where
 
     /// Polls with the deadline-based stuck-writer rule, delivering at most `limit` frames (the
     /// cursor then rests on the first one not delivered).
+    #[inline]
     pub(crate) fn poll(
         &self,
         cursor: &mut RingCursor,
@@ -422,6 +424,7 @@ where
     }
 
     /// [`poll`](Self::poll) of lane `lane`.
+    #[inline]
     pub(super) fn poll_in(
         &self,
         lane: usize,
@@ -432,7 +435,7 @@ where
         let next = cursor.cursor.next_counter();
         let view = self.view_lane(lane);
         let patience = match cursor.stalled {
-            Some((counter, since))
+            Some(Stall::Since(counter, since))
                 if counter == next && since.elapsed() >= self.read.stuck_after =>
             {
                 // The writer had its time. If the kernel says it is gone, its slot returns to
@@ -450,9 +453,14 @@ where
             .ring
             .poll_limit(&mut cursor.cursor, patience, limit, visit);
         cursor.stalled = match (poll.stalled_at, cursor.stalled) {
-            (Some(now), Some((then, since))) if now == then => Some((then, since)),
-            (Some(now), _) => Some((now, Instant::now())),
             (None, _) => None,
+            (Some(now), Some(Stall::Since(then, since))) if now == then => {
+                Some(Stall::Since(then, since))
+            }
+            (Some(now), Some(Stall::Seen(then))) if now == then => {
+                Some(Stall::Since(now, Instant::now()))
+            }
+            (Some(now), _) => Some(Stall::Seen(now)),
         };
         poll
     }
@@ -460,8 +468,8 @@ where
     /// Blocks until a poll of `cursor` has something — frames, loss, a reset, a move to a
     /// fresh segment — or `timeout` passes. A counter whose writer stalled ends the wait when
     /// the cursor has waited the fleet's `stuck_after` on it (the poll then gives up on it or
-    /// recovers it), or at once if the cursor has not seen the stall yet (the poll starts its
-    /// clock).
+    /// recovers it), or at once if the cursor's clock on it has not started (the next poll
+    /// starts it: see [`Stall`]).
     pub(crate) fn wait(&self, cursor: &RingCursor, timeout: Duration) -> Waited {
         let deadline = Instant::now().checked_add(timeout);
         let stuck = self.stuck_deadline(cursor);
@@ -482,14 +490,15 @@ where
     /// When a poll of `cursor` gives up on (or recovers) the stalled counter it waits on, if
     /// it waits on one.
     fn stuck_deadline(&self, cursor: &RingCursor) -> Option<Instant> {
-        cursor
-            .stalled
-            .and_then(|(_, since)| since.checked_add(self.read.stuck_after))
+        match cursor.stalled {
+            Some(Stall::Since(_, since)) => since.checked_add(self.read.stuck_after),
+            _ => None,
+        }
     }
 
     /// True if a poll of `cursor` now would have something: frames, loss, a reset, a move to
-    /// a fresh segment, a stalled counter the cursor has not seen stall yet (the poll starts
-    /// its clock), or one it has waited `stuck_after` on. Reads only.
+    /// a fresh segment, a stalled counter whose clock the cursor has not started (the poll
+    /// starts it), or one it has waited `stuck_after` on. Reads only.
     pub(super) fn has_news(&self, view: &View<'_, N>, cursor: &RingCursor) -> bool {
         if view.is_retired() {
             return true;
@@ -500,7 +509,7 @@ where
         }
         match (poll.stalled_at, cursor.stalled) {
             (None, _) => false,
-            (Some(at), Some((waited_on, _))) if at == waited_on => self
+            (Some(at), Some(Stall::Since(waited_on, _))) if at == waited_on => self
                 .stuck_deadline(cursor)
                 .is_some_and(|stuck| Instant::now() >= stuck),
             (Some(_), _) => true,

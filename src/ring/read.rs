@@ -123,11 +123,13 @@ where
 {
     /// Delivers every frame after `cursor` to `visit`, in counter order, and advances the
     /// cursor past everything it accounted for. Uses [`Patience::Polls`].
+    #[inline]
     pub fn poll<F: FnMut(FrameRef<'_>)>(&self, cursor: &mut Cursor, visit: F) -> Poll {
         self.poll_with(cursor, Patience::Polls, visit)
     }
 
     /// [`poll`](Ring::poll) with an explicit stuck-writer [`Patience`].
+    #[inline]
     pub fn poll_with<F: FnMut(FrameRef<'_>)>(
         &self,
         cursor: &mut Cursor,
@@ -139,6 +141,7 @@ where
 
     /// [`poll_with`](Ring::poll_with), delivering at most `limit` frames: the cursor then rests
     /// on the first frame not delivered, so nothing is skipped; poll again for the rest.
+    #[inline]
     pub fn poll_limit<F: FnMut(FrameRef<'_>)>(
         &self,
         cursor: &mut Cursor,
