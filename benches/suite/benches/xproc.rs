@@ -13,9 +13,16 @@
 //!   (odd seq, release fence, relaxed word stores, even seq) — the hardware limit;
 //! * `uds`: a Unix domain stream socket, non-blocking, busy-polled.
 //!
-//! `cargo bench --manifest-path benches/suite/Cargo.toml --bench xproc` (`ORBIT_XPROC_ITERS` sets
-//! the round trips, 200 000 by default, split over `ORBIT_XPROC_ROUNDS` rounds, 5 by default,
-//! that interleave the transports with fresh processes each).
+//! **Interleaved, so ratios mean something on a shared VM.** One parent and one child process
+//! per round hold every transport's ends at once and take turns on them in blocks of
+//! `ORBIT_XPROC_BLOCK` round trips (1 000 by default; six blocks a cycle, in an order that
+//! rotates each cycle), so a change of core placement or a noisy neighbour weighs on all rows
+//! alike instead of on whichever row was running. The first tenth of every block settles the
+//! transport after the switch and is not recorded; the first cycle is a warm-up.
+//!
+//! `cargo bench --manifest-path benches/suite/Cargo.toml --bench xproc` (`ORBIT_XPROC_ITERS`
+//! sets the round trips per transport, 200 000 by default, split over `ORBIT_XPROC_ROUNDS`
+//! rounds with fresh processes each, 5 by default).
 #![allow(clippy::disallowed_types)] // The floor uses std atomics directly.
 
 mod common;
@@ -36,6 +43,8 @@ use orbit_rs::{
 
 const CHILD: &str = "ORBIT_XPROC_CHILD";
 const NAME: &str = "ORBIT_XPROC_NAME";
+const FLOOR_NAME: &str = "ORBIT_XPROC_FLOOR";
+const SOCKET_NAME: &str = "ORBIT_XPROC_SOCKET";
 const STOP: u64 = u64::MAX;
 const WORDS: usize = 8; // 64-byte messages
 
@@ -93,41 +102,30 @@ trait Transport {
 
 // ---- orbit ------------------------------------------------------------------------------
 
-struct Orbit<P: OrbitTyped, Q: OrbitTyped> {
+/// One process's end: it writes `Tx` frames (under the ring's exclusive writer lease, as the
+/// ring's one writer) and reads `Rx` frames.
+struct Orbit<Tx: OrbitTyped, Rx: OrbitTyped> {
     fleet: Arc<Fleet>,
-    tx_ping: Option<FleetWriter<P>>,
-    tx_pong: Option<FleetWriter<Q>>,
-    rx_ping: Option<(FleetRing<P>, RingCursor)>,
-    rx_pong: Option<(FleetRing<Q>, RingCursor)>,
+    tx: FleetWriter<Tx>,
+    rx: FleetRing<Rx>,
+    cursor: RingCursor,
 }
 
-impl<P: OrbitTyped, Q: OrbitTyped> Orbit<P, Q> {
-    fn join(name: &str, parent: bool) -> Self {
-        let fleet = Arc::new(Fleet::join_shm_as(name, 2, u16::from(!parent)).expect("join"));
-        let ping = fleet.ring::<P>().expect("ping ring");
-        let pong = fleet.ring::<Q>().expect("pong ring");
-        // Each direction has one writer: it holds the ring's exclusive writer lease.
-        if parent {
-            Self {
-                tx_ping: Some(ping.exclusive_writer().expect("ping lease")),
-                rx_pong: Some((pong, RingCursor::from_start())),
-                tx_pong: None,
-                rx_ping: None,
-                fleet,
-            }
-        } else {
-            Self {
-                tx_pong: Some(pong.exclusive_writer().expect("pong lease")),
-                rx_ping: Some((ping, RingCursor::from_start())),
-                tx_ping: None,
-                rx_pong: None,
-                fleet,
-            }
+impl<Tx: OrbitTyped, Rx: OrbitTyped> Orbit<Tx, Rx> {
+    /// Joins fleet `name` as `node` (0: the parent, 1: the child).
+    fn join(name: &str, node: u16) -> Self {
+        let fleet = Arc::new(Fleet::join_shm_as(name, 2, node).expect("join"));
+        let tx = fleet.ring::<Tx>().expect("tx ring");
+        Self {
+            tx: tx.exclusive_writer().expect("tx lease"),
+            rx: fleet.ring::<Rx>().expect("rx ring"),
+            cursor: RingCursor::from_start(),
+            fleet,
         }
     }
 }
 
-impl<P: OrbitTyped, Q: OrbitTyped> Transport for Orbit<P, Q> {
+impl<Tx: OrbitTyped, Rx: OrbitTyped> Transport for Orbit<Tx, Rx> {
     fn attached(&mut self) {
         // Only the names (`Fleet::unlink` would retire the rings: both processes would move
         // to fresh segments and lose their writer leases mid-run).
@@ -135,27 +133,17 @@ impl<P: OrbitTyped, Q: OrbitTyped> Transport for Orbit<P, Q> {
     }
 
     fn send(&mut self, seq: u64) {
-        let m = message(seq);
-        match (&mut self.tx_ping, &mut self.tx_pong) {
-            (Some(writer), _) => writer.publish_frame(0, seq, &m).map(drop),
-            (_, Some(writer)) => writer.publish_frame(0, seq, &m).map(drop),
-            _ => unreachable!(),
-        }
-        .expect("publish");
+        self.tx
+            .publish_frame(0, seq, &message(seq))
+            .expect("publish");
     }
 
     fn recv(&mut self) -> u64 {
         let mut got = None;
         while got.is_none() {
-            let poll = match (&mut self.rx_ping, &mut self.rx_pong) {
-                (Some((ring, cursor)), _) => {
-                    ring.poll_with(cursor, |f| got = Some(seq_of(f.payload)))
-                }
-                (_, Some((ring, cursor))) => {
-                    ring.poll_with(cursor, |f| got = Some(seq_of(f.payload)))
-                }
-                _ => unreachable!(),
-            };
+            let poll = self
+                .rx
+                .poll_with(&mut self.cursor, |f| got = Some(seq_of(f.payload)));
             assert_eq!(poll.loss.total(), 0, "ping-pong never laps the ring");
             // Pause only after a poll that found nothing, as the floor does: a pause after the
             // poll that delivered would delay every echo.
@@ -355,21 +343,194 @@ impl Transport for Uds {
 
 // ---- driver ----------------------------------------------------------------------------
 
-fn echo(mut t: impl Transport) {
-    common::pin_cpu(1);
-    loop {
-        let seq = t.recv();
-        t.send(seq);
-        if seq == STOP {
-            return;
+/// The transports, in table order.
+const NAMES: [&str; 6] = [
+    "floor (seqlock slot)",
+    "orbit, fleet API, 64 slots",
+    "orbit core ring, 64 slots",
+    "orbit, fleet API, 1 slot",
+    "orbit core ring, 1 slot",
+    "unix socket (busy-poll)",
+];
+
+/// Every transport of one round, each end in one process: the parent measures, the child
+/// echoes. Both sides open all of them before the first message, then take turns on them in
+/// the same schedule ([`schedule`]), so neither side needs to be told when to switch.
+struct Ends<O, O1> {
+    floor: Floor,
+    /// `Orbit<Ping, Pong>` in the parent, `Orbit<Pong, Ping>` in the child.
+    orbit: O,
+    core: OrbitCore,
+    /// The same with one-slot rings.
+    orbit1: O1,
+    core1: OrbitCore,
+    /// Connected after the others are open (the parent accepts once the child runs).
+    uds: Option<Uds>,
+}
+
+/// The shared names of one round: `pid` is the parent's.
+struct Names {
+    floor: String,
+    fleet: String,
+    socket: std::path::PathBuf,
+}
+
+impl Names {
+    fn of(pid: u32, round: u64) -> Self {
+        Self {
+            floor: format!("/orbit-bench-floor-{pid}-{round}"),
+            fleet: format!("bench-{pid}-{round}"),
+            socket: env::temp_dir().join(format!("orbit-bench-{pid}-{round}.sock")),
+        }
+    }
+
+    /// The fleet of one orbit row.
+    fn fleet(&self, row: &str) -> String {
+        format!("{}-{row}", self.fleet)
+    }
+
+    fn from_env() -> Self {
+        Self {
+            floor: env::var(FLOOR_NAME).expect("floor name"),
+            fleet: env::var(NAME).expect("fleet name"),
+            socket: env::var(SOCKET_NAME).expect("socket name").into(),
         }
     }
 }
 
-fn spawn_child(role: &str, name: &str) -> Child {
+impl<O: Transport, O1: Transport> Ends<O, O1> {
+    /// The five shared-memory transports' ends (the parent creates them); the socket is
+    /// [`connected`](Self::connected) after.
+    fn open(
+        names: &Names,
+        parent: bool,
+        orbit: impl FnOnce(&str) -> O,
+        orbit1: impl FnOnce(&str) -> O1,
+    ) -> Self {
+        // A fleet per orbit row, so each row's processes are its rings' only users.
+        Self {
+            floor: Floor::open(&names.floor, parent),
+            orbit: orbit(&names.fleet("orbit")),
+            core: OrbitCore::join::<Ping, Pong>(&names.fleet("core"), parent),
+            orbit1: orbit1(&names.fleet("orbit1")),
+            core1: OrbitCore::join::<Ping1, Pong1>(&names.fleet("core1"), parent),
+            uds: None,
+        }
+    }
+
+    fn connected(&mut self, stream: UnixStream) {
+        stream.set_nonblocking(true).expect("nonblocking");
+        self.uds = Some(Uds(stream));
+    }
+
+    /// Removes the shared names once both sides have attached (after a first echo on each).
+    fn attached(&mut self) {
+        self.floor.attached();
+        self.orbit.attached();
+        self.core.attached();
+        self.orbit1.attached();
+        self.core1.attached();
+    }
+}
+
+/// Runs one block of `count` round trips on transport `which` (an index into [`NAMES`]):
+/// `$body` is monomorphised per transport, so the block's loop has no dispatch in it.
+macro_rules! on {
+    ($ends:expr, $which:expr, $t:ident => $body:expr) => {
+        match $which {
+            0 => {
+                let $t = &mut $ends.floor;
+                $body
+            }
+            1 => {
+                let $t = &mut $ends.orbit;
+                $body
+            }
+            2 => {
+                let $t = &mut $ends.core;
+                $body
+            }
+            3 => {
+                let $t = &mut $ends.orbit1;
+                $body
+            }
+            4 => {
+                let $t = &mut $ends.core1;
+                $body
+            }
+            _ => {
+                let $t = $ends.uds.as_mut().expect("connected");
+                $body
+            }
+        }
+    };
+}
+
+/// The order of blocks: block `b` goes to transport `schedule(b)`. Each cycle of six blocks
+/// covers every transport once, in an order that rotates from cycle to cycle, so no transport
+/// always follows the same one.
+fn schedule(block: u64) -> usize {
+    let n = NAMES.len() as u64;
+    let (cycle, k) = (block / n, block % n);
+    ((k + cycle) % n) as usize
+}
+
+fn echo_block(t: &mut impl Transport, count: u64) -> bool {
+    for _ in 0..count {
+        let seq = t.recv();
+        t.send(seq);
+        if seq == STOP {
+            return false;
+        }
+    }
+    true
+}
+
+/// Runs `count` round trips on `t` and records all but the first tenth: those settle the
+/// transport after the switch from another one (its lines back in the caches), so the
+/// histogram shows each transport's steady state, as a run of its own would.
+fn measure_block(t: &mut impl Transport, first: u64, count: u64, hist: &mut Histogram<u64>) {
+    let settled = first + count / 10;
+    for seq in first..first + count {
+        let start = Instant::now();
+        t.send(seq);
+        let echoed = t.recv();
+        let one_way = start.elapsed().as_nanos() as u64 / 2;
+        assert_eq!(echoed, seq, "echo out of order");
+        if seq >= settled {
+            hist.record(one_way.max(1)).expect("record");
+        }
+    }
+}
+
+/// The child: opens every transport's far end, then echoes block after block, in the
+/// schedule's order, until a transport brings [`STOP`].
+fn echo(block_len: u64) {
+    let names = Names::from_env();
+    let mut ends = Ends::open(
+        &names,
+        false,
+        |name| Orbit::<Pong, Ping>::join(name, 1),
+        |name| Orbit::<Pong1, Ping1>::join(name, 1),
+    );
+    ends.connected(UnixStream::connect(&names.socket).expect("connect"));
+    common::pin_cpu(1);
+    let mut block = 0;
+    loop {
+        let more = on!(ends, schedule(block), t => echo_block(t, block_len));
+        if !more {
+            return;
+        }
+        block += 1;
+    }
+}
+
+fn spawn_child(names: &Names) -> Child {
     Command::new(env::current_exe().expect("exe"))
-        .env(CHILD, role)
-        .env(NAME, name)
+        .env(CHILD, "1")
+        .env(NAME, &names.fleet)
+        .env(FLOOR_NAME, &names.floor)
+        .env(SOCKET_NAME, &names.socket)
         .spawn()
         .expect("spawn child")
 }
@@ -387,47 +548,64 @@ impl Drop for Reap {
     }
 }
 
-fn measure(name: &str, mut t: impl Transport, child: Child, iters: u64) -> Histogram<u64> {
-    eprintln!("xproc: measuring {name} ({iters} round trips)");
-    let mut child = Reap(child);
+/// One round: a fresh child, every transport measured in blocks of `block_len` round trips
+/// taking turns, `per_transport` recorded round trips each after a warm-up cycle.
+fn round(pid: u32, round: u64, block_len: u64, per_transport: u64, rows: &mut [Histogram<u64>]) {
+    let names = Names::of(pid, round);
+    let listener = UnixListener::bind(&names.socket).expect("bind");
+    // The floor's object, the fleet's segments: created by the parent before the child opens
+    // them (the child's `Floor::open` needs the sized object).
+    let mut ends = Ends::open(
+        &names,
+        true,
+        |name| Orbit::<Ping, Pong>::join(name, 0),
+        |name| Orbit::<Ping1, Pong1>::join(name, 0),
+    );
+    let mut child = Reap(spawn_child(&names));
+    let (stream, _) = listener.accept().expect("accept");
+    let _ = std::fs::remove_file(&names.socket);
+    ends.connected(stream);
     common::pin_cpu(0);
-    let warmup = iters / 10;
-    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("histogram");
-    for seq in 0..warmup + iters {
-        let start = Instant::now();
-        t.send(seq);
-        let echoed = t.recv();
-        let one_way = start.elapsed().as_nanos() as u64 / 2;
-        assert_eq!(echoed, seq, "echo out of order");
-        if seq == 0 {
-            t.attached();
-        }
-        if seq >= warmup {
-            hist.record(one_way.max(1)).expect("record");
+    let cycle = NAMES.len() as u64;
+    let blocks = cycle + per_transport.div_ceil(block_len) * cycle;
+    eprintln!(
+        "xproc: round {round}: {blocks} blocks of {block_len} round trips, the six transports in turn"
+    );
+    let mut seq = 0;
+    let mut warmup = vec![
+        Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)
+            .expect("histogram");
+        NAMES.len()
+    ];
+    for block in 0..blocks {
+        let which = schedule(block);
+        // The first cycle warms every transport up (and proves both ends attached).
+        let hist = if block < cycle {
+            &mut warmup[which]
+        } else {
+            &mut rows[which]
+        };
+        on!(ends, which, t => measure_block(t, seq, block_len, hist));
+        seq += block_len;
+        if block + 1 == cycle {
+            ends.attached();
         }
     }
-    t.send(STOP);
-    assert_eq!(t.recv(), STOP);
+    let which = schedule(blocks);
+    on!(ends, which, t => {
+        t.send(STOP);
+        assert_eq!(t.recv(), STOP);
+    });
     assert!(child.0.wait().expect("child").success());
-    hist
 }
 
 fn main() {
-    if let Ok(role) = env::var(CHILD) {
-        let name = env::var(NAME).expect("name");
-        match role.as_str() {
-            "orbit" => echo(Orbit::<Ping, Pong>::join(&name, false)),
-            "orbit1" => echo(Orbit::<Ping1, Pong1>::join(&name, false)),
-            "floor" => echo(Floor::open(&name, false)),
-            "core" => echo(OrbitCore::join::<Ping, Pong>(&name, false)),
-            "core1" => echo(OrbitCore::join::<Ping1, Pong1>(&name, false)),
-            "uds" => {
-                let stream = UnixStream::connect(&name).expect("connect");
-                stream.set_nonblocking(true).expect("nonblocking");
-                echo(Uds(stream));
-            }
-            other => panic!("unknown role {other}"),
-        }
+    let block_len: u64 = env::var("ORBIT_XPROC_BLOCK")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000);
+    if env::var(CHILD).is_ok() {
+        echo(block_len);
         return;
     }
     if env::args().any(|a| a == "--list") {
@@ -442,74 +620,20 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(5);
     let pid = std::process::id();
-    let names = [
-        "floor (seqlock slot)",
-        "orbit, fleet API, 64 slots",
-        "orbit core ring, 64 slots",
-        "orbit, fleet API, 1 slot",
-        "orbit core ring, 1 slot",
-        "unix socket (busy-poll)",
-    ];
     let new_hist = || Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("histogram");
-    let mut rows: Vec<(&str, Histogram<u64>)> = names.iter().map(|n| (*n, new_hist())).collect();
-    // Rounds interleave the transports (in a rotating order), each with fresh processes, so a
-    // slow phase of the machine or one unlucky placement weighs on all of them alike.
+    let mut rows: Vec<Histogram<u64>> = NAMES.iter().map(|_| new_hist()).collect();
     let per_round = iters.div_ceil(rounds);
-    for round in 0..rounds {
-        for k in 0..names.len() {
-            let which = (k + round as usize) % names.len();
-            let hist = match which {
-                0 => {
-                    let name = format!("/orbit-bench-floor-{pid}-{round}");
-                    let floor = Floor::open(&name, true);
-                    let child = spawn_child("floor", &name);
-                    measure("floor", floor, child, per_round)
-                }
-                1 => {
-                    let fleet = format!("bench-{pid}-{round}");
-                    let orbit = Orbit::<Ping, Pong>::join(&fleet, true);
-                    let child = spawn_child("orbit", &fleet);
-                    measure("orbit", orbit, child, per_round)
-                }
-                2 => {
-                    let fleet = format!("bench-core-{pid}-{round}");
-                    let core = OrbitCore::join::<Ping, Pong>(&fleet, true);
-                    let child = spawn_child("core", &fleet);
-                    measure("orbit core", core, child, per_round)
-                }
-                3 => {
-                    let fleet = format!("bench-1-{pid}-{round}");
-                    let orbit = Orbit::<Ping1, Pong1>::join(&fleet, true);
-                    let child = spawn_child("orbit1", &fleet);
-                    measure("orbit, 1 slot", orbit, child, per_round)
-                }
-                4 => {
-                    let fleet = format!("bench-core-1-{pid}-{round}");
-                    let core = OrbitCore::join::<Ping1, Pong1>(&fleet, true);
-                    let child = spawn_child("core1", &fleet);
-                    measure("orbit core, 1 slot", core, child, per_round)
-                }
-                _ => {
-                    let sock = env::temp_dir().join(format!("orbit-bench-{pid}-{round}.sock"));
-                    let listener = UnixListener::bind(&sock).expect("bind");
-                    let child = spawn_child("uds", sock.to_str().expect("utf-8 path"));
-                    let (stream, _) = listener.accept().expect("accept");
-                    stream.set_nonblocking(true).expect("nonblocking");
-                    let _ = std::fs::remove_file(&sock);
-                    measure("uds", Uds(stream), child, per_round)
-                }
-            };
-            rows[which].1.add(&hist).expect("same bounds");
-        }
+    for r in 0..rounds {
+        round(pid, r, block_len, per_round, &mut rows);
     }
-    let iters = per_round * rounds;
+    let iters = rows[0].len();
 
-    let floor_p50 = rows[0].1.value_at_quantile(0.5) as f64;
-    let floor_p999 = rows[0].1.value_at_quantile(0.999) as f64;
+    let floor_p50 = rows[0].value_at_quantile(0.5) as f64;
+    let floor_p999 = rows[0].value_at_quantile(0.999) as f64;
     println!("\ncross-process one-way latency, 64-byte messages, {iters} round trips (ns)\n");
     println!("| transport | p50 | p99 | p99.9 | max | p50 / floor | p99.9 / floor |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
-    for (name, h) in &rows {
+    for (name, h) in NAMES.iter().zip(&rows) {
         let (p50, p99, p999) = (
             h.value_at_quantile(0.5),
             h.value_at_quantile(0.99),
@@ -530,7 +654,7 @@ fn main() {
     ) {
         {
             let _ = writeln!(out, "transport,quantile,ns");
-            for (name, h) in &rows {
+            for (name, h) in NAMES.iter().zip(&rows) {
                 for q in [0.5, 0.9, 0.99, 0.999, 0.9999] {
                     let _ = writeln!(out, "{name},{q},{}", h.value_at_quantile(q));
                 }
