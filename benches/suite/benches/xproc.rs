@@ -225,16 +225,20 @@ struct FloorSlot {
     words: [AtomicU64; WORDS],
 }
 
+/// Minimal single-writer seqlock slots: `slots` per direction, written in turn, each message's
+/// seq naming its counter (`2 * counter + 1` while written, `2 * counter + 2` once done), as
+/// orbit's slots do.
 struct Floor {
     name: String,
     map: memmap2::MmapRaw,
+    slots: usize,
     tx: usize,
     sent: u64,
     received: u64,
 }
 
 impl Floor {
-    fn open(name: &str, parent: bool) -> Self {
+    fn open(name: &str, slots: usize, parent: bool) -> Self {
         use rustix::fs::Mode;
         use rustix::shm;
         let flags = if parent {
@@ -243,7 +247,7 @@ impl Floor {
             shm::OFlags::RDWR
         };
         let file = File::from(shm::open(name, flags, Mode::RUSR | Mode::WUSR).expect("shm_open"));
-        let len = 2 * size_of::<FloorSlot>();
+        let len = 2 * slots * size_of::<FloorSlot>();
         if parent {
             file.set_len(len as u64).expect("ftruncate");
         }
@@ -254,16 +258,20 @@ impl Floor {
         Self {
             name: name.to_string(),
             map,
+            slots,
             tx: usize::from(!parent),
             sent: 0,
             received: 0,
         }
     }
 
-    fn slot(&self, i: usize) -> &FloorSlot {
-        debug_assert!(i < 2 && self.map.len() >= 2 * size_of::<FloorSlot>());
-        // SAFETY: the mapping is page-aligned and holds two FloorSlots (sized by the parent
-        // before the child opens it); a FloorSlot is atomics only, valid for any bytes.
+    /// Direction `dir`'s slot of `counter`.
+    fn slot(&self, dir: usize, counter: u64) -> &FloorSlot {
+        let i = dir * self.slots + (counter % self.slots as u64) as usize;
+        assert!(i < 2 * self.slots && self.map.len() >= 2 * self.slots * size_of::<FloorSlot>());
+        // SAFETY: the mapping is page-aligned and holds 2 * slots FloorSlots (sized by the
+        // parent before the child opens it; asserted); a FloorSlot is atomics only, valid for
+        // any bytes.
         unsafe { &*self.map.as_ptr().cast::<FloorSlot>().add(i) }
     }
 }
@@ -274,7 +282,7 @@ impl Transport for Floor {
     }
 
     fn send(&mut self, seq: u64) {
-        let slot = self.slot(self.tx);
+        let slot = self.slot(self.tx, self.sent);
         let stamp = 2 * self.sent;
         slot.seq.store(stamp + 1, Ordering::Relaxed);
         fence(Ordering::Release);
@@ -290,7 +298,7 @@ impl Transport for Floor {
     }
 
     fn recv(&mut self) -> u64 {
-        let slot = self.slot(1 - self.tx);
+        let slot = self.slot(1 - self.tx, self.received);
         let want = 2 * self.received + 2;
         loop {
             if slot.seq.load(Ordering::Acquire) == want {
@@ -344,20 +352,25 @@ impl Transport for Uds {
 // ---- driver ----------------------------------------------------------------------------
 
 /// The transports, in table order.
-const NAMES: [&str; 6] = [
-    "floor (seqlock slot)",
+const NAMES: [&str; 7] = [
+    "floor, 1 slot",
     "orbit, fleet API, 64 slots",
     "orbit core ring, 64 slots",
     "orbit, fleet API, 1 slot",
     "orbit core ring, 1 slot",
     "unix socket (busy-poll)",
+    "floor, 64 slots",
 ];
+
+/// For each row of [`NAMES`], the floor row of the same slot count (the like-for-like ratio).
+const FLOOR_OF: [usize; 7] = [0, 6, 6, 0, 0, 0, 6];
 
 /// Every transport of one round, each end in one process: the parent measures, the child
 /// echoes. Both sides open all of them before the first message, then take turns on them in
 /// the same schedule ([`schedule`]), so neither side needs to be told when to switch.
 struct Ends<O, O1> {
     floor: Floor,
+    floor64: Floor,
     /// `Orbit<Ping, Pong>` in the parent, `Orbit<Pong, Ping>` in the child.
     orbit: O,
     core: OrbitCore,
@@ -409,7 +422,8 @@ impl<O: Transport, O1: Transport> Ends<O, O1> {
     ) -> Self {
         // A fleet per orbit row, so each row's processes are its rings' only users.
         Self {
-            floor: Floor::open(&names.floor, parent),
+            floor: Floor::open(&names.floor, 1, parent),
+            floor64: Floor::open(&format!("{}-64", names.floor), 64, parent),
             orbit: orbit(&names.fleet("orbit")),
             core: OrbitCore::join::<Ping, Pong>(&names.fleet("core"), parent),
             orbit1: orbit1(&names.fleet("orbit1")),
@@ -426,6 +440,7 @@ impl<O: Transport, O1: Transport> Ends<O, O1> {
     /// Removes the shared names once both sides have attached (after a first echo on each).
     fn attached(&mut self) {
         self.floor.attached();
+        self.floor64.attached();
         self.orbit.attached();
         self.core.attached();
         self.orbit1.attached();
@@ -456,6 +471,10 @@ macro_rules! on {
             }
             4 => {
                 let $t = &mut $ends.core1;
+                $body
+            }
+            6 => {
+                let $t = &mut $ends.floor64;
                 $body
             }
             _ => {
@@ -628,22 +647,26 @@ fn main() {
     }
     let iters = rows[0].len();
 
-    let floor_p50 = rows[0].value_at_quantile(0.5) as f64;
-    let floor_p999 = rows[0].value_at_quantile(0.999) as f64;
+    let p50 = |row: usize| rows[row].value_at_quantile(0.5) as f64;
+    let p999 = |row: usize| rows[row].value_at_quantile(0.999) as f64;
     println!("\ncross-process one-way latency, 64-byte messages, {iters} round trips (ns)\n");
-    println!("| transport | p50 | p99 | p99.9 | max | p50 / floor | p99.9 / floor |");
-    println!("|---|---:|---:|---:|---:|---:|---:|");
-    for (name, h) in NAMES.iter().zip(&rows) {
-        let (p50, p99, p999) = (
-            h.value_at_quantile(0.5),
-            h.value_at_quantile(0.99),
-            h.value_at_quantile(0.999),
-        );
+    println!(
+        "| transport | p50 | p99 | p99.9 | max | p50 / floor | p99.9 / floor \
+         | p50 / floor, same slots | p99.9 / floor, same slots |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (row, (name, h)) in NAMES.iter().zip(&rows).enumerate() {
+        let same = FLOOR_OF[row];
         println!(
-            "| {name} | {p50} | {p99} | {p999} | {} | {:.2} | {:.2} |",
+            "| {name} | {} | {} | {} | {} | {:.2} | {:.2} | {:.2} | {:.2} |",
+            p50(row),
+            h.value_at_quantile(0.99),
+            p999(row),
             h.max(),
-            p50 as f64 / floor_p50,
-            p999 as f64 / floor_p999
+            p50(row) / p50(0),
+            p999(row) / p999(0),
+            p50(row) / p50(same),
+            p999(row) / p999(same),
         );
     }
     // Machine-readable copy for scripts/ (plots): benches/suite/target/xproc/latency.csv.
