@@ -307,7 +307,40 @@ fn readers_take_the_fleets_head_check_period(kind: Kind) {
     );
 }
 
+/// An exclusive writer of a ring opened by kind (`ring_by_kind`), whose slot class is not the
+/// one its handle type declares, publishes through the store's view every time instead of the
+/// writer's class-specific fast path: the same frames arrive, and after the fleet is unlinked
+/// its lease is lost on that path too.
+fn a_writer_of_a_ring_opened_by_kind_publishes(kind: Kind) {
+    enum Frames {}
+    impl OrbitTyped for Frames {
+        const KIND: u8 = 0; // 32-byte class; the ring below has 224-byte payloads
+    }
+    let fleet = join(kind, "by-kind-writer", 1).unwrap();
+    let ring = fleet.0.ring_by_kind::<Frames>(34, 8, 200).unwrap();
+    assert_eq!(ring.payload(), 224);
+    let mut cursor = ring.cursor_at_head();
+    let mut writer = ring.exclusive_writer().unwrap();
+    for i in 0..20u64 {
+        let id = writer.publish_frame(1, i, &[i as u8; 200]).unwrap();
+        assert_eq!(id.counter(), i);
+    }
+    let poll = ring.poll_frames(&mut cursor);
+    assert_eq!(poll.loss.total(), 12); // 8 slots: the oldest 12 were overwritten
+    let versions: Vec<u64> = poll.frames.iter().map(|f| f.version).collect();
+    assert_eq!(versions, (12..20).collect::<Vec<_>>());
+    assert!(poll.frames.iter().all(|f| f.payload.len() == 200));
+    if matches!(kind, Kind::Shm) {
+        fleet.0.unlink().unwrap();
+        assert!(matches!(
+            writer.publish_frame(1, 20, b"late"),
+            Err(Error::Publish(PublishError::LeaseLost))
+        ));
+    }
+}
+
 on_both_backings!(
+    a_writer_of_a_ring_opened_by_kind_publishes,
     exclusive_writer_excludes_other_publishers,
     invalid_capacities_are_errors_before_anything_is_allocated,
     node_and_size_are_checked,

@@ -5,6 +5,7 @@ use core::marker::PhantomData;
 use std::time::Instant;
 use std::vec::Vec;
 
+use super::hot::{AnyHot, with_hot};
 use super::store::{AnyStore, Retry, with_store};
 use super::*;
 use crate::ring::{Frame, PayloadSize, SupportedPayload};
@@ -231,11 +232,11 @@ impl<T: OrbitTyped> FleetRing<T> {
     /// [`ExclusiveWriter`](crate::ExclusiveWriter)), for every process of the fleet, until the
     /// returned writer is dropped. A lease whose holder's process is gone is broken first.
     pub fn exclusive_writer(&self) -> Result<FleetWriter<T>> {
-        let (lease, place) = with_store!(&self.store, s => s.take_lease())?;
+        let (lease, hot) =
+            with_store!(&self.store, s => s.take_lease().map(|(lease, hot)| (lease, hot.into())))?;
         Ok(FleetWriter {
             lease,
-            place,
-            store: self.store.clone(),
+            hot,
             _type: PhantomData,
         })
     }
@@ -516,12 +517,12 @@ impl Fleet {
 /// # Ok::<(), orbit_rs::Error>(())
 /// ```
 pub struct FleetWriter<T> {
-    store: AnyStore,
+    /// The ring the lease was taken on, built once. Its place (the segment, 0 in-process) is
+    /// the lease's: after a retirement the ring's current segment is another one, where this
+    /// lease means nothing — even if the same member took a lease there whose token happens
+    /// to be equal.
+    hot: AnyHot,
     lease: Lease,
-    /// The segment the lease holds on (0 in-process): after a retirement the ring's current
-    /// segment is another one, where this lease means nothing — even if the same member took
-    /// a lease there whose token happens to be equal.
-    place: usize,
     _type: PhantomData<fn() -> T>,
 }
 
@@ -529,14 +530,14 @@ impl<T: OrbitTyped> FleetWriter<T> {
     /// Payload bytes of the ring's slots (see [`FleetRing::payload`]).
     #[must_use]
     pub fn payload(&self) -> usize {
-        self.store.payload()
+        with_hot!(&self.hot, h => h.store().payload())
     }
 }
 
 impl<T> core::fmt::Debug for FleetWriter<T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("FleetWriter")
-            .field("kind", &self.store.kind())
+            .field("kind", &with_hot!(&self.hot, h => h.store().kind))
             .field("lease", &self.lease)
             .finish_non_exhaustive()
     }
@@ -552,20 +553,60 @@ impl<T: OrbitTyped> FleetWriter<T> {
         version: u64,
         payload: &[u8],
     ) -> Result<NetId64> {
-        let (lease, place) = (&mut self.lease, self.place);
-        with_store!(&self.store, s => {
-            let view = s.view();
-            if view.place() != place {
+        let lease = &mut self.lease;
+        // The class `T` declares picks the arm at compile time; a writer of a ring opened by
+        // kind with another class (`Fleet::ring_by_kind`) takes the path below every time.
+        let first = match (class_of(T::PAYLOAD), &self.hot) {
+            (Some(32), AnyHot::P32(h)) => h
+                .ring()
+                .map(|r| lease.publish(r, frame_kind, version, payload)),
+            (Some(96), AnyHot::P96(h)) => h
+                .ring()
+                .map(|r| lease.publish(r, frame_kind, version, payload)),
+            (Some(224), AnyHot::P224(h)) => h
+                .ring()
+                .map(|r| lease.publish(r, frame_kind, version, payload)),
+            (Some(480), AnyHot::P480(h)) => h
+                .ring()
+                .map(|r| lease.publish(r, frame_kind, version, payload)),
+            _ => None,
+        };
+        match first {
+            Some(Ok(id)) => Ok(id),
+            first => self.publish_again(first.and_then(Result::err), frame_kind, version, payload),
+        }
+    }
+
+    /// [`publish_frame`](Self::publish_frame) past its first attempt on the hot ring, which
+    /// failed with `failed`, or was not made (`None`: the ring's segment was retired, or the
+    /// ring's class is not `T`'s): the store's current view, and the retry policy.
+    #[cold]
+    #[inline(never)]
+    fn publish_again(
+        &mut self,
+        mut failed: Option<PublishError>,
+        frame_kind: u8,
+        version: u64,
+        payload: &[u8],
+    ) -> Result<NetId64> {
+        let lease = &mut self.lease;
+        with_hot!(&self.hot, h => {
+            let view = h.store().view();
+            if view.place() != h.place() {
                 return Err(PublishError::LeaseLost.into()); // The ring moved on (retired).
             }
             let mut retry = Retry::default();
             loop {
-                match lease.publish(&view.ring, frame_kind, version, payload) {
-                    Ok(id) => return Ok(id),
+                if let Some(e) = failed {
                     // A slot a dead multi-writer left mid-write returns to service here (the
                     // frame abandoned on it is counted by readers), so the next lap takes it.
-                    Err(e) if retry.again(&view, e) => {}
-                    Err(e) => return Err(e.into()),
+                    if !retry.again(&view, e) {
+                        return Err(e.into());
+                    }
+                }
+                match lease.publish(&view.ring, frame_kind, version, payload) {
+                    Ok(id) => return Ok(id),
+                    Err(e) => failed = Some(e),
                 }
             }
         })
@@ -576,10 +617,10 @@ impl<T: OrbitTyped> FleetWriter<T> {
     /// Empties the ring from the lease holder (see [`ExclusiveWriter::reset`](crate::ExclusiveWriter::reset));
     /// the writer keeps the lease.
     pub fn reset(&mut self) -> Result<()> {
-        let (lease, place) = (&mut self.lease, self.place);
-        with_store!(&self.store, s => {
-            let view = s.view();
-            if view.place() != place {
+        let lease = &mut self.lease;
+        with_hot!(&self.hot, h => {
+            let view = h.store().view();
+            if view.place() != h.place() {
                 return Err(PublishError::LeaseLost.into());
             }
             Ok(lease.reset(&view.ring)?)
@@ -589,11 +630,11 @@ impl<T: OrbitTyped> FleetWriter<T> {
 
 impl<T> Drop for FleetWriter<T> {
     fn drop(&mut self) {
-        let (lease, place) = (&self.lease, self.place);
-        with_store!(&self.store, s => {
-            let view = s.view();
+        let lease = &self.lease;
+        with_hot!(&self.hot, h => {
+            let view = h.store().view();
             // A lease on a retired segment is left there: nobody uses that memory any more.
-            if view.place() == place {
+            if view.place() == h.place() {
                 lease.release(&view.ring);
             }
         });

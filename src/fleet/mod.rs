@@ -19,6 +19,7 @@
 //! never turned into an empty ring.
 
 mod handle;
+mod hot;
 mod lanes;
 mod local;
 mod orbital;
@@ -54,6 +55,20 @@ pub const PAYLOAD_MAX: usize = 480;
 /// The slot classes of fleet rings, as payload bytes: 64-, 128-, 256- and 512-byte slots. A
 /// ring's class is the smallest that holds its type's [`OrbitTyped::PAYLOAD`].
 pub const PAYLOAD_CLASSES: [usize; 4] = [32, 96, 224, 480];
+
+/// The payload class of the slots that hold `payload` bytes: the smallest of
+/// [`PAYLOAD_CLASSES`] at least that large, or `None` past [`PAYLOAD_MAX`]. A `const fn`, so
+/// that a handle's hot path picks its class's code at compile time.
+pub(crate) const fn class_of(payload: usize) -> Option<usize> {
+    let mut i = 0;
+    while i < PAYLOAD_CLASSES.len() {
+        if PAYLOAD_CLASSES[i] >= payload {
+            return Some(PAYLOAD_CLASSES[i]);
+        }
+        i += 1;
+    }
+    None
+}
 
 /// A frame copied out of a fleet ring (any class fits: its payload holds up to
 /// [`PAYLOAD_MAX`] bytes).
@@ -415,14 +430,10 @@ impl Fleet {
         capacity: Option<usize>,
         lanes: bool,
     ) -> Result<AnyStore> {
-        let class =
-            PAYLOAD_CLASSES
-                .into_iter()
-                .find(|&c| c >= payload)
-                .ok_or(Error::ValueTooLarge {
-                    size: payload,
-                    max: PAYLOAD_MAX,
-                })?;
+        let class = class_of(payload).ok_or(Error::ValueTooLarge {
+            size: payload,
+            max: PAYLOAD_MAX,
+        })?;
         let mut rings = self.rings.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(store) = rings.get(&(kind, lanes)) {
             let mismatch = |expected, found| {

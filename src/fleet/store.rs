@@ -3,6 +3,7 @@
 //! writer's lease broken or its slot returned to service.
 
 use super::handle::Stall;
+use super::hot::HotRing;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -114,7 +115,7 @@ where
     segment: Option<&'a shm::MemberSegment<N>>,
 }
 
-impl<const N: usize> View<'_, N>
+impl<'a, const N: usize> View<'a, N>
 where
     PayloadSize<N>: SupportedPayload,
 {
@@ -127,6 +128,18 @@ where
             return core::ptr::from_ref(segment) as usize;
         }
         0
+    }
+
+    /// The retired word of the view's segment (see [`Segment::is_retired`]); `None`
+    /// in-process.
+    ///
+    /// [`Segment::is_retired`]: crate::shm::Segment::is_retired
+    pub(super) fn retired_flag(&self) -> Option<&'a crate::sync::AtomicU64> {
+        #[cfg(all(feature = "shm", target_os = "linux"))]
+        if let Some(segment) = self.segment {
+            return Some(segment.segment().retired_flag());
+        }
+        None
     }
 
     /// True if the view's segment was retired (its members move to a fresh one on their next
@@ -376,14 +389,15 @@ where
 
     /// Takes the writer lease for this member, breaking a dead holder's first; returns it with
     /// the [place](View::place) it holds on.
-    pub(super) fn take_lease(&self) -> Result<(Lease, usize)> {
+    pub(super) fn take_lease(self: &Arc<Self>) -> Result<(Lease, HotRing<N>)> {
         self.check_writable()?;
         let view = self.view();
         let owner = view.ring.owner();
         let mut retry = Retry::default();
         loop {
             match view.ring.take_lease(owner, HELD) {
-                Ok(lease) => return Ok((lease, view.place())),
+                // The lease and its hot ring from one view: the same segment.
+                Ok(lease) => return Ok((lease, HotRing::new(self, &view))),
                 // Held by a live writer: final for a taker.
                 Err(PublishError::Leased) => {
                     if !retry.broke_dead_lease(&view) {

@@ -559,7 +559,13 @@ where
     #[must_use]
     pub fn is_retired(&self) -> bool {
         // SYNC: Acquire pairs with the Release store in retire().
-        crate::sync::load_acquire(&Self::header_in(&self.map).retired) != 0
+        crate::sync::load_acquire(self.retired_flag()) != 0
+    }
+
+    /// The header word [`is_retired`](Self::is_retired) reads (non-zero: retired), for a
+    /// handle that keeps it at hand.
+    pub(crate) fn retired_flag(&self) -> &crate::sync::AtomicU64 {
+        &Self::header_in(&self.map).retired
     }
 
     /// Retires the segment: marks it retired, so every attached member notices on its next
