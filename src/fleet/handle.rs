@@ -5,7 +5,7 @@ use core::marker::PhantomData;
 use std::time::Instant;
 use std::vec::Vec;
 
-use super::hot::{AnyHot, with_hot};
+use super::hot::{AnyHot, HotRing, with_hot};
 use super::store::{AnyStore, Retry, with_store};
 use super::*;
 use crate::ring::{Frame, PayloadSize, SupportedPayload};
@@ -157,12 +157,16 @@ pub struct RingPoll {
 /// ```
 pub struct FleetRing<T> {
     store: AnyStore,
+    /// The store's ring as it was when this handle was made, for the poll loop (see
+    /// [`poll_with_limit`](Self::poll_with_limit)).
+    hot: AnyHot,
     _type: PhantomData<fn() -> T>,
 }
 
 impl<T> FleetRing<T> {
     pub(super) fn new(store: AnyStore) -> Self {
         Self {
+            hot: with_store!(&store, s => HotRing::new(s, &s.view()).into()),
             store,
             _type: PhantomData,
         }
@@ -173,6 +177,7 @@ impl<T> Clone for FleetRing<T> {
     fn clone(&self) -> Self {
         Self {
             store: self.store.clone(),
+            hot: self.hot.clone(),
             _type: PhantomData,
         }
     }
@@ -256,6 +261,27 @@ impl<T: OrbitTyped> FleetRing<T> {
         limit: usize,
         visit: impl FnMut(FrameRef<'_>),
     ) -> Poll {
+        // The hot ring while its segment is current and no stall clock runs (a stall seen on
+        // one poll only: a writer caught mid-write); the class `T` declares picks the arm at
+        // compile time. Anything else takes the store's view (which recovers stuck slots).
+        if !matches!(cursor.stalled, Some(Stall::Since(..))) {
+            macro_rules! hot {
+                ($h:expr) => {
+                    if let Some(ring) = $h.ring() {
+                        return $h
+                            .store()
+                            .poll_ring(ring, Patience::Wait, cursor, limit, visit);
+                    }
+                };
+            }
+            match (class_of(T::PAYLOAD), &self.hot) {
+                (Some(32), AnyHot::P32(h)) => hot!(h),
+                (Some(96), AnyHot::P96(h)) => hot!(h),
+                (Some(224), AnyHot::P224(h)) => hot!(h),
+                (Some(480), AnyHot::P480(h)) => hot!(h),
+                _ => {}
+            }
+        }
         with_store!(&self.store, s => s.poll(cursor, limit, visit))
     }
 

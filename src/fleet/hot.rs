@@ -2,8 +2,10 @@
 //! or a poll is the core's plus one retirement check rather than a fresh [`View`] of the store
 //! (the segment walk, the bounds checks, the class dispatch, the ring's settings) per call.
 //!
-//! Measured in the cross-process ping-pong (`benches/suite/benches/xproc.rs`), rebuilding the
-//! view on every publish cost the fleet API 5–20 % of its one-way latency over the core ring.
+//! Exclusive writers ([`FleetWriter`](super::FleetWriter)) publish on the ring their lease was
+//! taken on; ring handles ([`FleetRing`](super::FleetRing)) poll on theirs. Measured in the
+//! cross-process ping-pong (`benches/suite/benches/xproc.rs`), rebuilding the view on every
+//! call cost the fleet API 5–20 % of its one-way latency over the core ring.
 
 #![allow(unsafe_code)]
 
@@ -27,6 +29,20 @@ where
     place: usize,
     /// Keeps that memory alive; never replaced.
     store: Arc<RingStore<N>>,
+}
+
+impl<const N: usize> Clone for HotRing<N>
+where
+    PayloadSize<N>: SupportedPayload,
+{
+    fn clone(&self) -> Self {
+        Self {
+            ring: self.ring,
+            retired: self.retired,
+            place: self.place,
+            store: Arc::clone(&self.store),
+        }
+    }
 }
 
 impl<const N: usize> HotRing<N>
@@ -94,6 +110,7 @@ macro_rules! with_hot {
 pub(crate) use with_hot;
 
 /// A [`HotRing`] of any slot class (as [`AnyStore`](super::store::AnyStore)).
+#[derive(Clone)]
 pub(crate) enum AnyHot {
     P32(HotRing<32>),
     P96(HotRing<96>),

@@ -463,9 +463,21 @@ where
             }
             _ => Patience::Wait,
         };
-        let poll = view
-            .ring
-            .poll_limit(&mut cursor.cursor, patience, limit, visit);
+        self.poll_ring(&view.ring, patience, cursor, limit, visit)
+    }
+
+    /// Polls `ring` (this store's) with `patience` and notes a stall on the cursor: the rest
+    /// of [`poll_in`](Self::poll_in), and a handle's hot path (`FleetRing::poll_with_limit`).
+    #[inline]
+    pub(super) fn poll_ring(
+        &self,
+        ring: &Ring<'_, N>,
+        patience: Patience,
+        cursor: &mut RingCursor,
+        limit: usize,
+        visit: impl FnMut(FrameRef<'_>),
+    ) -> Poll {
+        let poll = ring.poll_limit(&mut cursor.cursor, patience, limit, visit);
         cursor.stalled = match (poll.stalled_at, cursor.stalled) {
             (None, _) => None,
             (Some(now), Some(Stall::Since(then, since))) if now == then => {
