@@ -5,7 +5,7 @@ use core::marker::PhantomData;
 use std::time::Instant;
 use std::vec::Vec;
 
-use super::hot::{AnyHot, HotRing, with_hot};
+use super::hot::{AnyHot, HotRing, with_hot, with_hot_of};
 use super::store::{AnyStore, Retry, with_store};
 use super::*;
 use crate::ring::{Frame, PayloadSize, SupportedPayload};
@@ -265,23 +265,25 @@ impl<T: OrbitTyped> FleetRing<T> {
         // one poll only: a writer caught mid-write); the class `T` declares picks the arm at
         // compile time. Anything else takes the store's view (which recovers stuck slots).
         if !matches!(cursor.stalled, Some(Stall::Since(..))) {
-            macro_rules! hot {
-                ($h:expr) => {
-                    if let Some(ring) = $h.ring() {
-                        return $h
-                            .store()
-                            .poll_ring(ring, Patience::Wait, cursor, limit, visit);
-                    }
-                };
-            }
-            match (class_of(T::PAYLOAD), &self.hot) {
-                (Some(32), AnyHot::P32(h)) => hot!(h),
-                (Some(96), AnyHot::P96(h)) => hot!(h),
-                (Some(224), AnyHot::P224(h)) => hot!(h),
-                (Some(480), AnyHot::P480(h)) => hot!(h),
-                _ => {}
-            }
+            with_hot_of!(T::PAYLOAD, &self.hot, h => {
+                if let Some(ring) = h.ring() {
+                    return h.store().poll_ring(ring, Patience::Wait, cursor, limit, visit);
+                }
+            });
         }
+        self.poll_by_view(cursor, limit, visit)
+    }
+
+    /// [`poll_with_limit`](Self::poll_with_limit) through the store's view. Out of line, so
+    /// the hot path above keeps one copy of the walk, inlined (the `Poll` in registers).
+    #[cold]
+    #[inline(never)]
+    fn poll_by_view(
+        &self,
+        cursor: &mut RingCursor,
+        limit: usize,
+        visit: impl FnMut(FrameRef<'_>),
+    ) -> Poll {
         with_store!(&self.store, s => s.poll(cursor, limit, visit))
     }
 
@@ -582,21 +584,10 @@ impl<T: OrbitTyped> FleetWriter<T> {
         let lease = &mut self.lease;
         // The class `T` declares picks the arm at compile time; a writer of a ring opened by
         // kind with another class (`Fleet::ring_by_kind`) takes the path below every time.
-        let first = match (class_of(T::PAYLOAD), &self.hot) {
-            (Some(32), AnyHot::P32(h)) => h
-                .ring()
-                .map(|r| lease.publish(r, frame_kind, version, payload)),
-            (Some(96), AnyHot::P96(h)) => h
-                .ring()
-                .map(|r| lease.publish(r, frame_kind, version, payload)),
-            (Some(224), AnyHot::P224(h)) => h
-                .ring()
-                .map(|r| lease.publish(r, frame_kind, version, payload)),
-            (Some(480), AnyHot::P480(h)) => h
-                .ring()
-                .map(|r| lease.publish(r, frame_kind, version, payload)),
-            _ => None,
-        };
+        let first = with_hot_of!(T::PAYLOAD, &self.hot, h => {
+            h.ring().map(|r| lease.publish(r, frame_kind, version, payload))
+        })
+        .flatten();
         match first {
             Some(Ok(id)) => Ok(id),
             first => self.publish_again(first.and_then(Result::err), frame_kind, version, payload),

@@ -99,15 +99,26 @@ where
 /// Runs `$body` with `$h` bound to the hot ring inside an [`AnyHot`], whatever its class.
 macro_rules! with_hot {
     ($any:expr, $h:ident => $body:expr) => {
-        match $any {
-            $crate::fleet::hot::AnyHot::P32($h) => $body,
-            $crate::fleet::hot::AnyHot::P96($h) => $body,
-            $crate::fleet::hot::AnyHot::P224($h) => $body,
-            $crate::fleet::hot::AnyHot::P480($h) => $body,
-        }
+        $crate::fleet::store::with_class!(crate::fleet::hot::AnyHot, $any, $h => $body)
     };
 }
 pub(crate) use with_hot;
+
+/// `Some($body)` with `$h` bound to the hot ring inside an [`AnyHot`] if its class is the one
+/// of `$payload` bytes (a constant: the type's declared payload, so the compiler keeps the one
+/// arm that can match); `None` for a ring of another class (opened by kind).
+macro_rules! with_hot_of {
+    ($payload:expr, $any:expr, $h:ident => $body:expr) => {
+        match ($crate::fleet::class_of($payload), $any) {
+            (Some(32), $crate::fleet::hot::AnyHot::P32($h)) => Some($body),
+            (Some(96), $crate::fleet::hot::AnyHot::P96($h)) => Some($body),
+            (Some(224), $crate::fleet::hot::AnyHot::P224($h)) => Some($body),
+            (Some(480), $crate::fleet::hot::AnyHot::P480($h)) => Some($body),
+            _ => None,
+        }
+    };
+}
+pub(crate) use with_hot_of;
 
 /// A [`HotRing`] of any slot class (as [`AnyStore`](super::store::AnyStore)).
 #[derive(Clone)]

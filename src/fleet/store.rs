@@ -22,15 +22,25 @@ pub(crate) enum AnyStore {
     P480(Arc<RingStore<480>>),
 }
 
+/// Runs `$body` with `$s` bound to the value inside `$any`, an enum with one variant per slot
+/// class (`P32`, `P96`, `P224`, `P480`: [`AnyStore`], [`AnyHot`](super::hot::AnyHot)),
+/// whatever its class.
+macro_rules! with_class {
+    ($($enum:ident)::+, $any:expr, $s:ident => $body:expr) => {
+        match $any {
+            $($enum)::+::P32($s) => $body,
+            $($enum)::+::P96($s) => $body,
+            $($enum)::+::P224($s) => $body,
+            $($enum)::+::P480($s) => $body,
+        }
+    };
+}
+pub(crate) use with_class;
+
 /// Runs `$body` with `$s` bound to the store inside an [`AnyStore`], whatever its class.
 macro_rules! with_store {
     ($any:expr, $s:ident => $body:expr) => {
-        match $any {
-            $crate::fleet::store::AnyStore::P32($s) => $body,
-            $crate::fleet::store::AnyStore::P96($s) => $body,
-            $crate::fleet::store::AnyStore::P224($s) => $body,
-            $crate::fleet::store::AnyStore::P480($s) => $body,
-        }
+        $crate::fleet::store::with_class!(crate::fleet::store::AnyStore, $any, $s => $body)
     };
 }
 pub(crate) use with_store;
@@ -468,7 +478,10 @@ where
 
     /// Polls `ring` (this store's) with `patience` and notes a stall on the cursor: the rest
     /// of [`poll_in`](Self::poll_in), and a handle's hot path (`FleetRing::poll_with_limit`).
-    #[inline]
+    /// Always inlined: returned from a call, the `Poll` goes through the stack, and reading it
+    /// back missed store-to-load forwarding on every poll (an empty poll 11.6 → see the
+    /// `fleet` bench).
+    #[inline(always)]
     pub(super) fn poll_ring(
         &self,
         ring: &Ring<'_, N>,

@@ -1,0 +1,97 @@
+//! Single-threaded cost of the fleet API's hot calls next to the core ring's, over one
+//! shared-memory segment (64-slot ring of 64-byte frames, the xproc bench's `Ping`): what the
+//! fleet layer adds per call, without the cross-core traffic that dominates `xproc`.
+//!
+//! Each poll's result is consumed as a caller would (`delivered`, the loss), not handed to
+//! `black_box` whole: that would force the `Poll` through memory, which the fleet's poll —
+//! a hot path and a cold one that both produce it — pays for in a failed store-to-load
+//! forward that no real caller pays.
+//!
+//! `cargo bench --manifest-path benches/suite/Cargo.toml --bench fleet` (~15 s).
+
+#![allow(clippy::disallowed_types)] // `common` uses std atomics directly.
+
+mod common;
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use orbit_rs::{Fleet, OrbitTyped};
+
+struct Ping;
+impl OrbitTyped for Ping {
+    const KIND: u8 = 70;
+    const CAPACITY: usize = 64;
+    const PAYLOAD: usize = 64;
+}
+
+/// `Ping`'s slot class.
+const CLASS: usize = 96;
+
+fn calls(c: &mut Criterion) {
+    common::pin(0);
+    let fleet =
+        Fleet::join_shm_as(&format!("bench-fleet-{}", std::process::id()), 1, 0).expect("join");
+    let ring = fleet.ring::<Ping>().expect("ring");
+    fleet.remove_names().expect("remove names");
+    let frame = [0xA5u8; 64];
+    let mut group = c.benchmark_group("fleet_calls/64B");
+    group
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_millis(1_200));
+
+    {
+        let mut writer = ring.exclusive_writer().expect("lease");
+        group.bench_function("fleet/publish_frame", |b| {
+            b.iter(|| black_box(writer.publish_frame(0, 1, &frame).expect("publish")));
+        });
+        let mut cursor = ring.cursor_at_head();
+        group.bench_function("fleet/poll_with, nothing new", |b| {
+            b.iter(|| {
+                let poll = ring.poll_with(&mut cursor, |f| {
+                    black_box(f.payload);
+                });
+                black_box(poll.delivered + poll.loss.total())
+            });
+        });
+        group.bench_function("fleet/publish_frame + poll_with of it", |b| {
+            b.iter(|| {
+                writer.publish_frame(0, 1, &frame).expect("publish");
+                let poll = ring.poll_with(&mut cursor, |f| {
+                    black_box(f.payload);
+                });
+                black_box(poll.delivered + poll.loss.total())
+            });
+        });
+    }
+    {
+        let core = ring.ring::<CLASS>().expect("core ring");
+        let mut writer = core.exclusive_writer().expect("lease");
+        group.bench_function("core/publish", |b| {
+            b.iter(|| black_box(writer.publish(0, 1, &frame).expect("publish")));
+        });
+        let mut cursor = core.cursor_at_head();
+        group.bench_function("core/poll, nothing new", |b| {
+            b.iter(|| {
+                let poll = core.poll(&mut cursor, |f| {
+                    black_box(f.payload);
+                });
+                black_box(poll.delivered + poll.loss.total())
+            });
+        });
+        group.bench_function("core/publish + poll of it", |b| {
+            b.iter(|| {
+                writer.publish(0, 1, &frame).expect("publish");
+                let poll = core.poll(&mut cursor, |f| {
+                    black_box(f.payload);
+                });
+                black_box(poll.delivered + poll.loss.total())
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, calls);
+criterion_main!(benches);
