@@ -16,7 +16,8 @@ mod common;
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use orbit_rs::{Fleet, OrbitTyped};
 
 struct Ping;
@@ -43,54 +44,67 @@ fn calls(c: &mut Criterion) {
 
     {
         let mut writer = ring.exclusive_writer().expect("lease");
-        group.bench_function("fleet/publish_frame", |b| {
-            b.iter(|| black_box(writer.publish_frame(0, 1, &frame).expect("publish")));
-        });
         let mut cursor = ring.cursor_at_head();
-        group.bench_function("fleet/poll_with, nothing new", |b| {
-            b.iter(|| {
+        three(
+            &mut group,
+            [
+                "fleet/poll_with, nothing new",
+                "fleet/publish_frame + poll_with of it",
+                "fleet/publish_frame",
+            ],
+            || {
+                black_box(writer.publish_frame(0, 1, &frame).expect("publish"));
+            },
+            || {
                 let poll = ring.poll_with(&mut cursor, |f| {
                     black_box(f.payload);
                 });
-                black_box(poll.delivered + poll.loss.total())
-            });
-        });
-        group.bench_function("fleet/publish_frame + poll_with of it", |b| {
-            b.iter(|| {
-                writer.publish_frame(0, 1, &frame).expect("publish");
-                let poll = ring.poll_with(&mut cursor, |f| {
-                    black_box(f.payload);
-                });
-                black_box(poll.delivered + poll.loss.total())
-            });
-        });
+                poll.delivered + poll.loss.total()
+            },
+        );
     }
     {
         let core = ring.ring::<CLASS>().expect("core ring");
         let mut writer = core.exclusive_writer().expect("lease");
-        group.bench_function("core/publish", |b| {
-            b.iter(|| black_box(writer.publish(0, 1, &frame).expect("publish")));
-        });
         let mut cursor = core.cursor_at_head();
-        group.bench_function("core/poll, nothing new", |b| {
-            b.iter(|| {
+        three(
+            &mut group,
+            [
+                "core/poll, nothing new",
+                "core/publish + poll of it",
+                "core/publish",
+            ],
+            || {
+                black_box(writer.publish(0, 1, &frame).expect("publish"));
+            },
+            || {
                 let poll = core.poll(&mut cursor, |f| {
                     black_box(f.payload);
                 });
-                black_box(poll.delivered + poll.loss.total())
-            });
-        });
-        group.bench_function("core/publish + poll of it", |b| {
-            b.iter(|| {
-                writer.publish(0, 1, &frame).expect("publish");
-                let poll = core.poll(&mut cursor, |f| {
-                    black_box(f.payload);
-                });
-                black_box(poll.delivered + poll.loss.total())
-            });
-        });
+                poll.delivered + poll.loss.total()
+            },
+        );
     }
     group.finish();
+}
+
+/// Times `poll` with nothing new, then `publish` and a `poll` that delivers it, then `publish`
+/// alone (in that order: the poll's cursor stays caught up). Each poll's result is consumed as
+/// a caller would (the count it returns).
+fn three(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    names: [&str; 3],
+    mut publish: impl FnMut(),
+    mut poll: impl FnMut() -> u64,
+) {
+    group.bench_function(names[0], |b| b.iter(|| black_box(poll())));
+    group.bench_function(names[1], |b| {
+        b.iter(|| {
+            publish();
+            black_box(poll())
+        })
+    });
+    group.bench_function(names[2], |b| b.iter(&mut publish));
 }
 
 criterion_group!(benches, calls);
