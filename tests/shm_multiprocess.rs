@@ -113,6 +113,28 @@ fn child_entry() {
             println!("ORBIT leased");
             thread::sleep(Duration::from_secs(60)); // Killed by the parent long before.
         }
+        "steady_lease" => {
+            // An exclusive writer publishing until killed. When the fleet is unlinked its lease
+            // is lost (the segment retired): it takes a new one, on the fresh segment.
+            let fleet = Arc::new(Fleet::join_shm_as(&name, 256, node).expect("join"));
+            let ring = fleet.ring::<Steady>().expect("ring");
+            let mut writer = ring.exclusive_writer().expect("lease");
+            for seq in 0.. {
+                match writer.publish_frame(0, seq, &payload(node, seq)) {
+                    Ok(_) => {}
+                    Err(orbit_rs::Error::Publish(orbit_rs::PublishError::LeaseLost)) => {
+                        writer = ring
+                            .exclusive_writer()
+                            .expect("a lease on the fresh segment");
+                        println!("ORBIT moved at {seq}");
+                    }
+                    Err(other) => panic!("publish: {other}"),
+                }
+                if seq % 64 == 0 {
+                    thread::sleep(Duration::from_micros(200));
+                }
+            }
+        }
         "steady_publish" => {
             // Publishes until killed, a frame every few microseconds.
             let (_fleet, bus) = join(&name, node);
@@ -229,6 +251,14 @@ struct Gauge {
     seq: u64,
 }
 /// A ring written under an exclusive writer lease.
+/// The ring of `steady_lease`: 16-byte payloads (the 32-byte slot class).
+struct Steady;
+impl orbit_rs::OrbitTyped for Steady {
+    const KIND: u8 = 53;
+    const CAPACITY: usize = 64;
+    const PAYLOAD: usize = 16;
+}
+
 struct Leased;
 impl orbit_rs::OrbitTyped for Leased {
     const KIND: u8 = 51;
@@ -628,6 +658,45 @@ fn resets_during_traffic_between_processes() {
     assert!(resets > 10, "{resets} resets");
 }
 
+/// The same with the handles that keep their ring between calls: an exclusive `FleetWriter`
+/// in another process and a `FleetRing` polled here. The unlink retires the segment both hold;
+/// the writer's next publish reports its lease lost (it takes a new one on the fresh segment),
+/// and this handle's next poll moves to the fresh segment, reports the rewind, and receives
+/// the writer's later frames there.
+#[test]
+fn unlink_moves_a_kept_writer_and_a_kept_reader() {
+    let name = common::unique_name("unlink-kept");
+    let fleet = Arc::new(Fleet::join_shm_as(&name, 256, 0).expect("join"));
+    let _c = Cleanup(fleet.clone());
+    let ring = fleet.ring::<Steady>().expect("ring");
+    let _writer = common::Reaped(spawn("steady_lease", &name, 1, &[]));
+    let mut cursor = orbit_rs::RingCursor::from_start();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let poll_seqs = |cursor: &mut orbit_rs::RingCursor| {
+        let mut seqs = Vec::new();
+        let poll = ring.poll_with(cursor, |f| seqs.push(parse(f.payload)));
+        (poll.rewound, seqs)
+    };
+    let mut before = None;
+    while before.is_none() {
+        assert!(Instant::now() < deadline, "no traffic before the unlink");
+        before = poll_seqs(&mut cursor).1.last().map(|&(_, seq)| seq);
+        thread::sleep(Duration::from_millis(1));
+    }
+    fleet.unlink().unwrap();
+    let (mut rewound, mut moved) = (false, false);
+    while !moved {
+        assert!(
+            Instant::now() < deadline,
+            "the writer never reached the fresh segment: rewound {rewound}"
+        );
+        let (now_rewound, seqs) = poll_seqs(&mut cursor);
+        rewound |= now_rewound;
+        moved = rewound && seqs.iter().any(|&(w, seq)| w == 1 && Some(seq) > before);
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
 /// Two writer processes publish steadily while this process unlinks the fleet: the writers
 /// notice the retired segment at their next publish and move to the fresh one, this reader's
 /// cursor reports the move as a rewind, and frames of both writers published after the unlink
@@ -637,8 +706,8 @@ fn unlink_during_traffic_moves_every_member() {
     let name = common::unique_name("unlink");
     let (fleet, bus) = join(&name, 0);
     let _c = Cleanup(fleet.clone());
-    let mut writers: Vec<Child> = (1..=2)
-        .map(|node| spawn("steady_publish", &name, node, &[]))
+    let _writers: Vec<common::Reaped> = (1..=2)
+        .map(|node| common::Reaped(spawn("steady_publish", &name, node, &[])))
         .collect();
     let mut cursor = OrbitEventCursor::from_start();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -678,8 +747,4 @@ fn unlink_during_traffic_moves_every_member() {
         unlinked.elapsed()
     );
     assert!(rewound);
-    for child in &mut writers {
-        child.kill().unwrap();
-        child.wait().unwrap();
-    }
 }

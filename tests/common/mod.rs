@@ -139,6 +139,19 @@ pub fn child_command(prefix: &[&str], entry: &str, role: &str) -> std::process::
     cmd
 }
 
+/// A child process killed and reaped when dropped, so that a test that fails (panics) while a
+/// child runs forever (a steady publisher, say) leaves no orphan behind.
+pub struct Reaped(pub std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// Why this host cannot run a child in a private mount namespace (`unshare --mount`: root and
 /// namespaces needed), or `None` if it can.
 pub fn no_private_mount_namespace() -> Option<String> {
