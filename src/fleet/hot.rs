@@ -78,12 +78,11 @@ where
     /// the store's own path, which moves on to the segment the name holds now).
     #[inline]
     pub(super) fn ring(&self) -> Option<&Ring<'_, N>> {
-        match self.retired {
-            // SYNC: Acquire pairs with the Release store in Segment::retire(), as
-            // Segment::is_retired.
-            Some(retired) if crate::sync::load_acquire(retired) != 0 => None,
-            _ => Some(&self.ring),
+        #[cfg(all(feature = "shm", target_os = "linux"))]
+        if self.retired.is_some_and(crate::shm::retired) {
+            return None;
         }
+        Some(&self.ring)
     }
 
     /// Which memory the ring is in ([`View::place`] of the view it was built from).

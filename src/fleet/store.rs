@@ -398,7 +398,7 @@ where
     }
 
     /// Takes the writer lease for this member, breaking a dead holder's first; returns it with
-    /// the [place](View::place) it holds on.
+    /// the ring it holds on, kept (a [`HotRing`], whose place is the lease's).
     pub(super) fn take_lease(self: &Arc<Self>) -> Result<(Lease, HotRing<N>)> {
         self.check_writable()?;
         let view = self.view();
@@ -478,9 +478,8 @@ where
 
     /// Polls `ring` (this store's) with `patience` and notes a stall on the cursor: the rest
     /// of [`poll_in`](Self::poll_in), and a handle's hot path (`FleetRing::poll_with_limit`).
-    /// Always inlined: returned from a call, the `Poll` goes through the stack, and reading it
-    /// back missed store-to-load forwarding on every poll (an empty poll 11.6 → see the
-    /// `fleet` bench).
+    /// Always inlined: returned from a call, the `Poll` went through the stack, and reading it
+    /// back missed store-to-load forwarding on every poll (the `fleet` bench showed it).
     #[inline(always)]
     pub(super) fn poll_ring(
         &self,

@@ -71,5 +71,7 @@ pub mod internals {
     pub use super::registry::{ENTRY_BYTES, NODE_LOCK_BASE, REGISTRY_BYTES, TAG_DRAWS};
 }
 #[cfg(all(feature = "shm", unix))]
+pub(crate) use segment::retired;
+#[cfg(all(feature = "shm", unix))]
 #[cfg_attr(docsrs, doc(cfg(all(feature = "shm", unix))))]
 pub use segment::{INIT_WAIT, OPEN_ROUNDS, Segment, current_uid};

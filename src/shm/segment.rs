@@ -78,6 +78,14 @@ const NAMED_WHEN_COMPLETE: bool = cfg!(target_os = "linux");
 /// disappearing between them, before it gives up with [`ShmError::KeepsDisappearing`].
 pub const OPEN_ROUNDS: u32 = 16;
 
+/// True if a segment's retired word ([`Segment::retired_flag`]) says the segment is retired.
+#[inline]
+pub(crate) fn retired(word: &crate::sync::AtomicU64) -> bool {
+    // SYNC: Acquire pairs with the Release store in Segment::retire(): a member that sees the
+    // segment retired sees the fresh segment's name in place (or being created).
+    crate::sync::load_acquire(word) != 0
+}
+
 /// One mapped ring segment. Dropping it unmaps; the name stays until [`Segment::unlink`].
 ///
 /// For a ring shared by processes without a fleet (no membership, no liveness: a writer that
@@ -558,12 +566,11 @@ where
     /// removed) and members that notice move to whatever segment the name holds next.
     #[must_use]
     pub fn is_retired(&self) -> bool {
-        // SYNC: Acquire pairs with the Release store in retire().
-        crate::sync::load_acquire(self.retired_flag()) != 0
+        retired(self.retired_flag())
     }
 
     /// The header word [`is_retired`](Self::is_retired) reads (non-zero: retired), for a
-    /// handle that keeps it at hand.
+    /// handle that keeps it at hand and asks [`retired`].
     pub(crate) fn retired_flag(&self) -> &crate::sync::AtomicU64 {
         &Self::header_in(&self.map).retired
     }

@@ -15,9 +15,9 @@
 //!
 //! **Interleaved, so ratios mean something on a shared VM.** One parent and one child process
 //! per round hold every transport's ends at once and take turns on them in blocks of
-//! `ORBIT_XPROC_BLOCK` round trips (1 000 by default; six blocks a cycle, in an order that
-//! rotates each cycle), so a change of core placement or a noisy neighbour weighs on all rows
-//! alike instead of on whichever row was running. The first tenth of every block settles the
+//! `ORBIT_XPROC_BLOCK` round trips (1 000 by default; one block per transport a cycle, in an
+//! order that rotates each cycle), so a change of core placement or a noisy neighbour weighs on
+//! all rows alike instead of on whichever row was running. The first tenth of every block settles the
 //! transport after the switch and is not recorded; the first cycle is a warm-up.
 //!
 //! `cargo bench --manifest-path benches/suite/Cargo.toml --bench xproc` (`ORBIT_XPROC_ITERS`
@@ -412,7 +412,7 @@ impl Names {
 }
 
 impl<O: Transport, O1: Transport> Ends<O, O1> {
-    /// The five shared-memory transports' ends (the parent creates them); the socket is
+    /// The shared-memory transports' ends (the parent creates them); the socket is
     /// [`connected`](Self::connected) after.
     fn open(
         names: &Names,
@@ -485,9 +485,9 @@ macro_rules! on {
     };
 }
 
-/// The order of blocks: block `b` goes to transport `schedule(b)`. Each cycle of six blocks
-/// covers every transport once, in an order that rotates from cycle to cycle, so no transport
-/// always follows the same one.
+/// The order of blocks: block `b` goes to transport `schedule(b)`. Each cycle covers every
+/// transport once, in an order that rotates from cycle to cycle, so no transport always follows
+/// the same one.
 fn schedule(block: u64) -> usize {
     let n = NAMES.len() as u64;
     let (cycle, k) = (block / n, block % n);
@@ -588,7 +588,7 @@ fn round(pid: u32, round: u64, block_len: u64, per_transport: u64, rows: &mut [H
     let cycle = NAMES.len() as u64;
     let blocks = cycle + per_transport.div_ceil(block_len) * cycle;
     eprintln!(
-        "xproc: round {round}: {blocks} blocks of {block_len} round trips, the six transports in turn"
+        "xproc: round {round}: {blocks} blocks of {block_len} round trips, every transport in turn"
     );
     let mut seq = 0;
     let mut warmup = vec![
