@@ -248,6 +248,10 @@ pub mod mutants {
     /// then costs every later publish a wake).
     #[cfg_attr(not(all(feature = "std", not(target_os = "none"))), allow(dead_code))]
     pub const WAKE_KEEPS_REGISTRATIONS: u32 = 16;
+    /// The poll's delivery run (`Ring::run`, the common case of a poll that delivers) hands
+    /// out frames without checking that the generation's base is unchanged; the rest of the
+    /// walk still checks.
+    pub const NO_RUN_BASE_CHECK: u32 = 17;
 }
 
 /// An acquire load made of a relaxed load and an acquire fence: it synchronises with the

@@ -364,6 +364,17 @@ fn control_reset_without_the_readers_base_check() {
     );
 }
 
+#[test]
+fn control_reset_without_the_delivery_runs_base_check() {
+    must_fail(
+        "the delivery run delivers without the base check",
+        mutants::NO_RUN_BASE_CHECK,
+        2,
+        "writer was told",
+        reset_against_a_writer_and_a_reader,
+    );
+}
+
 // ---- lease identity ---------------------------------------------------------------------------
 
 /// A holder (owner 1) took the lease and published; then, concurrently: its release (drop), a

@@ -41,6 +41,7 @@ where
 
 /// A slot whose `seq` a reader has loaded (`before`), with the seq it wants there (`want`,
 /// the committed seq of the counter it is after).
+#[derive(Clone, Copy)]
 struct Loaded<'s, const N: usize>
 where
     PayloadSize<N>: SupportedPayload,
@@ -227,16 +228,17 @@ where
     ///
     /// This part is the walk's first step, kept small enough to inline into a busy-polling
     /// caller: the base load and the first slot's seq load, and the poll that ends right there
-    /// (nothing new, no stall pending, the head check not due). Anything else goes on in
-    /// [`walk_on`](Ring::walk_on) with the seq already loaded, so the loads are the ones the
-    /// walk always made, in the same order.
+    /// (nothing new, no stall pending, the head check not due). A slot holding the cursor's
+    /// frame goes on in [`run`](Ring::run), the common case of a poll that delivers; anything
+    /// else in [`walk_on`](Ring::walk_on), with the seq already loaded, so the loads are the
+    /// ones the walk always made, in the same order.
     #[inline]
     fn walk<F: FnMut(FrameRef<'_>)>(
         &self,
         cursor: &mut Cursor,
         patience: Patience,
         limit: u64,
-        visit: F,
+        mut visit: F,
     ) -> Poll {
         // SYNC: Acquire pairs with the Release base store of a reset (start_generation()): a
         // base that changed is seen with a head at least as new as the reset's.
@@ -250,34 +252,132 @@ where
             && cursor.stalls == 0
         {
             first = self.load(cursor.base.saturating_add(cursor.next));
-            if let Some(Loaded { want, before, .. }) = first
+            if let Some(loaded) = first {
                 // The walk's own end of the stream (see walk_on): an untouched slot, no stall
                 // to retry (`stalls` is 0), the head not due for a look.
-                && before < want
-                && !seq::is_writing(before)
-                && cursor.idle.saturating_add(1) < self.head_check_polls
-            {
-                cursor.idle += 1;
-                return Poll::default();
+                if self.untouched(&loaded, cursor.idle) {
+                    cursor.idle += 1;
+                    return Poll::default();
+                }
+                if loaded.before == loaded.want && limit > 0 {
+                    return self.run(cursor, patience, limit, &mut visit, loaded);
+                }
             }
         }
-        self.walk_on(cursor, patience, limit, visit, current, first)
+        self.walk_on(cursor, patience, limit, &mut visit, current, first, 0)
+    }
+
+    /// True if `loaded` ends a poll without the head, as walk_on decides it: a slot no writer
+    /// has taken for the counter (an older lap, even) after `idle` such polls in a row, the
+    /// head check not due. Only for a poll with no stall to retry.
+    #[inline(always)]
+    fn untouched(&self, loaded: &Loaded<'_, N>, idle: u32) -> bool {
+        loaded.before < loaded.want
+            && !seq::is_writing(loaded.before)
+            && idle.saturating_add(1) < self.head_check_polls
+    }
+
+    /// The walk of a poll whose first slot holds the cursor's committed frame (`loaded`; the
+    /// cursor is in the current generation and has no stall to retry, `limit` > 0): delivers
+    /// it and every next frame a slot holds committed for its counter, and ends where
+    /// [`walk_on`](Ring::walk_on) would end it without the head (an untouched slot, the head
+    /// check not due; a reset seen; the slot budget spent). Anything else — a torn or invalid
+    /// copy, an odd or newer slot, the head check due, the limit reached with more committed
+    /// — goes on in `walk_on` from the counter reached, with the frames delivered so far.
+    ///
+    /// The same loads in the same order as `walk_on` makes for these slots, and the same
+    /// decisions; only the bookkeeping that those cases do not need is left out (a copy that
+    /// fails is inspected once more by `walk_on`).
+    #[inline]
+    fn run<'s, F: FnMut(FrameRef<'_>)>(
+        &'s self,
+        cursor: &mut Cursor,
+        patience: Patience,
+        limit: u64,
+        visit: &mut F,
+        mut loaded: Loaded<'s, N>,
+    ) -> Poll {
+        let (key, base) = (cursor.key, cursor.base);
+        let mut next = base.saturating_add(cursor.next);
+        let mut delivered = 0;
+        let mut buf = <PayloadSize<N> as SupportedPayload>::ZERO_BUF;
+        // Slots walk_on would inspect in all: one per frame delivered here.
+        let budget = self.capacity() as u64 + 1;
+        let rest = loop {
+            // `loaded` is the slot of `next`, holding `next`'s committed seq; delivered < limit.
+            let Inspect::Frame(header) = self.copy(loaded.slot, loaded.before, &mut buf) else {
+                break None;
+            };
+            // SYNC: as in walk_on: a frame of a newer generation shows a new base here.
+            if self.head.base.load(Ordering::Relaxed) != key
+                && !mutant(mutants::NO_BASE_CHECK)
+                && !mutant(mutants::NO_RUN_BASE_CHECK)
+            {
+                break Some(None);
+            }
+            let counter = next.wrapping_sub(base);
+            visit(FrameRef {
+                id: NetId64::new(self.kind, header.node, counter),
+                counter,
+                kind: header.kind,
+                version: header.version,
+                payload: payload(&buf, header.len),
+            });
+            delivered += 1;
+            next += 1;
+            if delivered >= budget {
+                break Some(None);
+            }
+            match self.load(next) {
+                Some(l) if l.before == l.want && delivered < limit => loaded = l,
+                Some(l) if self.untouched(&l, cursor.idle) => {
+                    cursor.idle += 1;
+                    break Some(None);
+                }
+                other => break Some(other),
+            }
+        };
+        cursor.next = next - base;
+        match rest {
+            // Ended here: `stalls` stays 0, as walk_on leaves it when no stall is reported.
+            Some(None) => Poll {
+                delivered,
+                ..Poll::default()
+            },
+            // `next`'s slot as loaded here (`Some`), or to be inspected again (`None`).
+            first => self.walk_on(
+                cursor,
+                patience,
+                limit,
+                visit,
+                key,
+                first.flatten(),
+                delivered,
+            ),
+        }
     }
 
     /// The rest of the walk: `current` is the base word [`walk`](Ring::walk) loaded; `first`,
-    /// if any, the cursor's next slot with the seq `walk` loaded from it (only when the cursor
-    /// was already in that generation, so no join moves it).
+    /// if any, the cursor's next slot with the seq loaded from it (only when the cursor was
+    /// already in that generation, so no join moves it); `delivered`, the frames
+    /// [`run`](Ring::run) delivered before it handed over (the slots it inspected for them
+    /// come off this walk's budget).
+    #[allow(clippy::too_many_arguments)] // The walk's state, handed over whole.
     #[inline]
     fn walk_on<F: FnMut(FrameRef<'_>)>(
         &self,
         cursor: &mut Cursor,
         patience: Patience,
         limit: u64,
-        mut visit: F,
+        visit: &mut F,
         current: u64,
         mut first: Option<Loaded<'_, N>>,
+        delivered: u64,
     ) -> Poll {
-        let mut poll = Poll::default();
+        let mut poll = Poll {
+            delivered,
+            ..Poll::default()
+        };
         if !cursor.joined || cursor.key != current {
             poll.rewound = self.join(cursor);
         }
@@ -291,7 +391,7 @@ where
         let mut looked = false;
         let mut later = LaterCommits::default();
         let mut buf = <PayloadSize<N> as SupportedPayload>::ZERO_BUF;
-        for _ in 0..=self.capacity() {
+        for _ in delivered..=self.capacity() as u64 {
             // One call site for the copy: the first slot's seq as walk() loaded it, then each
             // next slot's seq loaded here.
             let found = match first.take().or_else(|| self.load(next)) {
