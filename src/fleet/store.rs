@@ -490,16 +490,19 @@ where
         visit: impl FnMut(FrameRef<'_>),
     ) -> Poll {
         let poll = ring.poll_limit(&mut cursor.cursor, patience, limit, visit);
-        cursor.stalled = match (poll.stalled_at, cursor.stalled) {
-            (None, _) => None,
-            (Some(now), Some(Stall::Since(then, since))) if now == then => {
-                Some(Stall::Since(then, since))
-            }
-            (Some(now), Some(Stall::Seen(then))) if now == then => {
-                Some(Stall::Since(now, Instant::now()))
-            }
-            (Some(now), _) => Some(Stall::Seen(now)),
-        };
+        // Nothing to note, and nothing to clear, on almost every poll.
+        if poll.stalled_at.is_some() || cursor.stalled.is_some() {
+            cursor.stalled = match (poll.stalled_at, cursor.stalled) {
+                (None, _) => None,
+                (Some(now), Some(Stall::Since(then, since))) if now == then => {
+                    Some(Stall::Since(then, since))
+                }
+                (Some(now), Some(Stall::Seen(then))) if now == then => {
+                    Some(Stall::Since(now, Instant::now()))
+                }
+                (Some(now), _) => Some(Stall::Seen(now)),
+            };
+        }
         poll
     }
 

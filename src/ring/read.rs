@@ -60,6 +60,18 @@ fn payload<B: AsRef<[u64]>>(buf: &B, len: usize) -> &[u8] {
     &all[..len.min(all.len())]
 }
 
+/// How a delivery run ([`Ring::run`]) ended.
+enum Run<'s, const N: usize>
+where
+    PayloadSize<N>: SupportedPayload,
+{
+    /// The poll ends here, with this many frames delivered.
+    Ended(u64),
+    /// The walk goes on at the cursor's counter: its slot as the run loaded it (`None`: to be
+    /// inspected again), and the frames delivered so far.
+    Handover(Option<Loaded<'s, N>>, u64),
+}
+
 /// Header words of a validated frame copy; the payload stays in the reader's buffer.
 #[derive(Clone, Copy)]
 struct Header {
@@ -244,6 +256,7 @@ where
         // base that changed is seen with a head at least as new as the reset's.
         let current = load_acquire(&self.head.base);
         let mut first = None;
+        let mut delivered = 0;
         // Bare metal leaves the early exit to walk_on (the same loads in the same order, the
         // same result): its second copy of the first step costs ~200 bytes of flash there.
         if cfg!(not(target_os = "none"))
@@ -260,11 +273,23 @@ where
                     return Poll::default();
                 }
                 if loaded.before == loaded.want && limit > 0 {
-                    return self.run(cursor, patience, limit, &mut visit, loaded);
+                    match self.run(cursor, limit, &mut visit, loaded) {
+                        Run::Ended(delivered) => {
+                            return Poll {
+                                delivered,
+                                ..Poll::default()
+                            };
+                        }
+                        Run::Handover(rest, so_far) => (first, delivered) = (rest, so_far),
+                    }
                 }
             }
         }
-        self.walk_on(cursor, patience, limit, &mut visit, current, first, 0)
+        // One call site, so that this inlines too and the `Poll` stays in registers (returned
+        // through memory from a call, reading it back missed store-to-load forwarding).
+        self.walk_on(
+            cursor, patience, limit, &mut visit, current, first, delivered,
+        )
     }
 
     /// True if `loaded` ends a poll without the head, as walk_on decides it: a slot no writer
@@ -283,7 +308,7 @@ where
     /// [`walk_on`](Ring::walk_on) would end it without the head (an untouched slot, the head
     /// check not due; a reset seen; the slot budget spent). Anything else — a torn or invalid
     /// copy, an odd or newer slot, the head check due, the limit reached with more committed
-    /// — goes on in `walk_on` from the counter reached, with the frames delivered so far.
+    /// — is handed over to `walk_on` at the counter reached, with the frames delivered so far.
     ///
     /// The same loads in the same order as `walk_on` makes for these slots, and the same
     /// decisions; only the bookkeeping that those cases do not need is left out (a copy that
@@ -292,28 +317,27 @@ where
     fn run<'s, F: FnMut(FrameRef<'_>)>(
         &'s self,
         cursor: &mut Cursor,
-        patience: Patience,
         limit: u64,
         visit: &mut F,
         mut loaded: Loaded<'s, N>,
-    ) -> Poll {
+    ) -> Run<'s, N> {
         let (key, base) = (cursor.key, cursor.base);
         let mut next = base.saturating_add(cursor.next);
         let mut delivered = 0;
         let mut buf = <PayloadSize<N> as SupportedPayload>::ZERO_BUF;
         // Slots walk_on would inspect in all: one per frame delivered here.
         let budget = self.capacity() as u64 + 1;
-        let rest = loop {
+        let ran = loop {
             // `loaded` is the slot of `next`, holding `next`'s committed seq; delivered < limit.
             let Inspect::Frame(header) = self.copy(loaded.slot, loaded.before, &mut buf) else {
-                break None;
+                break Run::Handover(None, delivered);
             };
             // SYNC: as in walk_on: a frame of a newer generation shows a new base here.
             if self.head.base.load(Ordering::Relaxed) != key
                 && !mutant(mutants::NO_BASE_CHECK)
                 && !mutant(mutants::NO_RUN_BASE_CHECK)
             {
-                break Some(None);
+                break Run::Ended(delivered);
             }
             let counter = next.wrapping_sub(base);
             visit(FrameRef {
@@ -326,35 +350,20 @@ where
             delivered += 1;
             next += 1;
             if delivered >= budget {
-                break Some(None);
+                break Run::Ended(delivered);
             }
             match self.load(next) {
                 Some(l) if l.before == l.want && delivered < limit => loaded = l,
                 Some(l) if self.untouched(&l, cursor.idle) => {
                     cursor.idle += 1;
-                    break Some(None);
+                    break Run::Ended(delivered);
                 }
-                other => break Some(other),
+                other => break Run::Handover(other, delivered),
             }
         };
+        // Ended: `stalls` stays 0, as walk_on leaves it when no stall is reported.
         cursor.next = next - base;
-        match rest {
-            // Ended here: `stalls` stays 0, as walk_on leaves it when no stall is reported.
-            Some(None) => Poll {
-                delivered,
-                ..Poll::default()
-            },
-            // `next`'s slot as loaded here (`Some`), or to be inspected again (`None`).
-            first => self.walk_on(
-                cursor,
-                patience,
-                limit,
-                visit,
-                key,
-                first.flatten(),
-                delivered,
-            ),
-        }
+        ran
     }
 
     /// The rest of the walk: `current` is the base word [`walk`](Ring::walk) loaded; `first`,

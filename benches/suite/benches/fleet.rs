@@ -1,6 +1,8 @@
 //! Single-threaded cost of the fleet API's hot calls next to the core ring's, over one
-//! shared-memory segment (64-slot ring of 64-byte frames, the xproc bench's `Ping`): what the
-//! fleet layer adds per call, without the cross-core traffic that dominates `xproc`.
+//! shared-memory segment (64-slot ring of 64-byte frames, the xproc bench's `Ping`), and next
+//! to the xproc bench's floor (a bare seqlock slot of 64 bytes written and read the same way):
+//! what the fleet layer and the ring add per call, without the cross-core traffic that
+//! dominates `xproc`.
 //!
 //! Each poll's result is consumed as a caller would (`delivered`, the loss), not handed to
 //! `black_box` whole: that would force the `Poll` through memory, which the fleet's poll —
@@ -9,11 +11,12 @@
 //!
 //! `cargo bench --manifest-path benches/suite/Cargo.toml --bench fleet` (~15 s).
 
-#![allow(clippy::disallowed_types)] // `common` uses std atomics directly.
+#![allow(clippy::disallowed_types)] // `common` and the floor use std atomics directly.
 
 mod common;
 
 use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering, fence};
 use std::time::Duration;
 
 use criterion::measurement::WallTime;
@@ -85,7 +88,70 @@ fn calls(c: &mut Criterion) {
             },
         );
     }
+    {
+        let floor = Floor::default();
+        let (mut sent, mut received) = (0, 0);
+        three(
+            &mut group,
+            [
+                "floor/poll, nothing new",
+                "floor/publish + poll of it",
+                "floor/publish",
+            ],
+            || {
+                floor.publish(sent, &frame);
+                sent += 1;
+            },
+            || {
+                let got = floor.poll(received, |payload| {
+                    black_box(payload);
+                });
+                received += got;
+                got
+            },
+        );
+    }
     group.finish();
+}
+
+/// The xproc bench's floor in one process: one seqlock slot of eight words, each frame's seq
+/// naming its counter (odd while written, even once done), read with the same seq check.
+#[repr(C, align(64))]
+#[derive(Default)]
+struct Floor {
+    seq: AtomicU64,
+    words: [AtomicU64; 8],
+}
+
+impl Floor {
+    fn publish(&self, counter: u64, frame: &[u8; 64]) {
+        self.seq.store(2 * counter + 1, Ordering::Relaxed);
+        fence(Ordering::Release);
+        for (word, bytes) in self.words.iter().zip(frame.chunks_exact(8)) {
+            let bytes = bytes.try_into().expect("8 bytes");
+            word.store(u64::from_ne_bytes(bytes), Ordering::Relaxed);
+        }
+        self.seq.store(2 * counter + 2, Ordering::Release);
+    }
+
+    /// Hands the frame of `counter` to `visit` if the slot holds it; the frames delivered (0
+    /// or 1).
+    fn poll(&self, counter: u64, visit: impl FnOnce(&[u64; 8])) -> u64 {
+        let want = 2 * counter + 2;
+        if self.seq.load(Ordering::Acquire) != want {
+            return 0;
+        }
+        let words = self
+            .words
+            .each_ref()
+            .map(|word| word.load(Ordering::Relaxed));
+        fence(Ordering::Acquire);
+        if self.seq.load(Ordering::Relaxed) != want {
+            return 0;
+        }
+        visit(&words);
+        1
+    }
 }
 
 /// Times `poll` with nothing new, then `publish` and a `poll` that delivers it, then `publish`
