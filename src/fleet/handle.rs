@@ -197,6 +197,13 @@ impl<T: OrbitTyped> FleetRing<T> {
     /// Publishes one frame of raw bytes (for frames that are not one `Pod` value: events,
     /// variable payloads); retries a few times if the writer had to abandon its counter.
     ///
+    /// With several writers, a writer whose slot still holds another writer's frame in the
+    /// making abandons the counter it claimed and retries with a new one; readers count the
+    /// abandoned counter [unavailable](crate::Loss::unavailable). So a reader's frames plus
+    /// its loss add up to the counters claimed ([`head`](Self::head)), which can exceed the
+    /// publishes that succeeded by those retries. An [`exclusive_writer`](Self::exclusive_writer)
+    /// never abandons a counter on a slot of its own.
+    ///
     /// Fails with [`PublishError::Leased`] while a [`FleetWriter`] holds the ring, unless its
     /// holder's process is gone: then its lease is broken and the publish goes ahead.
     pub fn publish_frame(&self, frame_kind: u8, version: u64, payload: &[u8]) -> Result<NetId64> {

@@ -137,7 +137,9 @@ pub(super) fn check_fits<T>(payload: usize) -> Result<()> {
 /// # Ok::<(), orbit_rs::Error>(())
 /// ```
 impl<T: OrbitTyped + bytemuck::Pod> FleetRing<T> {
-    /// Publishes `value`. [`Error::ValueTooLarge`] if `T` does not fit a slot.
+    /// Publishes `value`. [`Error::ValueTooLarge`] if `T` does not fit a slot. With several
+    /// writers a publish may retry under a new counter and leave the first one counted as
+    /// loss: see [`publish_frame`](Self::publish_frame).
     pub fn publish(&self, value: &T) -> Result<NetId64> {
         check_fits::<T>(self.payload())?;
         self.publish_frame(
