@@ -602,6 +602,8 @@ mod shm_only {
             .unwrap()
             .exclusive_writer()
             .unwrap();
+        // A handle kept across the unlink: its multi-writer publish must follow the move.
+        let kept = other.ring::<Telemetry>().unwrap();
 
         old.unlink().unwrap();
         // The unlinker moves on at once (creating the fresh segment), the other member at its
@@ -642,8 +644,15 @@ mod shm_only {
             .ring::<Telemetry>()
             .and_then(|r| r.publish_frame(0, 0, b"both"))
             .unwrap();
+        kept.publish_frame(0, 0, b"kept").unwrap();
         let fresh = Fleet::join_shm_as(&name, 256, 1).unwrap();
-        assert_eq!(fresh.ring::<Telemetry>().map(|r| r.head()).unwrap(), 3);
+        let ring = fresh.ring::<Telemetry>().unwrap();
+        assert_eq!(ring.head(), 4);
+        let poll = ring.poll_frames(&mut RingCursor::from_start());
+        assert_eq!(
+            poll.frames.last().map(|f| &f.payload[..]),
+            Some(&b"kept"[..])
+        );
         assert!(!fresh.created_ring::<Telemetry>().unwrap());
         fresh.unlink().unwrap();
     }

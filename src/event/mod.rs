@@ -13,7 +13,7 @@ use std::vec::Vec;
 
 use crate::codec::{self, EncodeError, EventRef};
 use crate::error::{Error, Result};
-use crate::fleet::{Fleet, PAYLOAD_MAX, RingCursor, RingStore};
+use crate::fleet::{Fleet, HotRing, PAYLOAD_MAX, RingCursor, RingStore};
 use crate::id::{NetId64, NodeId};
 use crate::typed::OrbitTyped;
 
@@ -191,6 +191,8 @@ impl OrbitEventPoll {
 pub struct OrbitEventBus {
     fleet: Arc<Fleet>,
     ring: Arc<RingStore<PAYLOAD_MAX>>,
+    /// The ring as it was when the bus was opened, for publish and poll (see `HotRing`).
+    hot: HotRing<PAYLOAD_MAX>,
 }
 
 impl core::fmt::Debug for OrbitEventBus {
@@ -210,7 +212,8 @@ impl OrbitEventBus {
             expected: store.payload(),
             found: PAYLOAD_MAX,
         })?;
-        Ok(Self { fleet, ring })
+        let hot = HotRing::of(&ring);
+        Ok(Self { fleet, ring, hot })
     }
 
     /// Opens the event ring with `capacity` slots (a power of two) instead of
@@ -266,7 +269,7 @@ impl OrbitEventBus {
                 }
             },
         )?;
-        self.ring
+        self.hot
             .publish(EVENT_FRAME_KIND, timestamp_ms, &frame[..len])
     }
 
@@ -313,7 +316,7 @@ impl OrbitEventBus {
         mut visit: impl FnMut(NetId64, EventRef<'_>),
     ) -> (u64, bool) {
         let mut undecodable = 0u64;
-        let poll = self.ring.poll(&mut cursor.inner, usize::MAX, |frame| {
+        let poll = self.hot.poll(&mut cursor.inner, usize::MAX, |frame| {
             match (frame.kind, codec::decode(frame.payload)) {
                 (EVENT_FRAME_KIND, Ok(event)) => visit(frame.id, event),
                 _ => undecodable += 1,

@@ -166,7 +166,7 @@ pub struct FleetRing<T> {
 impl<T> FleetRing<T> {
     pub(super) fn new(store: AnyStore) -> Self {
         Self {
-            hot: with_store!(&store, s => HotRing::new(s, &s.view()).into()),
+            hot: with_store!(&store, s => HotRing::of(s).into()),
             store,
             _type: PhantomData,
         }
@@ -207,7 +207,12 @@ impl<T: OrbitTyped> FleetRing<T> {
     /// Fails with [`PublishError::Leased`] while a [`FleetWriter`] holds the ring, unless its
     /// holder's process is gone: then its lease is broken and the publish goes ahead.
     pub fn publish_frame(&self, frame_kind: u8, version: u64, payload: &[u8]) -> Result<NetId64> {
-        with_store!(&self.store, s => s.publish(frame_kind, version, payload))
+        // The class `T` declares picks the arm at compile time; a ring opened by kind with
+        // another class (`Fleet::ring_by_kind`) takes the store's path every time.
+        with_hot_of!(
+            T::PAYLOAD, &self.hot, h => h.publish(frame_kind, version, payload),
+            else => with_store!(&self.store, s => s.publish(frame_kind, version, payload))
+        )
     }
 
     /// Commits `count` loss markers: counters every reader of the ring counts
@@ -268,24 +273,19 @@ impl<T: OrbitTyped> FleetRing<T> {
         limit: usize,
         visit: impl FnMut(FrameRef<'_>),
     ) -> Poll {
-        // The hot ring while its segment is current and no stall clock runs (a stall seen on
-        // one poll only: a writer caught mid-write); the class `T` declares picks the arm at
-        // compile time. Anything else takes the store's view (which recovers stuck slots).
-        if !matches!(cursor.stalled, Some(Stall::Since(..))) {
-            with_hot_of!(T::PAYLOAD, &self.hot, h => {
-                if let Some(ring) = h.ring() {
-                    return h.store().poll_ring(ring, Patience::Wait, cursor, limit, visit);
-                }
-            });
-        }
-        self.poll_by_view(cursor, limit, visit)
+        // The hot ring (see `HotRing::poll`); the class `T` declares picks the arm at compile
+        // time, and a ring opened by kind with another class takes the store's path.
+        with_hot_of!(
+            T::PAYLOAD, &self.hot, h => h.poll(cursor, limit, visit),
+            else => self.poll_by_kind(cursor, limit, visit)
+        )
     }
 
-    /// [`poll_with_limit`](Self::poll_with_limit) through the store's view. Out of line, so
-    /// the hot path above keeps one copy of the walk, inlined (the `Poll` in registers).
+    /// [`poll_with_limit`](Self::poll_with_limit) of a ring whose class is not `T`'s, through
+    /// the store's view. Out of line: the hot path keeps one copy of the walk.
     #[cold]
     #[inline(never)]
-    fn poll_by_view(
+    fn poll_by_kind(
         &self,
         cursor: &mut RingCursor,
         limit: usize,

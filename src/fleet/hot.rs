@@ -3,16 +3,24 @@
 //! (the segment walk, the bounds checks, the class dispatch, the ring's settings) per call.
 //!
 //! Exclusive writers ([`FleetWriter`](super::FleetWriter)) publish on the ring their lease was
-//! taken on; ring handles ([`FleetRing`](super::FleetRing)) poll on theirs. Measured in the
+//! taken on; ring handles ([`FleetRing`](super::FleetRing)) and the event bus publish
+//! (multi-writer) and poll on theirs. Anything unusual — a retired segment, a read-only fleet,
+//! a failed attempt, a stall clock running — takes the store's path, unchanged. Measured in the
 //! cross-process ping-pong (`benches/suite/benches/xproc.rs`), rebuilding the view on every
-//! call cost the fleet API 5–20 % of its one-way latency over the core ring.
+//! call cost the fleet API 5–20 % of its one-way latency over the core ring; a multi-writer
+//! publish cost 15.6 ns through the view against the core's 8.3 (11.5 now; `benches/suite/
+//! benches/fleet.rs`).
 
 #![allow(unsafe_code)]
 
 use std::sync::Arc;
 
+use super::RingCursor;
+use super::handle::Stall;
 use super::store::{RingStore, View};
-use crate::ring::{PayloadSize, Ring, SupportedPayload};
+use crate::error::Result;
+use crate::id::NetId64;
+use crate::ring::{FrameRef, Patience, PayloadSize, Poll, Ring, SupportedPayload};
 use crate::sync::AtomicU64;
 
 /// A store's lane-0 ring at the time it was built, with what it takes to tell whether it is
@@ -27,6 +35,8 @@ where
     /// The segment header's retired word, in the same memory; `None` in-process.
     retired: Option<&'static AtomicU64>,
     place: usize,
+    /// The ring may be written through this handle (not an observer's read-only mapping).
+    writable: bool,
     /// Keeps that memory alive; never replaced.
     store: Arc<RingStore<N>>,
 }
@@ -40,6 +50,7 @@ where
             ring: self.ring,
             retired: self.retired,
             place: self.place,
+            writable: self.writable,
             store: Arc::clone(&self.store),
         }
     }
@@ -49,6 +60,11 @@ impl<const N: usize> HotRing<N>
 where
     PayloadSize<N>: SupportedPayload,
 {
+    /// The hot ring of `store` as it is now.
+    pub(crate) fn of(store: &Arc<RingStore<N>>) -> Self {
+        Self::new(store, &store.view())
+    }
+
     /// The hot ring of `view`, a view of `store`.
     pub(super) fn new(store: &Arc<RingStore<N>>, view: &View<'_, N>) -> Self {
         let (ring, retired) = (view.ring, view.retired_flag());
@@ -70,8 +86,72 @@ where
             ring,
             retired,
             place: view.place(),
+            writable: store.check_writable().is_ok(),
             store: Arc::clone(store),
         }
+    }
+
+    /// Publishes one frame (multi-writer): one attempt on the hot ring, and the store's path
+    /// — its current segment, the retry policy — if that attempt failed or could not be made
+    /// (a retired segment, a read-only fleet, which that path reports).
+    #[inline]
+    pub(crate) fn publish(&self, frame_kind: u8, version: u64, payload: &[u8]) -> Result<NetId64> {
+        let first = self
+            .ring()
+            .filter(|_| self.writable)
+            .map(|ring| ring.publish(frame_kind, version, payload));
+        match first {
+            Some(Ok(id)) => Ok(id),
+            first => self.publish_again(first.and_then(Result::err), frame_kind, version, payload),
+        }
+    }
+
+    /// The store's path of [`publish`](Self::publish), after the hot attempt's error, if any.
+    #[cold]
+    #[inline(never)]
+    fn publish_again(
+        &self,
+        failed: Option<crate::ring::PublishError>,
+        frame_kind: u8,
+        version: u64,
+        payload: &[u8],
+    ) -> Result<NetId64> {
+        self.store
+            .publish_after(0, failed, frame_kind, version, payload)
+    }
+
+    /// Hands every frame after `cursor` (at most `limit`) to `visit`: on the hot ring while its
+    /// segment is current and no stall clock runs (a stall seen on one poll only: a writer
+    /// caught mid-write); otherwise through the store's view, which recovers stuck slots and
+    /// moves on to a fresh segment.
+    #[inline]
+    pub(crate) fn poll(
+        &self,
+        cursor: &mut RingCursor,
+        limit: usize,
+        visit: impl FnMut(FrameRef<'_>),
+    ) -> Poll {
+        if !matches!(cursor.stalled, Some(Stall::Since(..)))
+            && let Some(ring) = self.ring()
+        {
+            return self
+                .store
+                .poll_ring(ring, Patience::Wait, cursor, limit, visit);
+        }
+        self.poll_by_view(cursor, limit, visit)
+    }
+
+    /// [`poll`](Self::poll) through the store's view. Out of line, so the hot path keeps one
+    /// copy of the walk, inlined (the `Poll` in registers).
+    #[cold]
+    #[inline(never)]
+    fn poll_by_view(
+        &self,
+        cursor: &mut RingCursor,
+        limit: usize,
+        visit: impl FnMut(FrameRef<'_>),
+    ) -> Poll {
+        self.store.poll(cursor, limit, visit)
     }
 
     /// The ring, unless its segment was retired since it was built (the caller then takes
@@ -105,16 +185,20 @@ pub(crate) use with_hot;
 
 /// `Some($body)` with `$h` bound to the hot ring inside an [`AnyHot`] if its class is the one
 /// of `$payload` bytes (a constant: the type's declared payload, so the compiler keeps the one
-/// arm that can match); `None` for a ring of another class (opened by kind).
+/// arm that can match); `None` for a ring of another class (opened by kind). With
+/// `else => $other`: `$body` or `$other` (each may move the same values).
 macro_rules! with_hot_of {
-    ($payload:expr, $any:expr, $h:ident => $body:expr) => {
+    ($payload:expr, $any:expr, $h:ident => $body:expr, else => $other:expr) => {
         match ($crate::fleet::class_of($payload), $any) {
-            (Some(32), $crate::fleet::hot::AnyHot::P32($h)) => Some($body),
-            (Some(96), $crate::fleet::hot::AnyHot::P96($h)) => Some($body),
-            (Some(224), $crate::fleet::hot::AnyHot::P224($h)) => Some($body),
-            (Some(480), $crate::fleet::hot::AnyHot::P480($h)) => Some($body),
-            _ => None,
+            (Some(32), $crate::fleet::hot::AnyHot::P32($h)) => $body,
+            (Some(96), $crate::fleet::hot::AnyHot::P96($h)) => $body,
+            (Some(224), $crate::fleet::hot::AnyHot::P224($h)) => $body,
+            (Some(480), $crate::fleet::hot::AnyHot::P480($h)) => $body,
+            _ => $other,
         }
+    };
+    ($payload:expr, $any:expr, $h:ident => $body:expr) => {
+        $crate::fleet::hot::with_hot_of!($payload, $any, $h => Some($body), else => None)
     };
 }
 pub(crate) use with_hot_of;

@@ -216,7 +216,7 @@ impl<T: OrbitTyped + bytemuck::Pod> FleetLanes<T> {
         let lane = usize::from(self.node.get());
         let bytes = bytemuck::bytes_of(value);
         let now = crate::event::now_ms();
-        with_store!(&self.store, s => s.publish_in(lane, VALUE_FRAME_KIND, now, bytes))
+        with_store!(&self.store, s => s.publish_after(lane, None, VALUE_FRAME_KIND, now, bytes))
     }
 
     /// The newest value of `node`, if it has published one (and `node` is in the fleet).

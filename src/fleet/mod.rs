@@ -41,6 +41,7 @@ use crate::ring::{Cursor, Frame, FrameRef, HELD, Lease, Loss, Patience, Poll, Pu
 pub use crate::shm::{GroupAccess, Sharing};
 use crate::typed::OrbitTyped;
 pub use handle::{FleetRing, FleetWriter, RingCursor, RingPoll};
+pub(crate) use hot::HotRing;
 pub use lanes::{FleetLanes, LanesCursor, LanesPoll};
 pub use orbital::Orbital;
 use store::ReadPolicy;

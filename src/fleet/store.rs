@@ -357,7 +357,7 @@ where
     }
 
     pub(crate) fn publish(&self, frame_kind: u8, version: u64, payload: &[u8]) -> Result<NetId64> {
-        self.publish_in(0, frame_kind, version, payload)
+        self.publish_after(0, None, frame_kind, version, payload)
     }
 
     /// Commits `count` loss markers (see [`Ring::publish_lost`]), each retried like a publish.
@@ -377,10 +377,13 @@ where
         Ok(())
     }
 
-    /// [`publish`](Self::publish) into lane `lane`.
-    pub(super) fn publish_in(
+    /// [`publish`](Self::publish) into lane `lane`, after a first attempt that failed with
+    /// `failed` (a handle's attempt on its hot ring; `None`: no attempt yet): that failure
+    /// counts as the retry policy's first.
+    pub(super) fn publish_after(
         &self,
         lane: usize,
+        mut failed: Option<PublishError>,
         frame_kind: u8,
         version: u64,
         payload: &[u8],
@@ -389,10 +392,14 @@ where
         let view = self.view_lane(lane);
         let mut retry = Retry::default();
         loop {
+            if let Some(e) = failed
+                && !retry.again(&view, e)
+            {
+                return Err(e.into());
+            }
             match view.ring.publish(frame_kind, version, payload) {
                 Ok(id) => return Ok(id),
-                Err(e) if retry.again(&view, e) => {}
-                Err(e) => return Err(e.into()),
+                Err(e) => failed = Some(e),
             }
         }
     }

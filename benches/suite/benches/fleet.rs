@@ -16,12 +16,13 @@
 mod common;
 
 use std::hint::black_box;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering, fence};
 use std::time::Duration;
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
-use orbit_rs::{Fleet, OrbitTyped};
+use orbit_rs::{Fleet, OrbitEventBus, OrbitTyped};
 
 struct Ping;
 impl OrbitTyped for Ping {
@@ -35,10 +36,12 @@ const CLASS: usize = 96;
 
 fn calls(c: &mut Criterion) {
     common::pin(0);
-    let fleet =
-        Fleet::join_shm_as(&format!("bench-fleet-{}", std::process::id()), 1, 0).expect("join");
+    let fleet = Arc::new(
+        Fleet::join_shm_as(&format!("bench-fleet-{}", std::process::id()), 1, 0).expect("join"),
+    );
     let ring = fleet.ring::<Ping>().expect("ring");
-    fleet.remove_names().expect("remove names");
+    let bus = OrbitEventBus::new(Arc::clone(&fleet)).expect("event bus");
+    fleet.remove_names().expect("remove names"); // every segment is open: nothing left behind
     let frame = [0xA5u8; 64];
     let mut group = c.benchmark_group("fleet_calls/64B");
     group
@@ -87,6 +90,20 @@ fn calls(c: &mut Criterion) {
                 poll.delivered + poll.loss.total()
             },
         );
+    }
+    {
+        // The multi-writer paths (a CAS on the head, one on the slot), and the event bus's
+        // publish on top of them (encoding included).
+        let core = ring.ring::<CLASS>().expect("core ring");
+        group.bench_function("fleet/publish_frame, multi-writer", |b| {
+            b.iter(|| black_box(ring.publish_frame(0, 1, &frame).expect("publish")))
+        });
+        group.bench_function("core/publish, multi-writer", |b| {
+            b.iter(|| black_box(core.publish(0, 1, &frame).expect("publish")))
+        });
+        group.bench_function("events/publish, 32-byte payload", |b| {
+            b.iter(|| black_box(bus.publish("bench", &frame[..32]).expect("publish")))
+        });
     }
     {
         let floor = Floor::default();
