@@ -5,7 +5,7 @@ use core::marker::PhantomData;
 use std::time::Instant;
 use std::vec::Vec;
 
-use super::hot::{AnyHot, HotRing, with_hot, with_hot_of};
+use super::hot::{AnyHot, HotRing, or_again, with_hot, with_hot_of};
 use super::store::{AnyStore, Retry, with_store};
 use super::*;
 use crate::ring::{Frame, PayloadSize, SupportedPayload};
@@ -581,7 +581,7 @@ impl<T> core::fmt::Debug for FleetWriter<T> {
 impl<T: OrbitTyped> FleetWriter<T> {
     /// Publishes one frame of raw bytes; retries a few times if the writer had to abandon its
     /// counter (a slot still held by a writer from before the lease).
-    #[inline]
+    #[inline(always)] // The hot path is the core's publish and one word; the rest is a call.
     pub fn publish_frame(
         &mut self,
         frame_kind: u8,
@@ -595,10 +595,9 @@ impl<T: OrbitTyped> FleetWriter<T> {
             h.ring().map(|r| lease.publish(r, frame_kind, version, payload))
         })
         .flatten();
-        match first {
-            Some(Ok(id)) => Ok(id),
-            first => self.publish_again(first.and_then(Result::err), frame_kind, version, payload),
-        }
+        or_again(first, |failed| {
+            self.publish_again(failed, frame_kind, version, payload)
+        })
     }
 
     /// [`publish_frame`](Self::publish_frame) past its first attempt on the hot ring, which

@@ -20,7 +20,7 @@ use super::handle::Stall;
 use super::store::{RingStore, View};
 use crate::error::Result;
 use crate::id::NetId64;
-use crate::ring::{FrameRef, Patience, PayloadSize, Poll, Ring, SupportedPayload};
+use crate::ring::{FrameRef, Patience, PayloadSize, Poll, PublishError, Ring, SupportedPayload};
 use crate::sync::AtomicU64;
 
 /// A store's lane-0 ring at the time it was built, with what it takes to tell whether it is
@@ -100,10 +100,9 @@ where
             .ring()
             .filter(|_| self.writable)
             .map(|ring| ring.publish(frame_kind, version, payload));
-        match first {
-            Some(Ok(id)) => Ok(id),
-            first => self.publish_again(first.and_then(Result::err), frame_kind, version, payload),
-        }
+        or_again(first, |failed| {
+            self.publish_again(failed, frame_kind, version, payload)
+        })
     }
 
     /// The store's path of [`publish`](Self::publish), after the hot attempt's error, if any.
@@ -111,7 +110,7 @@ where
     #[inline(never)]
     fn publish_again(
         &self,
-        failed: Option<crate::ring::PublishError>,
+        failed: Option<PublishError>,
         frame_kind: u8,
         version: u64,
         payload: &[u8],
@@ -172,6 +171,20 @@ where
 
     pub(super) fn store(&self) -> &Arc<RingStore<N>> {
         &self.store
+    }
+}
+
+/// The outcome of a first attempt on a hot ring if it succeeded; otherwise `again` (the
+/// store's path), given the attempt's error (`None`: no attempt could be made), which its
+/// retry policy counts as the first failure.
+#[inline(always)]
+pub(super) fn or_again<R>(
+    first: Option<core::result::Result<R, PublishError>>,
+    again: impl FnOnce(Option<PublishError>) -> Result<R>,
+) -> Result<R> {
+    match first {
+        Some(Ok(done)) => Ok(done),
+        first => again(first.and_then(core::result::Result::err)),
     }
 }
 

@@ -51,15 +51,6 @@ where
     before: u64,
 }
 
-/// The first `len` bytes of a reader's copy ([`words::bytes`], inlined into the walk: the
-/// helper lives in a non-generic function that a caller in another crate would reach through
-/// a call).
-#[inline(always)]
-fn payload<B: AsRef<[u64]>>(buf: &B, len: usize) -> &[u8] {
-    let all: &[u8] = bytemuck::cast_slice(buf.as_ref());
-    &all[..len.min(all.len())]
-}
-
 /// How a delivery run ([`Ring::run`]) ended.
 enum Run<'s, const N: usize>
 where
@@ -339,14 +330,7 @@ where
             {
                 break Run::Ended(delivered);
             }
-            let counter = next.wrapping_sub(base);
-            visit(FrameRef {
-                id: NetId64::new(self.kind, header.node, counter),
-                counter,
-                kind: header.kind,
-                version: header.version,
-                payload: payload(&buf, header.len),
-            });
+            visit(self.frame_ref(next.wrapping_sub(base), header, &buf));
             delivered += 1;
             next += 1;
             if delivered >= budget {
@@ -416,14 +400,7 @@ where
                 if poll.delivered >= limit || !(same_generation || mutant(mutants::NO_BASE_CHECK)) {
                     break;
                 }
-                let counter = next.wrapping_sub(base);
-                visit(FrameRef {
-                    id: NetId64::new(self.kind, header.node, counter),
-                    counter,
-                    kind: header.kind,
-                    version: header.version,
-                    payload: payload(&buf, header.len),
-                });
+                visit(self.frame_ref(next.wrapping_sub(base), header, &buf));
                 poll.delivered += 1;
                 next += 1;
                 continue;
@@ -691,13 +668,24 @@ where
         header: Header,
         buf: &<PayloadSize<N> as SupportedPayload>::Buf,
     ) -> Option<Frame<N>> {
-        Frame::from_ref(&FrameRef {
+        Frame::from_ref(&self.frame_ref(counter, header, buf))
+    }
+
+    /// The frame of (relative) `counter` whose validated copy is `header` and `buf`.
+    #[inline(always)]
+    fn frame_ref<'b>(
+        &self,
+        counter: u64,
+        header: Header,
+        buf: &'b <PayloadSize<N> as SupportedPayload>::Buf,
+    ) -> FrameRef<'b> {
+        FrameRef {
             id: NetId64::new(self.kind, header.node, counter),
             counter,
             kind: header.kind,
             version: header.version,
             payload: words::bytes(buf.as_ref(), header.len),
-        })
+        }
     }
 
     /// [`lease_holder`](Ring::lease_holder) for a mapping that may be read-only (an

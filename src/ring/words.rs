@@ -77,7 +77,10 @@ pub(crate) fn load(words: &[PayloadWord], out: &mut [u64], used: usize) {
     }
 }
 
-/// The first `len` bytes of a word buffer. `len` must be at most `8 * buf.len()`.
+/// The first `len` bytes of a word buffer (all of it if `len` is larger). Always inlined: the
+/// read path hands frames out through it, and a non-generic function is otherwise reached
+/// through a call from another crate's busy-polling loop.
+#[inline(always)]
 pub(crate) fn bytes(buf: &[u64], len: usize) -> &[u8] {
     let all: &[u8] = bytemuck::cast_slice(buf);
     &all[..len.min(all.len())]
