@@ -399,3 +399,30 @@ fn ids_keep_their_node_across_a_reset() {
     assert_eq!((id.kind(), id.node(), id.counter()), (3, NodeId(9), 0));
     assert_eq!(ring.read(id).unwrap().payload[..], *b"b");
 }
+
+/// 12. A caught-up reader whose next slot holds its counter's committed seq over invalid
+///     contents (a length past the slot): the poll's delivery run hands the counter to the
+///     walk, which counts it unavailable once and goes on to the frame after it — and the
+///     poll loads no more slots than one window's.
+#[test]
+fn a_committed_slot_with_invalid_contents_mid_run_is_counted_once() {
+    const CAP: usize = 4;
+    let mem = slots::<16>(CAP);
+    let head = Head::new();
+    let ring = Ring::new(&mem, &head).unwrap();
+    let mut cursor = Cursor::from_start();
+    ring.publish(0, 0, b"a").unwrap();
+    assert_eq!(drain(&ring, &mut cursor, Patience::Polls).1.delivered, 1);
+
+    ring.publish(0, 0, b"b").unwrap();
+    ring.publish(0, 0, b"c").unwrap();
+    // Counter 1's slot: committed for counter 1 (seq 4), a payload length of 17 > 16.
+    mem[1].overwrite_raw(&[4, 17 << 32, 0, 0]);
+    let before = slot_loads_for_test();
+    let (frames, poll) = drain(&ring, &mut cursor, Patience::Polls);
+    let loads = slot_loads_for_test() - before;
+    assert_eq!(payloads(&frames), [b"c".to_vec()]);
+    assert_eq!((poll.loss.unavailable, poll.loss.overwritten), (1, 0));
+    assert_eq!(cursor.next_counter(), 3);
+    assert!(loads <= CAP as u64 + 1, "{loads} slot loads for one poll");
+}

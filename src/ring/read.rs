@@ -59,8 +59,10 @@ where
     /// The poll ends here, with this many frames delivered.
     Ended(u64),
     /// The walk goes on at the cursor's counter: its slot as the run loaded it (`None`: to be
-    /// inspected again), and the frames delivered so far.
-    Handover(Option<Loaded<'s, N>>, u64),
+    /// loaded again), the frames delivered so far, and the slots inspected so far (one more
+    /// than delivered when the run's copy of the counter's frame failed: the walk's look at
+    /// it again comes off its budget, so a poll's loads stay within one window's).
+    Handover(Option<Loaded<'s, N>>, u64, u64),
 }
 
 /// Header words of a validated frame copy; the payload stays in the reader's buffer.
@@ -247,7 +249,7 @@ where
         // base that changed is seen with a head at least as new as the reset's.
         let current = load_acquire(&self.head.base);
         let mut first = None;
-        let mut delivered = 0;
+        let (mut delivered, mut spent) = (0, 0);
         // Bare metal leaves the early exit to walk_on (the same loads in the same order, the
         // same result): its second copy of the first step costs ~200 bytes of flash there.
         if cfg!(not(target_os = "none"))
@@ -271,7 +273,9 @@ where
                                 ..Poll::default()
                             };
                         }
-                        Run::Handover(rest, so_far) => (first, delivered) = (rest, so_far),
+                        Run::Handover(rest, so_far, inspected) => {
+                            (first, delivered, spent) = (rest, so_far, inspected);
+                        }
                     }
                 }
             }
@@ -279,7 +283,13 @@ where
         // One call site, so that this inlines too and the `Poll` stays in registers (returned
         // through memory from a call, reading it back missed store-to-load forwarding).
         self.walk_on(
-            cursor, patience, limit, &mut visit, current, first, delivered,
+            cursor,
+            patience,
+            limit,
+            &mut visit,
+            current,
+            first,
+            (delivered, spent),
         )
     }
 
@@ -303,7 +313,7 @@ where
     ///
     /// The same loads in the same order as `walk_on` makes for these slots, and the same
     /// decisions; only the bookkeeping that those cases do not need is left out (a copy that
-    /// fails is inspected once more by `walk_on`).
+    /// fails is inspected once more by `walk_on`, on the walk's budget).
     #[inline]
     fn run<'s, F: FnMut(FrameRef<'_>)>(
         &'s self,
@@ -321,7 +331,7 @@ where
         let ran = loop {
             // `loaded` is the slot of `next`, holding `next`'s committed seq; delivered < limit.
             let Inspect::Frame(header) = self.copy(loaded.slot, loaded.before, &mut buf) else {
-                break Run::Handover(None, delivered);
+                break Run::Handover(None, delivered, delivered + 1);
             };
             // SYNC: as in walk_on: a frame of a newer generation shows a new base here.
             if self.head.base.load(Ordering::Relaxed) != key
@@ -342,7 +352,7 @@ where
                     cursor.idle += 1;
                     break Run::Ended(delivered);
                 }
-                other => break Run::Handover(other, delivered),
+                other => break Run::Handover(other, delivered, delivered),
             }
         };
         // Ended: `stalls` stays 0, as walk_on leaves it when no stall is reported.
@@ -352,9 +362,9 @@ where
 
     /// The rest of the walk: `current` is the base word [`walk`](Ring::walk) loaded; `first`,
     /// if any, the cursor's next slot with the seq loaded from it (only when the cursor was
-    /// already in that generation, so no join moves it); `delivered`, the frames
-    /// [`run`](Ring::run) delivered before it handed over (the slots it inspected for them
-    /// come off this walk's budget).
+    /// already in that generation, so no join moves it); `(delivered, spent)`, the frames
+    /// [`run`](Ring::run) delivered before it handed over and the slots it inspected, which
+    /// come off this walk's budget.
     #[allow(clippy::too_many_arguments)] // The walk's state, handed over whole.
     #[inline]
     fn walk_on<F: FnMut(FrameRef<'_>)>(
@@ -365,7 +375,7 @@ where
         visit: &mut F,
         current: u64,
         mut first: Option<Loaded<'_, N>>,
-        delivered: u64,
+        (delivered, spent): (u64, u64),
     ) -> Poll {
         let mut poll = Poll {
             delivered,
@@ -384,7 +394,7 @@ where
         let mut looked = false;
         let mut later = LaterCommits::default();
         let mut buf = <PayloadSize<N> as SupportedPayload>::ZERO_BUF;
-        for _ in delivered..=self.capacity() as u64 {
+        for _ in spent..=self.capacity() as u64 {
             // One call site for the copy: the first slot's seq as walk() loaded it, then each
             // next slot's seq loaded here.
             let found = match first.take().or_else(|| self.load(next)) {
